@@ -1,0 +1,354 @@
+"""Typed configuration: ``config/b1e55ed.yaml`` plus environment overrides, validated into frozen structs.
+
+``load_config`` reads the YAML file, applies ``B1E55ED_<SECTION>__<KEY>`` variables from the environment and a
+``.env`` file (real variables win), validates everything with msgspec, and checks that every enabled plug-in
+imports. Any fault raises ``ConfigError`` naming the key and where its value came from: the file (and line) or the
+environment variable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import os
+import re
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal, final
+
+import msgspec
+import yaml
+
+from b1e55ed.envfile import ENV_PREFIX, Override, apply_override, env_overrides
+from b1e55ed.registry import ConfigError, PluginSpec, resolve_plugin
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "DEFAULT_ENV_FILE",
+    "ENV_PREFIX",
+    "ApiConfig",
+    "BrainConfig",
+    "Config",
+    "ConfigError",
+    "EventLogConfig",
+    "LogLevel",
+    "Mode",
+    "PluginSpec",
+    "RuntimeConfig",
+    "Secret",
+    "SupervisorConfig",
+    "Timeframe",
+    "config_hash",
+    "load_config",
+    "redacted",
+]
+
+DEFAULT_CONFIG_PATH: Final = Path(__file__).resolve().parent.parent / "config" / "b1e55ed.yaml"
+DEFAULT_ENV_FILE: Final = Path(".env")
+
+
+@final
+class Secret:
+    """A string that never shows itself: repr, str and encoders see ``***``. ``reveal()`` returns it.
+
+    An empty secret means "not set": it is falsy and matches nothing.
+    """
+
+    __slots__ = ("_value",)
+    _value: str
+
+    def __init__(self, value: str) -> None:
+        object.__setattr__(self, "_value", value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def matches(self, candidate: str) -> bool:
+        """Constant-time comparison; an unset secret matches nothing, so an empty token never authenticates."""
+        return bool(self._value) and hmac.compare_digest(self._value.encode(), candidate.encode())
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Secret is immutable")
+
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        return Secret, (self._value,)
+
+
+Mode = Literal["paper", "live"]
+Timeframe = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+_Text = Annotated[str, msgspec.Meta(min_length=1)]
+_Seconds = Annotated[float, msgspec.Meta(gt=0)]
+_Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class EventLogConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    path: _Text = "data/brain.db"
+    max_batch: Annotated[int, msgspec.Meta(ge=1)] = 1000
+
+
+class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    backoff_initial_s: _Seconds = 0.5
+    backoff_max_s: _Seconds = 30.0
+    jitter: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.25
+    max_restarts: _Count = 5
+    window_s: _Seconds = 60.0
+
+    def __post_init__(self) -> None:
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ValueError(
+                f"`backoff_initial_s` must not exceed backoff_max_s ({self.backoff_initial_s} > {self.backoff_max_s})"
+            )
+
+
+class RuntimeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    shutdown_timeout_s: _Seconds = 5.0
+    log_level: LogLevel = "INFO"
+    seed: _Count = 0
+
+
+class BrainConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    interval_s: _Seconds = 60.0
+    producer_deadline_s: _Seconds = 10.0
+    producers: tuple[PluginSpec, ...] = ()
+    strategies: tuple[PluginSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        _require_unique("producers[{}].name", [plugin.name for plugin in self.producers])
+        _require_unique("strategies[{}].name", [plugin.name for plugin in self.strategies])
+
+
+class ApiConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    host: _Text = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 5050
+    auth_token: Secret = Secret("")
+    rate_limit_per_min: _Count = 100
+    cors_origins: tuple[_Text, ...] = ()
+    ip_allowlist: tuple[_Text, ...] = ()
+
+    def __post_init__(self) -> None:
+        for index, entry in enumerate(self.ip_allowlist):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"`ip_allowlist[{index}]` {entry!r} is not an IP address or network") from None
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    mode: Mode = "paper"
+    symbols: Annotated[tuple[_Text, ...], msgspec.Meta(min_length=1)] = ("BTC", "ETH", "SOL")
+    timeframe: Timeframe = "1h"
+    eventlog: EventLogConfig = msgspec.field(default_factory=EventLogConfig)
+    supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)
+    runtime: RuntimeConfig = msgspec.field(default_factory=RuntimeConfig)
+    brain: BrainConfig = msgspec.field(default_factory=BrainConfig)
+    api: ApiConfig = msgspec.field(default_factory=ApiConfig)
+
+    def __post_init__(self) -> None:
+        _require_unique("symbols[{}]", list(self.symbols))
+
+
+# A ``__post_init__`` error starts with the offending key in backticks, relative to its struct, so that
+# ``load_config`` can name the full key and trace it to the file line or variable that set it.
+
+
+def _require_unique(field_template: str, values: list[str]) -> None:
+    first_index: dict[str, int] = {}
+    for index, value in enumerate(values):
+        if value in first_index:
+            earlier = field_template.format(first_index[value])
+            raise ValueError(f"`{field_template.format(index)}` {value!r} repeats {earlier}")
+        first_index[value] = index
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    env_file: Path | None = DEFAULT_ENV_FILE,
+) -> Config:
+    """Load ``path`` (default: the repo's ``config/b1e55ed.yaml``) with overrides from ``environ`` (default:
+    ``os.environ``) and ``env_file`` (``None``: no file), and check that every enabled plug-in imports."""
+    source = DEFAULT_CONFIG_PATH if path is None else path
+    text = _read_text(source)
+    raw = _parse_yaml(text, source)
+    overrides = env_overrides(Config, os.environ if environ is None else environ, env_file, verbatim=(str, Secret))
+    for override in overrides:
+        apply_override(raw, override)
+    origins = _Origins(file=source, text=text, overrides=overrides)
+    config = _convert(raw, origins)
+    _check_plugins(config, origins)
+    return config
+
+
+def config_hash(config: Config) -> str:
+    """sha256 hex of the deterministic JSON encoding, secrets masked: identifies a run's settings in the log."""
+    return hashlib.sha256(_HASH_ENCODER.encode(config)).hexdigest()
+
+
+def redacted(config: Config) -> dict[str, Any]:
+    """The config as plain data, secrets masked: safe to print or log."""
+    data: dict[str, Any] = msgspec.to_builtins(config, enc_hook=_mask_secret, order="deterministic")
+    return data
+
+
+def _mask_secret(obj: Any) -> Any:
+    if isinstance(obj, Secret):
+        return "***" if obj else ""
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+
+_HASH_ENCODER: Final = msgspec.json.Encoder(enc_hook=_mask_secret, order="deterministic")
+
+
+def _decode_secret(kind: type, value: Any) -> Any:
+    if kind is Secret:
+        if not isinstance(value, str):
+            raise TypeError(f"Expected `str`, got `{type(value).__name__}`")
+        return Secret(value)
+    raise NotImplementedError(f"cannot decode {kind!r}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reading the file
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key repeated in one mapping (PyYAML silently keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read config file: {err}") from err
+
+
+def _parse_yaml(text: str, path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # As safe as yaml.safe_load, plus the duplicate check.
+    except yaml.MarkedYAMLError as err:
+        line = f", line {err.problem_mark.line + 1}" if err.problem_mark else ""
+        raise ConfigError(f"{path}{line}: invalid YAML: {err.problem}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level, got {type(data).__name__}")
+    return data
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Validation errors, traced back to where the value came from
+
+_Path = tuple[str | int, ...]
+_LOCATION = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_NAMED_FIELD = re.compile(r"^Object (?P<reason>contains unknown|missing required) field `(?P<field>[^`]+)`$")
+_PREFIXED_FIELD = re.compile(r"^`(?P<field>[^`]+)` (?P<reason>.*)$", re.DOTALL)
+_PATH_PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
+
+
+class _Origins(msgspec.Struct, frozen=True, kw_only=True):
+    file: Path
+    text: str
+    overrides: tuple[Override, ...]
+
+    def describe(self, path: _Path) -> str:
+        for override in self.overrides:
+            if path[: len(override.keys)] == override.keys:
+                return override.origin
+        line = _yaml_line(self.text, path)
+        return f"{self.file}" if line is None else f"{self.file}, line {line}"
+
+
+def _convert(raw: dict[str, Any], origins: _Origins) -> Config:
+    try:
+        return msgspec.convert(raw, Config, dec_hook=_decode_secret)
+    except msgspec.ValidationError as err:
+        path, reason = _locate(str(err))
+        raise ConfigError(f"{_dotted(path)}: {reason} (from {origins.describe(path)})") from err
+
+
+def _locate(message: str) -> tuple[_Path, str]:
+    """Split msgspec's ``"<reason> - at `$.a.b[0]`"`` into the key path and the reason."""
+    match = _LOCATION.match(message)
+    assert match is not None  # The pattern accepts any text.
+    path = _parse_path(match["path"] or "")
+    reason = match["reason"]
+    if named := _NAMED_FIELD.match(reason):
+        return (*path, named["field"]), "unknown key" if "unknown" in named["reason"] else "required key missing"
+    if prefixed := _PREFIXED_FIELD.match(reason):
+        return (*path, *_parse_path("." + prefixed["field"])), prefixed["reason"]
+    return path, reason
+
+
+def _parse_path(text: str) -> _Path:
+    return tuple(name if name else int(index) for name, index in _PATH_PART.findall(text))
+
+
+def _dotted(path: _Path) -> str:
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+    return text or "(top level)"
+
+
+def _yaml_line(text: str, path: _Path) -> int | None:
+    """1-based line of the deepest node of ``path`` present in the YAML text, if any."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    line = None
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            entry = next(((k, v) for k, v in node.value if k.value == part), None)
+            if entry is None:
+                break
+            line, node = entry[0].start_mark.line + 1, entry[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Plug-ins
+
+
+def _check_plugins(config: Config, origins: _Origins) -> None:
+    for section, plugins in (("producers", config.brain.producers), ("strategies", config.brain.strategies)):
+        for index, plugin in enumerate(plugins):
+            if not plugin.enabled:
+                continue
+            path: _Path = ("brain", section, index)
+            try:
+                resolve_plugin(plugin, key=_dotted(path))
+            except ConfigError as err:
+                raise ConfigError(f"{err} (from {origins.describe(path)})") from err

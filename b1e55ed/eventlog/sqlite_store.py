@@ -1,0 +1,226 @@
+"""brain.db: the event store on disk. WAL, ``synchronous=FULL``, one connection on its own thread.
+
+One process at a time may write a database: the store holds an exclusive lock on ``<db>.lock`` while open.
+Verification only reads, so it may run beside a live process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any, TextIO
+
+import trio
+
+from b1e55ed.eventlog import schema
+from b1e55ed.eventlog.chain import EMPTY_HEAD, ChainHead, Record, Verified
+from b1e55ed.eventlog.projections import PROJECTION_TABLES, Upsert
+from b1e55ed.eventlog.sqlite_thread import SqliteThread
+from b1e55ed.eventlog.store import StoreError, projections_of
+from b1e55ed.eventlog.verify import verify_database
+
+_SELECT = "SELECT seq, ts, kind, payload, prev_hash, hash FROM events"
+_REBUILD_CHUNK = 10_000
+
+
+def _setup(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > schema.SCHEMA_VERSION:
+        raise StoreError(f"written by a newer b1e55ed (schema {version} > {schema.SCHEMA_VERSION})")
+    conn.executescript(schema.EVENTS + schema.PROJECTIONS)
+    conn.execute(f"PRAGMA user_version={schema.SCHEMA_VERSION}")
+
+
+@cache
+def _upsert_sql(table: str, columns: tuple[str, ...], key: str, update: tuple[str, ...]) -> str:
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    if update:
+        sql += f" ON CONFLICT({key}) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in update)
+    return sql
+
+
+@cache
+def _insert_sql(rows: int) -> str:
+    return "INSERT INTO events (seq, ts, kind, payload, prev_hash, hash) VALUES " + ",".join(["(?,?,?,?,?,?)"] * rows)
+
+
+def _insert(conn: sqlite3.Connection, records: Sequence[Record]) -> None:
+    """Many rows per statement: one step, so one GIL release, per chunk rather than per row (30% faster)."""
+    per_statement = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 6
+    for start in range(0, len(records), per_statement):
+        chunk = records[start : start + per_statement]
+        params = [value for r in chunk for value in (r.seq, r.ts, r.kind, r.payload, r.prev_hash, r.hash)]
+        conn.execute(_insert_sql(len(chunk)), params)
+
+
+def _write(conn: sqlite3.Connection, records: Sequence[Record], upserts: Sequence[Upsert]) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        _check_follows(conn, records)
+        _insert(conn, records)
+        _apply(conn, upserts)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _apply(conn: sqlite3.Connection, upserts: Sequence[Upsert]) -> None:
+    """Run consecutive upserts of the same shape as one ``executemany``; order is kept."""
+    i = 0
+    while i < len(upserts):
+        first = upserts[i]
+        shape = (first.table, tuple(first.row), first.key, first.update)
+        j = i + 1
+        while j < len(upserts) and (u := upserts[j]).table == first.table and tuple(u.row) == shape[1]:
+            j += 1
+        conn.executemany(_upsert_sql(*shape), [tuple(u.row.values()) for u in upserts[i:j]])
+        i = j
+
+
+def _check_follows(conn: sqlite3.Connection, records: Sequence[Record]) -> None:
+    """The writer owns the head, but a stale writer must never fork the chain."""
+    head = _head(conn)
+    if records and (records[0].seq != head.seq + 1 or records[0].prev_hash != head.hash):
+        raise StoreError(f"append at seq {records[0].seq} does not follow the stored head (seq {head.seq})")
+
+
+def _head(conn: sqlite3.Connection) -> ChainHead:
+    row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    return EMPTY_HEAD if row is None else ChainHead(seq=row[0], hash=row[1])
+
+
+def _read(conn: sqlite3.Connection, after: int, limit: int) -> list[Record]:
+    rows = conn.execute(f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)).fetchall()
+    return [Record(*row) for row in rows]
+
+
+def _projection(conn: sqlite3.Connection, table: str) -> list[dict[str, Any]]:
+    if table not in PROJECTION_TABLES:
+        raise KeyError(f"no projection table {table!r}")
+    cursor = conn.execute(f"SELECT * FROM {table} ORDER BY rowid")
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor]
+
+
+def rebuild_connection(conn: sqlite3.Connection) -> int:
+    """Drop every projection row and replay ``events`` into them, in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table in PROJECTION_TABLES:
+            conn.execute(f"DELETE FROM {table}")
+        replayed, after = 0, 0
+        while records := _read(conn, after, _REBUILD_CHUNK):
+            _apply(conn, projections_of(records))
+            replayed += len(records)
+            after = records[-1].seq
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return replayed
+
+
+class WriterLock:
+    """An exclusive lock on ``<db>.lock``: two writers would fork the chain."""
+
+    def __init__(self, db: Path) -> None:
+        self._path = db.with_name(db.name + ".lock")
+        self._db = db
+        self._handle: TextIO | None = None
+
+    def acquire(self) -> None:
+        handle = open(self._path, "a+")  # noqa: SIM115 - held until release()
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise StoreError(f"{self._db} is in use by another b1e55ed process (pid {holder}); stop it first") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def open_offline(path: Path) -> sqlite3.Connection:
+    """A plain connection for the CLI's verify and rebuild (no trio, no thread)."""
+    if not path.exists():
+        raise StoreError(f"{path}: no such database")
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        _setup(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{path}: not a b1e55ed database ({exc})") from None
+    return conn
+
+
+class SqliteStore:
+    def __init__(self, path: Path, thread: SqliteThread, lock: WriterLock) -> None:
+        self.path = path
+        self._thread = thread
+        self._lock = lock
+
+    @classmethod
+    async def open(cls, path: Path | str) -> SqliteStore:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = WriterLock(path)
+        lock.acquire()
+        try:
+            thread = SqliteThread(path, setup=_setup)
+            await thread.ready()
+        except sqlite3.DatabaseError as exc:
+            lock.release()
+            raise StoreError(f"{path}: not a b1e55ed database ({exc})") from None
+        except BaseException:
+            lock.release()
+            raise
+        return cls(path, thread, lock)
+
+    async def head(self) -> ChainHead:
+        return await self._thread.call(_head)
+
+    async def append(self, records: Sequence[Record], upserts: Sequence[Upsert]) -> None:
+        await self._thread.call(lambda conn: _write(conn, records, upserts))
+
+    async def read(self, after: int = 0, limit: int = 1000) -> list[Record]:
+        return await self._thread.call(lambda conn: _read(conn, after, limit))
+
+    async def consumer_position(self, consumer: str) -> int:
+        def query(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT position FROM consumer_positions WHERE consumer = ?", (consumer,))
+            found = row.fetchone()
+            return int(found[0]) if found else 0
+
+        return await self._thread.call(query)
+
+    async def projection(self, table: str) -> list[dict[str, Any]]:
+        return await self._thread.call(lambda conn: _projection(conn, table))
+
+    async def verify(self) -> Verified:
+        return await trio.to_thread.run_sync(verify_database, self.path)
+
+    async def rebuild(self) -> int:
+        return await self._thread.call(rebuild_connection)
+
+    async def close(self) -> None:
+        try:
+            await self._thread.close()
+        finally:
+            self._lock.release()
