@@ -1,0 +1,3 @@
+from b1e55ed.cli import main
+
+raise SystemExit(main())

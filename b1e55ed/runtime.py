@@ -1,0 +1,162 @@
+"""The composition root: one root nursery, the channels, and the actors started in dependency order.
+
+Shutdown (SIGINT, SIGTERM or ``request_stop``) runs in this order:
+
+1. sources (the feed, the brain's clock) are cancelled, so no new work starts, and the channels the runtime
+   owns are closed; the other stages finish what is in their channels and return at the end of their input,
+   or are cancelled when ``runtime.shutdown_timeout_s`` runs out;
+2. ``RuntimeStopped`` is appended and the writer commits everything queued, under a shielded timeout;
+3. the store closes and ``run`` returns: the process exits 0.
+
+Events that cross the log go through ``log`` (the single writer); committed records fan out on ``hub``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import trio
+
+from b1e55ed.broadcast import Broadcast
+from b1e55ed.clock import Clock
+from b1e55ed.config import Config, config_hash
+from b1e55ed.eventlog.chain import Record
+from b1e55ed.eventlog.sqlite_store import SqliteStore
+from b1e55ed.eventlog.writer import EventLog
+from b1e55ed.health import HealthRegistry
+from b1e55ed.messages import ActorEscalated, Alert, RuntimeStarted, RuntimeStopped
+from b1e55ed.supervisor import Actor, RestartPolicy, SupervisionEvent, Supervisor
+
+logger = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+class Stage(NamedTuple):
+    name: str
+    actor: Actor
+    source: bool = False  # makes new work on its own (feed, scheduler), so it is stopped first
+
+
+StageBuilder = Callable[["Runtime"], Sequence[Stage]]
+
+
+def no_stages(runtime: Runtime) -> Sequence[Stage]:
+    return ()
+
+
+class Runtime:
+    def __init__(self, config: Config, *, db_path: Path, clock: Clock, rng: random.Random | None = None) -> None:
+        self.config = config
+        self.db_path = db_path
+        self.clock = clock
+        self.rng = rng if rng is not None else random.Random(config.runtime.seed)
+        self.health = HealthRegistry(clock)
+        self.hub: Broadcast[Record] = Broadcast()
+        self._log: EventLog | None = None
+        self._channels: list[trio.abc.AsyncResource] = []
+        self._stop_reason: str | None = None
+        self._stopping = trio.Event()
+
+    @property
+    def log(self) -> EventLog:
+        if self._log is None:
+            raise RuntimeError("the runtime has not opened its event log yet")
+        return self._log
+
+    def channel(self, size: int) -> tuple[trio.MemorySendChannel[Any], trio.MemoryReceiveChannel[Any]]:
+        """A channel the runtime owns: actors clone its ends per run; shutdown closes it so it drains."""
+        send, receive = trio.open_memory_channel[Any](size)
+        self._channels += [send, receive]
+        return send, receive
+
+    def request_stop(self, reason: str) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+            logger.info("stopping: %s", reason)
+        else:
+            logger.info("already stopping (%s); shutdown ends within its timeouts", self._stop_reason)
+        self._stopping.set()
+
+    async def run(
+        self, stages: StageBuilder = no_stages, *, task_status: trio.TaskStatus[Runtime] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        async with trio.open_nursery() as signals:
+            await signals.start(self._stop_on_signals)
+            store = await SqliteStore.open(self.db_path)
+            try:
+                self._log = log = EventLog(
+                    store, max_batch=self.config.eventlog.max_batch, on_commit=self.hub.publish_many
+                )
+                async with trio.open_nursery() as core:
+                    await core.start(log.run)
+                    self.health.register("eventlog").mark_running()
+                    mode = self.config.mode
+                    started = RuntimeStarted(
+                        ts=self.clock.now_ms(), version=VERSION, mode=mode, config_hash=config_hash(self.config)
+                    )
+                    await log.append(started)
+                    logger.info("b1e55ed %s (%s): event log %s at seq %d", VERSION, mode, self.db_path, log.head.seq)
+                    await self._run_stages(stages, task_status)
+                    await self._drain_log(log)
+            finally:
+                self.hub.close()
+                with trio.CancelScope(shield=True):
+                    await store.close()
+            signals.cancel_scope.cancel()
+
+    async def _run_stages(self, stages: StageBuilder, task_status: trio.TaskStatus[Runtime]) -> None:
+        policy = RestartPolicy(**_fields(self.config.supervisor))
+        supervisor = Supervisor(policy, self.rng, self.clock, self.health, self._on_supervision)
+        sources, others = trio.CancelScope(), trio.CancelScope()
+        async with trio.open_nursery() as nursery:
+            for stage in stages(self):
+                scope = sources if stage.source else others
+                await nursery.start(_supervise_in, scope, supervisor, stage.name, stage.actor)
+            task_status.started(self)
+            await self._stopping.wait()
+            sources.cancel()
+            for channel in self._channels:
+                await channel.aclose()
+            others.deadline = trio.current_time() + self.config.runtime.shutdown_timeout_s
+
+    async def _drain_log(self, log: EventLog) -> None:
+        with trio.move_on_after(self.config.runtime.shutdown_timeout_s, shield=True) as drain:
+            await log.append(RuntimeStopped(ts=self.clock.now_ms(), reason=self._stop_reason or "stopped"))
+            log.close()
+        if drain.cancelled_caught:
+            logger.error("event log did not commit within %.1fs of shutdown", self.config.runtime.shutdown_timeout_s)
+
+    async def _stop_on_signals(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            task_status.started()
+            async for signum in signals:
+                # Shutdown is bounded by its timeouts, so a second signal only says so.
+                self.request_stop(signal.Signals(signum).name)
+
+    async def _on_supervision(self, event: SupervisionEvent) -> None:
+        events: list[ActorEscalated | Alert | SupervisionEvent] = [event]
+        if isinstance(event, ActorEscalated):
+            message = f"actor {event.actor} escalated after {event.restarts} restarts: {event.error}"
+            events.append(Alert(ts=event.ts, severity="critical", source="supervisor", message=message))
+        await self.log.append(*events)
+
+
+async def _supervise_in(
+    scope: trio.CancelScope,
+    supervisor: Supervisor,
+    name: str,
+    actor: Actor,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    with scope:
+        await supervisor.supervise(name, actor, task_status=task_status)
+
+
+def _fields(struct: Any) -> dict[str, Any]:
+    return {name: getattr(struct, name) for name in struct.__struct_fields__}
