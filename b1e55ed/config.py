@@ -22,6 +22,7 @@ import yaml
 
 from b1e55ed.envfile import ENV_PREFIX, Override, apply_override, env_overrides
 from b1e55ed.registry import ConfigError, PluginSpec, resolve_plugin
+from b1e55ed.supervisor import RestartPolicy
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -37,7 +38,6 @@ __all__ = [
     "PluginSpec",
     "RuntimeConfig",
     "Secret",
-    "SupervisorConfig",
     "Timeframe",
     "config_hash",
     "load_config",
@@ -102,20 +102,6 @@ class EventLogConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_batch: Annotated[int, msgspec.Meta(ge=1)] = 1000
 
 
-class SupervisorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    backoff_initial_s: _Seconds = 0.5
-    backoff_max_s: _Seconds = 30.0
-    jitter: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.25
-    max_restarts: _Count = 5
-    window_s: _Seconds = 60.0
-
-    def __post_init__(self) -> None:
-        if self.backoff_initial_s > self.backoff_max_s:
-            raise ValueError(
-                f"`backoff_initial_s` must not exceed backoff_max_s ({self.backoff_initial_s} > {self.backoff_max_s})"
-            )
-
-
 class RuntimeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     shutdown_timeout_s: _Seconds = 5.0
     log_level: LogLevel = "INFO"
@@ -154,7 +140,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     symbols: Annotated[tuple[_Text, ...], msgspec.Meta(min_length=1)] = ("BTC", "ETH", "SOL")
     timeframe: Timeframe = "1h"
     eventlog: EventLogConfig = msgspec.field(default_factory=EventLogConfig)
-    supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)
+    supervisor: RestartPolicy = msgspec.field(default_factory=RestartPolicy)
     runtime: RuntimeConfig = msgspec.field(default_factory=RuntimeConfig)
     brain: BrainConfig = msgspec.field(default_factory=BrainConfig)
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)

@@ -55,15 +55,24 @@ class SignalRecorded(Event, frozen=True, tag="signal"):
 
 
 class TradeDecided(Event, frozen=True, tag="trade"):
+    """A sized trade the risk gate approved; ``decision_id`` links it to its decision and its orders."""
+
     trade: Trade
     cycle: int = 0
+    decision_id: str = ""
 
 
 OrderStatus = Literal["pending", "submitted", "partially_filled", "filled", "rejected", "cancelled", "duplicate"]
+OrderRole = Literal["entry", "stop", "target", "exit"]
+Side = Literal["buy", "sell"]
 
 
 class OrderUpdated(Event, frozen=True, tag="order"):
-    """One state of one order. ``cloid`` is the idempotency key; ``trade_seq`` is the seq of its trade."""
+    """One state of one order. ``cloid`` is the idempotency key; ``trade_seq`` is the seq of its trade.
+
+    ``pending`` is written, and committed, before the venue is called; every later state follows from the venue.
+    ``size`` is in units of the asset; ``side`` is the position's direction, ``order_side`` the order's.
+    """
 
     cloid: str
     status: OrderStatus
@@ -76,13 +85,36 @@ class OrderUpdated(Event, frozen=True, tag="order"):
     filled_size: float | None = None
     exchange_order_id: str | None = None
     reason: str = ""
+    role: OrderRole = "entry"
+    order_side: Side = "buy"
+    reduce_only: bool = False
+    trigger_price: float | None = None
+    reference_price: float | None = None
+    not_before: int = 0
+    parent: str | None = None
+    cycle: int = 0
+
+
+class Fill(Event, frozen=True, tag="fill"):
+    """An execution at the venue. ``size`` in units; ``fee`` in quote currency, always >= 0."""
+
+    cloid: str
+    symbol: str
+    side: Side
+    size: float
+    price: float
+    fee: float
+    role: OrderRole
+    venue: str
+    liquidity: Literal["taker", "maker"] = "taker"
+    cycle: int = 0
 
 
 PositionStatus = Literal["open", "closed", "stopped"]
 
 
 class PositionUpdated(Event, frozen=True, tag="position"):
-    """The whole state of one position; ``position_id`` is stable for its life."""
+    """The whole state of one position; ``position_id`` is stable for its life. ``size`` is in units."""
 
     position_id: str
     symbol: str
@@ -96,6 +128,102 @@ class PositionUpdated(Event, frozen=True, tag="position"):
     exit_price: float | None = None
     pnl: float | None = None
     closed_at: int | None = None
+
+
+class Bar(msgspec.Struct, frozen=True, array_like=True):
+    """One candle. ``ts`` is its open time (ms); it closes at ``ts`` + the timeframe."""
+
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+MarketSource = Literal["replay", "simulated", "hyperliquid"]
+
+
+class CycleStarted(Event, frozen=True, tag="cycle"):
+    """The brain's tick: cycle ``cycle`` sees data up to ``as_of``; ``closes`` are the symbols in it."""
+
+    cycle: int
+    as_of: int
+    source: MarketSource
+    closes: dict[str, float]
+
+
+class SnapshotRecorded(Event, frozen=True, tag="snapshot"):
+    """The enricher's frozen view of one cycle: PCS context per symbol and each producer's answer."""
+
+    cycle: int
+    as_of: int
+    context: dict[str, dict[str, float]]
+    producers: dict[str, str]
+
+
+class SignalRef(msgspec.Struct, frozen=True):
+    producer: str
+    signal: SignalValue
+    conviction: int
+    calibrated: float | None = None
+
+
+class Check(msgspec.Struct, frozen=True):
+    """One risk check's verdict: ``detail`` states the numbers against the limit."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+class Decision(Event, frozen=True, tag="decision"):
+    """A strategy's verdict on one candidate, taken or not, with everything that explains it."""
+
+    cycle: int
+    as_of: int
+    strategy: str
+    symbol: str
+    decision_id: str
+    taken: bool
+    reason: str
+    direction: Direction | None = None
+    signals: list[SignalRef] = msgspec.field(default_factory=list)
+    sizing: dict[str, float] = msgspec.field(default_factory=dict)
+    trade: Trade | None = None
+
+
+class RiskVerdict(Event, frozen=True, tag="verdict"):
+    """The risk gate's answer to a taken decision: every check, and whether the order may go."""
+
+    cycle: int
+    decision_id: str
+    strategy: str
+    symbol: str
+    approved: bool
+    checks: list[Check]
+    reason: str = ""
+
+
+class CycleSettled(Event, frozen=True, tag="settled"):
+    """The cycle's last event: the portfolio after it. The next cycle starts only after this commits."""
+
+    cycle: int
+    as_of: int
+    cash: float
+    equity: float
+    exposure: float
+    open_positions: int
+
+
+TradingStateName = Literal["ACTIVE", "REDUCING", "HALTED"]
+
+
+class KillSwitchChanged(Event, frozen=True, tag="killswitch"):
+    state: TradingStateName
+    previous: TradingStateName
+    cause: Literal["manual", "drawdown", "daily_loss", "escalation", "venue_errors", "disconnect", "restore"]
+    detail: str
 
 
 ActorStateName = Literal["starting", "running", "degraded", "restarting", "stopped"]
@@ -144,7 +272,14 @@ AnyEvent = (
     SignalRecorded
     | TradeDecided
     | OrderUpdated
+    | Fill
     | PositionUpdated
+    | CycleStarted
+    | SnapshotRecorded
+    | Decision
+    | RiskVerdict
+    | CycleSettled
+    | KillSwitchChanged
     | ActorRestarted
     | ActorEscalated
     | ConsumerAdvanced

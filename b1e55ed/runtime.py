@@ -30,7 +30,7 @@ from b1e55ed.eventlog.sqlite_store import SqliteStore
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.health import HealthRegistry
 from b1e55ed.messages import ActorEscalated, Alert, RuntimeStarted, RuntimeStopped
-from b1e55ed.supervisor import Actor, RestartPolicy, SupervisionEvent, Supervisor
+from b1e55ed.supervisor import Actor, SupervisionEvent, Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +110,7 @@ class Runtime:
             signals.cancel_scope.cancel()
 
     async def _run_stages(self, stages: StageBuilder, task_status: trio.TaskStatus[Runtime]) -> None:
-        policy = RestartPolicy(**_fields(self.config.supervisor))
-        supervisor = Supervisor(policy, self.rng, self.clock, self.health, self._on_supervision)
+        supervisor = Supervisor(self.config.supervisor, self.rng, self.clock, self.health, self._on_supervision)
         sources, others = trio.CancelScope(), trio.CancelScope()
         async with trio.open_nursery() as nursery:
             for stage in stages(self):
@@ -156,7 +155,3 @@ async def _supervise_in(
 ) -> None:
     with scope:
         await supervisor.supervise(name, actor, task_status=task_status)
-
-
-def _fields(struct: Any) -> dict[str, Any]:
-    return {name: getattr(struct, name) for name in struct.__struct_fields__}

@@ -24,7 +24,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import msgspec
 import trio
@@ -51,24 +51,26 @@ class Actor(Protocol):
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None: ...
 
 
-class RestartPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Backoff before a restart, and how many restarts ``window_s`` seconds may hold before escalating."""
+_Seconds = Annotated[float, msgspec.Meta(gt=0)]
 
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
-    jitter: float = 0.25
-    max_restarts: int = 5
-    window_s: float = 60.0
+
+class RestartPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Backoff before a restart, and how many restarts ``window_s`` seconds may hold before escalating.
+
+    It is also the config's ``supervisor`` section, so the constraints below are checked when config loads.
+    """
+
+    backoff_initial_s: _Seconds = 0.5
+    backoff_max_s: _Seconds = 30.0
+    jitter: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.25
+    max_restarts: Annotated[int, msgspec.Meta(ge=0)] = 5
+    window_s: _Seconds = 60.0
 
     def __post_init__(self) -> None:
-        if not 0 < self.backoff_initial_s <= self.backoff_max_s:
-            raise ValueError("need 0 < backoff_initial_s <= backoff_max_s")
-        if self.jitter < 0:
-            raise ValueError("jitter must be >= 0")
-        if self.max_restarts < 0:
-            raise ValueError("max_restarts must be >= 0")
-        if self.window_s <= 0:
-            raise ValueError("window_s must be > 0")
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ValueError(
+                f"`backoff_initial_s` must not exceed backoff_max_s ({self.backoff_initial_s} > {self.backoff_max_s})"
+            )
 
     def backoff_s(self, attempt: int, unit_random: float) -> float:
         """Delay before restart number ``attempt`` (1-based, within the window); ``unit_random`` is in [0, 1)."""

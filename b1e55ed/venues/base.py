@@ -1,0 +1,92 @@
+"""What the OMS needs from a place that executes orders. ``PaperVenue`` simulates one; ``HyperliquidVenue`` is real.
+
+Orders are identified by ``cloid``, the idempotency key the OMS derived from the decision: a venue must refuse
+a second order with a cloid it has seen, and must answer ``order_state`` by cloid, so that after a crash the
+OMS can tell an order that reached the venue from one that never did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal, Protocol
+
+import msgspec
+
+from b1e55ed.messages import Bar, OrderRole, Side
+
+
+class VenueOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """``size`` is in units. A trigger order (stop, target) fires when the price crosses ``trigger_price``.
+    A paper market order fills on the first bar that opens at or after ``not_before`` (ms)."""
+
+    cloid: str
+    symbol: str
+    side: Side
+    size: float
+    role: OrderRole
+    reduce_only: bool = False
+    trigger_price: float | None = None
+    reference_price: float | None = None
+    not_before: int = 0
+
+
+class Ack(msgspec.Struct, frozen=True, kw_only=True):
+    cloid: str
+    accepted: bool
+    reason: str = ""
+    exchange_order_id: str | None = None
+
+
+class VenueFill(msgspec.Struct, frozen=True, kw_only=True):
+    cloid: str
+    symbol: str
+    side: Side
+    size: float
+    price: float
+    fee: float
+    ts: int
+    role: OrderRole
+    liquidity: Literal["taker", "maker"] = "taker"
+
+
+class VenuePosition(msgspec.Struct, frozen=True, kw_only=True):
+    """``size`` is signed units: positive long, negative short."""
+
+    symbol: str
+    size: float
+    entry_price: float
+
+
+OrderStateName = Literal["open", "filled", "cancelled", "rejected"]
+
+
+class OrderState(msgspec.Struct, frozen=True, kw_only=True):
+    cloid: str
+    status: OrderStateName
+    filled_size: float = 0.0
+    average_price: float | None = None
+
+
+class Venue(Protocol):
+    name: str
+
+    async def submit(self, order: VenueOrder) -> Ack:
+        """Place ``order``; a cloid the venue has already seen is rejected as a duplicate."""
+        ...
+
+    async def cancel(self, cloid: str) -> bool:
+        """Cancel an open order; False if it was not open."""
+        ...
+
+    async def order_state(self, cloid: str) -> OrderState | None:
+        """The order's state, or None if the venue never received it."""
+        ...
+
+    async def poll(self, bars: Mapping[str, Sequence[Bar]]) -> list[VenueFill]:
+        """Fills since the last poll. A simulated venue executes against ``bars`` (new candles per symbol, in
+        time order); a live venue ignores them and asks the exchange."""
+        ...
+
+    async def open_orders(self) -> list[VenueOrder]: ...
+
+    async def positions(self) -> list[VenuePosition]: ...
