@@ -7,21 +7,31 @@ cannot be opened, with a message that says what to fix.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
+import time
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
+import msgspec
 import trio
+from msgspec.structs import replace
 
-from b1e55ed import logsetup
-from b1e55ed.clock import WallClock
+from b1e55ed import killswitch_file, logsetup
+from b1e55ed.clock import Clock, ManualClock, WallClock
 from b1e55ed.config import Config, ConfigError, load_config
+from b1e55ed.eventlog import codec
 from b1e55ed.eventlog.chain import ChainBroken
 from b1e55ed.eventlog.sqlite_store import WriterLock, open_offline, rebuild_connection
 from b1e55ed.eventlog.store import StoreError
 from b1e55ed.eventlog.verify import verify_database
+from b1e55ed.messages import KillSwitchChanged
+from b1e55ed.registry import resolve
 from b1e55ed.runtime import Runtime
+from b1e55ed.summary import summarize
 from b1e55ed.supervisor import ActorStartupError
+from b1e55ed.trading_config import MarketConfig, is_driven
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
 
@@ -34,12 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the brain: paper trading unless the config says live (default)")
     run.add_argument("--db", type=Path, help=db_help)
+    run.add_argument("--market", help="auto, sim, hyperliquid or replay:PATH (default: market.source)")
+    run.add_argument("--symbols", nargs="+", metavar="SYMBOL", help="assets to trade (default: symbols)")
+    run.add_argument("--from", dest="start", metavar="DATE", help="replay from this day, YYYY-MM-DD (UTC)")
+    run.add_argument("--to", dest="end", metavar="DATE", help="replay up to this day, YYYY-MM-DD (UTC)")
+    run.add_argument("--speed", help="replay pace: max, or a multiple of real time (default: max)")
 
     verify = commands.add_parser("verify", help="walk the hash chain; exit 1 naming the first bad seq")
     verify.add_argument("--db", type=Path, help=db_help)
 
     rebuild = commands.add_parser("rebuild", help="recreate the projection tables from the events")
     rebuild.add_argument("--db", type=Path, help=db_help)
+
+    killswitch = commands.add_parser("killswitch", help="halt, reduce or resume trading in a running process")
+    killswitch.add_argument("state", choices=sorted(killswitch_file.COMMANDS))
+    killswitch.add_argument("--db", type=Path, help=db_help)
     return parser
 
 
@@ -58,10 +77,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             return verify(db)
         if command == "rebuild":
             return rebuild(db)
+        if command == "killswitch":
+            return killswitch(db, args.state)
+        try:
+            config = run_overrides(config, args)
+        except ValueError as exc:
+            print(f"b1e55ed: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         return run(config, db)
     except StoreError as exc:
         print(f"b1e55ed: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _last_seq(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        row = conn.execute("SELECT max(seq) FROM events").fetchone()
+    return int(row[0] or 0)
+
+
+def _killswitch_change_after(db: Path, seq: int) -> KillSwitchChanged | None:
+    if not db.exists():
+        return None
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        row = conn.execute(
+            "SELECT payload FROM events WHERE kind = 'killswitch' AND seq > ? ORDER BY seq DESC LIMIT 1", (seq,)
+        ).fetchone()
+    event = codec.decode(row[0]) if row else None
+    return event if isinstance(event, KillSwitchChanged) else None
 
 
 def verify(db: Path) -> int:
@@ -91,13 +136,68 @@ def rebuild(db: Path) -> int:
     return EXIT_OK
 
 
+def run_overrides(config: Config, args: argparse.Namespace) -> Config:
+    """Apply ``run``'s flags on top of the config; a bad value raises ValueError naming the flag."""
+    market = config.market
+    if getattr(args, "market", None):
+        market = replace(market, source=args.market)
+    if getattr(args, "start", None):
+        market = replace(market, start=args.start)
+    if getattr(args, "end", None):
+        market = replace(market, end=args.end)
+    speed = getattr(args, "speed", None)
+    if speed is not None:
+        try:
+            market = replace(market, speed=0.0 if speed == "max" else float(speed))
+        except ValueError:
+            raise ValueError(f"--speed {speed!r}: expected max or a number") from None
+    try:
+        market = msgspec.convert(msgspec.to_builtins(market), MarketConfig)
+    except msgspec.ValidationError as exc:
+        raise ValueError(
+            f"invalid run option: {exc} (--market: auto, sim, hyperliquid or replay:PATH; --from/--to: YYYY-MM-DD)"
+        ) from None
+    symbols = tuple(getattr(args, "symbols", None) or config.symbols)
+    if len(set(symbols)) != len(symbols):
+        raise ValueError(f"--symbols {' '.join(symbols)}: a symbol repeats")
+    return replace(config, market=market, symbols=symbols)
+
+
 def run(config: Config, db: Path) -> int:
-    runtime = Runtime(config, db_path=db, clock=WallClock())
+    if config.mode == "live":
+        print("b1e55ed: live trading is not available yet: set mode: paper", file=sys.stderr)
+        return EXIT_USAGE
+    driven = is_driven(config.market)
+    clock: Clock = ManualClock() if driven else WallClock()
+    runtime = Runtime(config, db_path=db, clock=clock)
+    pipeline = resolve(config.runtime.pipeline)
     refused: list[BaseException] = []
     try:
-        trio.run(runtime.run)
+        trio.run(runtime.run, lambda rt: pipeline(rt).stages())
     except* (ActorStartupError, StoreError) as group:
         refused.extend(group.exceptions)
     for exc in refused:
         print(f"b1e55ed: cannot start: {exc}", file=sys.stderr)
-    return EXIT_USAGE if refused else EXIT_OK
+    if refused:
+        return EXIT_USAGE
+    if driven:
+        print(summarize(db).render())
+    return EXIT_OK
+
+
+def killswitch(db: Path, command: str) -> int:
+    """Ask the running process to change state; wait up to 5 s to see it applied."""
+    before = _last_seq(db)
+    path = killswitch_file.request(db, command)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        if not path.exists():
+            change = _killswitch_change_after(db, before)
+            if change is None:
+                print(f"trading state was already {killswitch_file.COMMANDS[command]}")
+            else:
+                print(f"trading state {change.previous} → {change.state}")
+            return EXIT_OK
+        time.sleep(0.05)
+    print(f"no running b1e55ed applied it within 5 s; {path} will be applied at the next start", file=sys.stderr)
+    return EXIT_BROKEN

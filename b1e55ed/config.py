@@ -21,8 +21,9 @@ import msgspec
 import yaml
 
 from b1e55ed.envfile import ENV_PREFIX, Override, apply_override, env_overrides
-from b1e55ed.registry import ConfigError, PluginSpec, resolve_plugin
+from b1e55ed.registry import ConfigError, PluginSpec, resolve, resolve_plugin
 from b1e55ed.supervisor import RestartPolicy
+from b1e55ed.trading_config import KillSwitchConfig, MarketConfig, PaperConfig, RiskPolicy
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -90,7 +91,7 @@ class Secret:
 
 
 Mode = Literal["paper", "live"]
-Timeframe = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
+Timeframe = Literal["1s", "1m", "5m", "15m", "1h", "4h", "1d"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 _Text = Annotated[str, msgspec.Meta(min_length=1)]
 _Seconds = Annotated[float, msgspec.Meta(gt=0)]
@@ -106,13 +107,47 @@ class RuntimeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     shutdown_timeout_s: _Seconds = 5.0
     log_level: LogLevel = "INFO"
     seed: _Count = 0
+    pipeline: _Text = "actors.pipeline:TradingPipeline"
+
+
+DEFAULT_PRODUCERS = (
+    PluginSpec(
+        name="rsi",
+        module="actors.producers.rsi",
+        class_name="RSIProducer",
+        params={"period": 14, "oversold": 30, "overbought": 70},
+    ),
+    PluginSpec(
+        name="momentum",
+        module="actors.producers.momentum",
+        class_name="MomentumProducer",
+        params={"lookback_days": 20, "threshold_pct": 5},
+    ),
+)
+DEFAULT_STRATEGIES = (
+    PluginSpec(
+        name="confluence",
+        module="actors.strategies.confluence",
+        class_name="ConfluenceStrategy",
+        params={
+            "min_agreeing": 2,
+            "base_size": 0.05,
+            "reference_conviction": 7,
+            "max_size": 0.15,
+            "stop_pct": 3,
+            "target_pct": 10,
+        },
+    ),
+)
 
 
 class BrainConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     interval_s: _Seconds = 60.0
     producer_deadline_s: _Seconds = 10.0
-    producers: tuple[PluginSpec, ...] = ()
-    strategies: tuple[PluginSpec, ...] = ()
+    window_bars: Annotated[int, msgspec.Meta(ge=2)] = 500
+    producers: tuple[PluginSpec, ...] = DEFAULT_PRODUCERS
+    strategies: tuple[PluginSpec, ...] = DEFAULT_STRATEGIES
+    enrichers: tuple[PluginSpec, ...] = ()
 
     def __post_init__(self) -> None:
         _require_unique("producers[{}].name", [plugin.name for plugin in self.producers])
@@ -143,6 +178,10 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     supervisor: RestartPolicy = msgspec.field(default_factory=RestartPolicy)
     runtime: RuntimeConfig = msgspec.field(default_factory=RuntimeConfig)
     brain: BrainConfig = msgspec.field(default_factory=BrainConfig)
+    market: MarketConfig = msgspec.field(default_factory=MarketConfig)
+    paper: PaperConfig = msgspec.field(default_factory=PaperConfig)
+    risk: RiskPolicy = msgspec.field(default_factory=RiskPolicy)
+    killswitch: KillSwitchConfig = msgspec.field(default_factory=KillSwitchConfig)
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)
 
     def __post_init__(self) -> None:
@@ -329,7 +368,12 @@ def _yaml_line(text: str, path: _Path) -> int | None:
 
 
 def _check_plugins(config: Config, origins: _Origins) -> None:
-    for section, plugins in (("producers", config.brain.producers), ("strategies", config.brain.strategies)):
+    try:
+        resolve(config.runtime.pipeline)
+    except ConfigError as err:
+        raise ConfigError(f"runtime.pipeline: {err} (from {origins.describe(('runtime', 'pipeline'))})") from err
+    for section in ("producers", "strategies", "enrichers"):
+        plugins: tuple[PluginSpec, ...] = getattr(config.brain, section)
         for index, plugin in enumerate(plugins):
             if not plugin.enabled:
                 continue

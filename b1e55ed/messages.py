@@ -128,6 +128,7 @@ class PositionUpdated(Event, frozen=True, tag="position"):
     exit_price: float | None = None
     pnl: float | None = None
     closed_at: int | None = None
+    fees: float = 0.0
 
 
 class Bar(msgspec.Struct, frozen=True, array_like=True):
@@ -217,12 +218,13 @@ class CycleSettled(Event, frozen=True, tag="settled"):
 
 
 TradingStateName = Literal["ACTIVE", "REDUCING", "HALTED"]
+KillSwitchCause = Literal["manual", "drawdown", "daily_loss", "escalation", "venue_errors", "disconnect"]
 
 
 class KillSwitchChanged(Event, frozen=True, tag="killswitch"):
     state: TradingStateName
     previous: TradingStateName
-    cause: Literal["manual", "drawdown", "daily_loss", "escalation", "venue_errors", "disconnect", "restore"]
+    cause: KillSwitchCause
     detail: str
 
 
@@ -262,8 +264,11 @@ class RuntimeStopped(Event, frozen=True, tag="runtime_stopped"):
     reason: str
 
 
+Severity = Literal["info", "warning", "critical"]
+
+
 class Alert(Event, frozen=True, tag="alert"):
-    severity: Literal["info", "warning", "critical"]
+    severity: Severity
     source: str
     message: str
 

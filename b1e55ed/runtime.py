@@ -29,8 +29,9 @@ from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.sqlite_store import SqliteStore
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.health import HealthRegistry
-from b1e55ed.messages import ActorEscalated, Alert, RuntimeStarted, RuntimeStopped
+from b1e55ed.messages import ActorEscalated, Alert, Event, RuntimeStarted, RuntimeStopped
 from b1e55ed.supervisor import Actor, SupervisionEvent, Supervisor
+from b1e55ed.tradingstate import TradingGate
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class Runtime:
         self.clock = clock
         self.rng = rng if rng is not None else random.Random(config.runtime.seed)
         self.health = HealthRegistry(clock)
+        self.gate = TradingGate()
         self.hub: Broadcast[Record] = Broadcast()
         self._log: EventLog | None = None
         self._channels: list[trio.abc.AsyncResource] = []
@@ -111,17 +113,21 @@ class Runtime:
 
     async def _run_stages(self, stages: StageBuilder, task_status: trio.TaskStatus[Runtime]) -> None:
         supervisor = Supervisor(self.config.supervisor, self.rng, self.clock, self.health, self._on_supervision)
-        sources, others = trio.CancelScope(), trio.CancelScope()
+        sources: list[trio.CancelScope] = []
+        others: list[trio.CancelScope] = []
         async with trio.open_nursery() as nursery:
             for stage in stages(self):
-                scope = sources if stage.source else others
+                scope = trio.CancelScope()
+                (sources if stage.source else others).append(scope)
                 await nursery.start(_supervise_in, scope, supervisor, stage.name, stage.actor)
             task_status.started(self)
             await self._stopping.wait()
-            sources.cancel()
+            for scope in sources:
+                scope.cancel()
             for channel in self._channels:
                 await channel.aclose()
-            others.deadline = trio.current_time() + self.config.runtime.shutdown_timeout_s
+            for scope in others:
+                scope.deadline = trio.current_time() + self.config.runtime.shutdown_timeout_s
 
     async def _drain_log(self, log: EventLog) -> None:
         with trio.move_on_after(self.config.runtime.shutdown_timeout_s, shield=True) as drain:
@@ -138,10 +144,13 @@ class Runtime:
                 self.request_stop(signal.Signals(signum).name)
 
     async def _on_supervision(self, event: SupervisionEvent) -> None:
-        events: list[ActorEscalated | Alert | SupervisionEvent] = [event]
+        """Restarts go to the log; an escalation also halts trading: the kill switch's escalation trigger."""
+        events: list[Event] = [event]
         if isinstance(event, ActorEscalated):
             message = f"actor {event.actor} escalated after {event.restarts} restarts: {event.error}"
             events.append(Alert(ts=event.ts, severity="critical", source="supervisor", message=message))
+            if change := self.gate.transition("HALTED", "escalation", message, event.ts):
+                events.append(change)
         await self.log.append(*events)
 
 

@@ -210,6 +210,13 @@ class SqliteStore:
 
         return await self._thread.call(query)
 
+    async def last_of_kind(self, kind: str) -> Record | None:
+        def query(conn: sqlite3.Connection) -> Record | None:
+            row = conn.execute(f"{_SELECT} WHERE kind = ? ORDER BY seq DESC LIMIT 1", (kind,)).fetchone()
+            return None if row is None else Record(*row)
+
+        return await self._thread.call(query)
+
     async def projection(self, table: str) -> list[dict[str, Any]]:
         return await self._thread.call(lambda conn: _projection(conn, table))
 

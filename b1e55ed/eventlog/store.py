@@ -34,6 +34,10 @@ class EventStore(Protocol):
         """The last seq ``consumer`` recorded as processed (0 if none)."""
         ...
 
+    async def last_of_kind(self, kind: str) -> Record | None:
+        """The most recent record of one kind, or None."""
+        ...
+
     async def projection(self, table: str) -> list[dict[str, Any]]:
         """Every row of one projection table, in insertion order."""
         ...
@@ -100,6 +104,10 @@ class MemoryStore:
         await trio.lowlevel.checkpoint()
         row = self._tables["consumer_positions"].get(consumer)
         return int(row["position"]) if row else 0
+
+    async def last_of_kind(self, kind: str) -> Record | None:
+        await trio.lowlevel.checkpoint()
+        return next((record for record in reversed(self._records) if record.kind == kind), None)
 
     async def projection(self, table: str) -> list[dict[str, Any]]:
         await trio.lowlevel.checkpoint()

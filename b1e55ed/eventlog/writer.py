@@ -9,30 +9,39 @@ If a batch fails, its appends are retried one by one, so a bad append fails alon
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 
 import outcome
 import trio
 
-from b1e55ed.eventlog.chain import EMPTY_HEAD, ChainHead, Record, Unstorable, extend
+from b1e55ed.eventlog import codec
+from b1e55ed.eventlog.chain import ChainHead, Record, Unstorable, extend
 from b1e55ed.eventlog.projections import Upsert, project
 from b1e55ed.eventlog.store import EventStore
 from b1e55ed.messages import Event
+
+logger = logging.getLogger(__name__)
 
 
 class _Append:
     __slots__ = ("abandoned", "events", "task")
 
-    def __init__(self, events: Sequence[Event], task: trio.lowlevel.Task) -> None:
+    def __init__(self, events: Sequence[Event], task: trio.lowlevel.Task | None) -> None:
         self.events = events
-        self.task = task
+        self.task = task  # None: enqueued, nobody waits
         self.abandoned = False
 
     def resolve(self, result: outcome.Outcome[list[Record]]) -> None:
-        if not self.abandoned:
-            self.abandoned = True
+        if self.abandoned:
+            return
+        self.abandoned = True
+        if self.task is not None:
             trio.lowlevel.reschedule(self.task, result)
+        elif isinstance(result, outcome.Error):
+            kinds = ", ".join(sorted({codec.kind_of(e) for e in self.events}))
+            logger.error("enqueued events (%s) were not stored: %s", kinds, result.error)
 
 
 class EventLog:
@@ -54,7 +63,6 @@ class EventLog:
         self._room = trio.lowlevel.ParkingLot()
         self._committed = trio.lowlevel.ParkingLot()
         self._head: ChainHead | None = None
-        self._tip = EMPTY_HEAD
         self._closed = False
 
     @property
@@ -86,6 +94,19 @@ class EventLog:
         records: list[Record] = await trio.lowlevel.wait_task_rescheduled(abandon)
         return records
 
+    def enqueue(self, *events: Event) -> None:
+        """Queue ``events`` without waiting: they commit with the next batch, in order, before any later append.
+
+        For a cycle's stage actors: the cycle's last append (awaited) makes everything before it durable, so a
+        cycle costs one fsync, not one per stage.
+        """
+        if self._closed:
+            raise trio.ClosedResourceError("the event log is closed")
+        if events:
+            self._queue.append(_Append(events, None))
+            self._queued_events += len(events)
+            self._writer_idle.unpark()
+
     def close(self) -> None:
         """Take no more appends; ``run`` commits what is queued and returns."""
         self._closed = True
@@ -98,25 +119,17 @@ class EventLog:
             await self._committed.park()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Seal batches here while the previous one commits on the store's thread."""
-        self._head = self._tip = await self.store.head()
-        sealed_send, sealed_receive = trio.open_memory_channel[_Sealed](1)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._commit_loop, sealed_receive)
-            task_status.started()
-            async with sealed_send:
-                while True:
-                    if not self._queue:
-                        if self._closed:
-                            return
-                        await self._writer_idle.park()
-                        continue
-                    # Let every task that is ready to append do so first: bigger batches, fewer fsyncs.
-                    await trio.lowlevel.cancel_shielded_checkpoint()
-                    sealed = self._seal(self._take_batch(), self._tip)
-                    if sealed.requests:
-                        self._tip = sealed.tip
-                        await sealed_send.send(sealed)
+        self._head = await self.store.head()
+        task_status.started()
+        while True:
+            if not self._queue:
+                if self._closed:
+                    return
+                await self._writer_idle.park()
+                continue
+            # Let every task that is ready to append do so first: bigger batches, fewer fsyncs.
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            await self._commit(self._seal(self._take_batch()))
 
     def _take_batch(self) -> list[_Append]:
         batch, size = [], 0
@@ -128,9 +141,9 @@ class EventLog:
         self._room.unpark_all()
         return batch
 
-    def _seal(self, batch: list[_Append], tip: ChainHead) -> _Sealed:
-        """Chain each append after ``tip``; an append that cannot be stored fails alone, here."""
-        sealed = _Sealed(tip)
+    def _seal(self, batch: list[_Append]) -> _Sealed:
+        """Chain each append after the head; an append that cannot be stored fails alone, here."""
+        sealed = _Sealed(self.head)
         for request in batch:
             try:
                 records = extend(sealed.tip, request.events)
@@ -140,32 +153,21 @@ class EventLog:
             sealed.add(request, records)
         return sealed
 
-    async def _commit_loop(self, sealed_receive: trio.MemoryReceiveChannel[_Sealed]) -> None:
-        async for sealed in sealed_receive:
-            if sealed.after != self.head:
-                # An earlier commit failed, so this batch was chained after records that do not exist.
-                sealed = self._seal(sealed.requests, self.head)
-            try:
-                await self._store(sealed)
-            except Exception as exc:
-                if len(sealed.requests) == 1:
-                    sealed.requests[0].resolve(outcome.Error(exc))
-                else:
-                    for request in sealed.requests:
-                        await self._commit_alone(request)
-                self._tip = self.head
-            except BaseException:
-                for request in sealed.requests:
-                    request.resolve(outcome.Error(trio.ClosedResourceError("the event log stopped before this commit")))
-                raise
-
-    async def _commit_alone(self, request: _Append) -> None:
-        sealed = self._seal([request], self.head)
-        if sealed.requests:
-            try:
-                await self._store(sealed)
-            except Exception as exc:
-                request.resolve(outcome.Error(exc))
+    async def _commit(self, sealed: _Sealed) -> None:
+        if not sealed.requests:
+            return
+        try:
+            await self._store(sealed)
+        except Exception as exc:
+            if len(sealed.requests) == 1:
+                sealed.requests[0].resolve(outcome.Error(exc))
+                return
+            for request in sealed.requests:
+                await self._commit(self._seal([request]))
+        except BaseException:
+            for request in sealed.requests:
+                request.resolve(outcome.Error(trio.ClosedResourceError("the event log stopped before this commit")))
+            raise
 
     async def _store(self, sealed: _Sealed) -> None:
         await self.store.append(sealed.records, sealed.upserts)
@@ -182,10 +184,9 @@ class EventLog:
 class _Sealed:
     """A batch chained and projected, ready for one transaction."""
 
-    __slots__ = ("after", "records", "requests", "tip", "upserts")
+    __slots__ = ("records", "requests", "tip", "upserts")
 
     def __init__(self, after: ChainHead) -> None:
-        self.after = after
         self.tip = after
         self.requests: list[_Append] = []
         self.records: list[Record] = []

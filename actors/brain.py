@@ -1,0 +1,125 @@
+"""The brain: the cycle scheduler. It ticks, and waits for the cycle to settle before the next one.
+
+Driven by history (a replay, or the simulation at full speed), there is one cycle per distinct candle close time
+across the symbols, and a symbol without a candle at that time is absent from the cycle. Live (Hyperliquid, or
+the simulation in real time), the feed fills the market in the background and a cycle starts every
+``interval_s``. Either way a cycle's tick carries its id, its as-of time and read-only views of the market up to
+that time, and a run into a database that already holds settled cycles resumes after the last of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+
+import trio
+
+from b1e55ed.clock import Clock, ManualClock
+from b1e55ed.cycle import CycleBarrier, CycleTick
+from b1e55ed.eventlog.writer import EventLog
+from b1e55ed.health import ActorHealth
+from b1e55ed.market.bars import MarketState
+from b1e55ed.market.feed import Feed
+from b1e55ed.messages import CycleSettled, CycleStarted
+
+logger = logging.getLogger(__name__)
+
+
+class Brain:
+    def __init__(
+        self,
+        *,
+        open_feed: Callable[[], AbstractAsyncContextManager[Feed]],
+        market: MarketState,
+        window: int,
+        outputs: Sequence[trio.MemorySendChannel[CycleTick]],
+        barrier: CycleBarrier,
+        log: EventLog,
+        clock: Clock,
+        health: ActorHealth,
+        driven: bool,
+        interval_s: float,
+        on_exhausted: Callable[[], None],
+    ) -> None:
+        self._open_feed = open_feed
+        self._market = market
+        self._window = window
+        self._outputs = outputs
+        self._barrier = barrier
+        self._log = log
+        self._clock = clock
+        self._health = health
+        self._driven = driven
+        self._interval_s = interval_s
+        self._on_exhausted = on_exhausted
+        self.cycle = 0
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        resume_as_of = await self._resume_point()
+        async with self._open_feed() as feed:
+            self._health.detail = f"market: {feed.source}"
+            if feed.source == "simulated":
+                logger.warning("MARKET DATA IS SIMULATED: prices are synthetic, not a real market")
+            outputs = [output.clone() for output in self._outputs]
+            try:
+                task_status.started()
+                if self._driven:
+                    await self._follow_history(feed, resume_as_of, outputs)
+                else:
+                    await self._tick_live(feed, outputs)
+            finally:
+                for output in outputs:
+                    await output.aclose()
+
+    async def _resume_point(self) -> int:
+        last = await self._log.store.last_of_kind("settled")
+        if last is None:
+            return 0
+        settled = last.event()
+        assert isinstance(settled, CycleSettled)
+        self.cycle = settled.cycle
+        self._barrier.settle(settled.cycle)
+        logger.info("resuming after settled cycle %d (as of %d)", settled.cycle, settled.as_of)
+        return settled.as_of
+
+    async def _follow_history(
+        self, feed: Feed, resume_as_of: int, outputs: list[trio.MemorySendChannel[CycleTick]]
+    ) -> None:
+        async for batch in feed.closes():
+            self._market.add(batch)
+            if batch.close_ts > resume_as_of:
+                await self._run_cycle(batch.close_ts, sorted(batch.bars), feed, outputs)
+        logger.info("market data exhausted after cycle %d", self.cycle)
+        self._on_exhausted()
+
+    async def _tick_live(self, feed: Feed, outputs: list[trio.MemorySendChannel[CycleTick]]) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._fill_market, feed)
+            while True:
+                as_of = self._clock.now_ms()
+                symbols = sorted(self._market.view(as_of, 1))
+                if symbols:
+                    await self._run_cycle(as_of, symbols, feed, outputs)
+                await trio.sleep(self._interval_s)
+
+    async def _fill_market(self, feed: Feed) -> None:
+        async for batch in feed.closes():
+            self._market.add(batch)
+
+    async def _run_cycle(
+        self, as_of: int, symbols: list[str], feed: Feed, outputs: list[trio.MemorySendChannel[CycleTick]]
+    ) -> None:
+        if isinstance(self._clock, ManualClock):
+            self._clock.set(as_of)
+        self.cycle += 1
+        full = self._market.view(as_of, self._window)
+        view = {symbol: full[symbol] for symbol in symbols if symbol in full}
+        closes = {symbol: bars.last_close for symbol, bars in view.items()}
+        self._log.enqueue(
+            CycleStarted(ts=self._clock.now_ms(), cycle=self.cycle, as_of=as_of, source=feed.source, closes=closes)
+        )
+        tick = CycleTick(cycle=self.cycle, as_of=as_of, source=feed.source, market=view)
+        for output in outputs:
+            await output.send(tick)
+        await self._barrier.wait(self.cycle)

@@ -1,0 +1,155 @@
+"""The enricher: gathers a cycle's signals, adds PCS context, snapshots the cycle, and hands it to strategies.
+
+It waits for every enabled producer's answer (a report, "no data" or "failed"). Live, it waits at most
+``deadline_s``; a producer that misses it is recorded as missed, and its health shows degraded. In replay there
+is no deadline, so a run is deterministic. Three missed or failed cycles in a row raise an alert.
+
+PCS context per symbol: price (last close), volume relative to its 20-bar mean, ATR% and realised volatility.
+Enrichment plug-ins add fields of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
+from typing import Protocol
+
+import trio
+from b1e55ed.market.bars import BarsView
+from b1e55ed.market.indicators import atr_pct, realised_vol, volume_ratio
+
+from b1e55ed.clock import Clock
+from b1e55ed.cycle import CycleTick, EnrichedCycle, ProducerReport
+from b1e55ed.eventlog.writer import EventLog
+from b1e55ed.health import HealthRegistry
+from b1e55ed.messages import Alert, Signal, SignalRecorded, SnapshotRecorded
+
+logger = logging.getLogger(__name__)
+
+ALERT_AFTER = 3
+
+
+class EnrichmentPlugin(Protocol):
+    name: str
+
+    def enrich(self, symbol: str, bars: BarsView, as_of: int) -> Mapping[str, float]: ...
+
+
+def pcs_context(bars: BarsView) -> dict[str, float]:
+    context = {"price": float(bars.close[-1])}
+    if len(bars) > 20:
+        context["volume_ratio"] = float(volume_ratio(bars.volume, 20))
+        context["realised_vol"] = float(realised_vol(bars.close, 20))
+    if len(bars) > 15:
+        context["atr_pct"] = float(atr_pct(bars.high, bars.low, bars.close, 14)[-1])
+    return {key: round(value, 8) for key, value in context.items() if math.isfinite(value)}
+
+
+class Enricher:
+    def __init__(
+        self,
+        *,
+        producers: Sequence[str],
+        ticks: trio.MemoryReceiveChannel[CycleTick],
+        reports: trio.MemoryReceiveChannel[ProducerReport],
+        outputs: Sequence[trio.MemorySendChannel[EnrichedCycle]],
+        log: EventLog,
+        clock: Clock,
+        health: HealthRegistry,
+        deadline_s: float | None,
+        plugins: Sequence[EnrichmentPlugin] = (),
+    ) -> None:
+        self._producers = sorted(producers)
+        self._ticks = ticks
+        self._reports = reports
+        self._outputs = outputs
+        self._log = log
+        self._clock = clock
+        self._health = health
+        self._deadline_s = deadline_s
+        self._plugins = plugins
+        self._troubles = dict.fromkeys(self._producers, 0)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with self._ticks.clone() as ticks, self._reports.clone() as reports:
+            outputs = [output.clone() for output in self._outputs]
+            try:
+                task_status.started()
+                async for tick in ticks:
+                    answers = await self._collect(tick, reports)
+                    enriched = self._enrich(tick, answers)
+                    for output in outputs:
+                        await output.send(enriched)
+            finally:
+                for output in outputs:
+                    await output.aclose()
+
+    async def _collect(
+        self, tick: CycleTick, reports: trio.MemoryReceiveChannel[ProducerReport]
+    ) -> dict[str, ProducerReport]:
+        answers: dict[str, ProducerReport] = {}
+        deadline = trio.move_on_after(self._deadline_s) if self._deadline_s is not None else nullcontext()
+        with deadline:
+            while len(answers) < len(self._producers):
+                report = await reports.receive()
+                if report.cycle == tick.cycle:
+                    answers[report.producer] = report
+                # An older cycle's report came after its deadline: that cycle went on without it.
+        for name in self._producers:
+            answers.setdefault(name, ProducerReport(cycle=tick.cycle, producer=name, status="missed"))
+        return answers
+
+    def _enrich(self, tick: CycleTick, answers: Mapping[str, ProducerReport]) -> EnrichedCycle:
+        alerts = [alert for name in self._producers if (alert := self._track(name, answers[name], tick))]
+        signals = sorted(
+            (s for name in self._producers for s in answers[name].signals if s.symbol in tick.market),
+            key=lambda s: (s.producer, s.symbol),
+        )
+        context = {symbol: self._context(symbol, bars, tick.as_of) for symbol, bars in sorted(tick.market.items())}
+        statuses = {name: _describe(answers[name]) for name in self._producers}
+        now = self._clock.now_ms()
+        self._log.enqueue(
+            *(SignalRecorded(ts=now, cycle=tick.cycle, signal=s) for s in signals if s.signal != "neutral"),
+            SnapshotRecorded(ts=now, cycle=tick.cycle, as_of=tick.as_of, context=context, producers=statuses),
+            *alerts,
+        )
+        return EnrichedCycle(tick=tick, signals=tuple(signals), context=context, producers=statuses)
+
+    def _context(self, symbol: str, bars: BarsView, as_of: int) -> dict[str, float]:
+        context = pcs_context(bars)
+        for plugin in self._plugins:
+            for key, value in plugin.enrich(symbol, bars, as_of).items():
+                context[f"{plugin.name}.{key}"] = value
+        return context
+
+    def _track(self, name: str, report: ProducerReport, tick: CycleTick) -> Alert | None:
+        """Health and alerts: a missed or failed answer is trouble; three in a row raise an alert."""
+        health = self._health.register(name)
+        if report.status in ("ok", "no data"):
+            self._troubles[name] = 0
+            health.recovered()
+            return None
+        self._troubles[name] += 1
+        detail = f"{report.status} cycle {tick.cycle}" + (f": {report.detail}" if report.detail else "")
+        logger.warning("producer %s %s", name, detail)
+        health.degraded(detail)
+        if self._troubles[name] != ALERT_AFTER:
+            return None
+        message = f"producer {name} {report.status} {ALERT_AFTER} cycles in a row (last: cycle {tick.cycle})"
+        return Alert(ts=self._clock.now_ms(), severity="warning", source="enricher", message=message)
+
+
+def _describe(report: ProducerReport) -> str:
+    if report.status != "ok":
+        return report.status + (f": {report.detail}" if report.detail else "")
+    directional = sum(1 for s in report.signals if s.signal != "neutral")
+    return f"ok: {directional} directional, {len(report.signals) - directional} neutral"
+
+
+def signals_by_symbol(signals: Sequence[Signal]) -> dict[str, list[Signal]]:
+    grouped: dict[str, list[Signal]] = {}
+    for signal in signals:
+        grouped.setdefault(signal.symbol, []).append(signal)
+    return grouped

@@ -1,0 +1,61 @@
+"""The kill-switch actor: restores TradingState from the log at start and applies manual requests.
+
+Drawdown is checked by the OMS when a cycle settles, and supervisor escalation by the runtime, both through
+the same ``TradingGate``; this actor owns what comes from outside: the request file of
+``python -m b1e55ed killswitch``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import trio
+
+from b1e55ed import killswitch_file
+from b1e55ed.clock import Clock
+from b1e55ed.eventlog.writer import EventLog
+from b1e55ed.messages import Alert, KillSwitchChanged, Severity
+from b1e55ed.tradingstate import TradingGate
+
+logger = logging.getLogger(__name__)
+
+
+class KillSwitch:
+    def __init__(self, *, gate: TradingGate, log: EventLog, clock: Clock, db: Path, poll_s: float) -> None:
+        self._gate = gate
+        self._log = log
+        self._clock = clock
+        self._db = db
+        self._poll_s = poll_s
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        last = await self._log.store.last_of_kind("killswitch")
+        if last is not None:
+            event = last.event()
+            assert isinstance(event, KillSwitchChanged)
+            self._gate.restore(event.state)
+            logger.info("trading state restored from the log: %s", event.state)
+        await self._apply_request()
+        task_status.started()
+        while True:
+            await trio.sleep(self._poll_s)
+            await self._apply_request()
+
+    async def _apply_request(self) -> None:
+        try:
+            state = killswitch_file.read_request(self._db)
+        except ValueError as exc:
+            logger.error("%s; request ignored and removed", exc)
+            killswitch_file.clear_request(self._db)
+            return
+        if state is None:
+            return
+        ts = self._clock.now_ms()
+        change = self._gate.transition(state, "manual", "requested with python -m b1e55ed killswitch", ts)
+        if change is not None:
+            severity: Severity = "critical" if state == "HALTED" else "warning"
+            message = f"kill switch {change.previous} → {state} (manual)"
+            await self._log.append(change, Alert(ts=ts, severity=severity, source="killswitch", message=message))
+            logger.warning(message)
+        killswitch_file.clear_request(self._db)

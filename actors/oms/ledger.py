@@ -1,0 +1,175 @@
+"""The OMS's state: orders by cloid, approved trades, positions and cash. Built only by folding events.
+
+The same ``apply`` runs live, as the OMS records each event, and at start, over the whole log: the book after a
+restart is exactly what the log says it is.
+
+Cash is perps-style: fees and realised P&L move it; open positions add their unrealised P&L to equity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from b1e55ed.messages import (
+    CycleSettled,
+    Direction,
+    Event,
+    Fill,
+    KillSwitchChanged,
+    OrderUpdated,
+    PositionStatus,
+    PositionUpdated,
+    Trade,
+    TradeDecided,
+    TradingStateName,
+)
+
+FINAL_ORDER_STATES = frozenset({"filled", "rejected", "cancelled", "duplicate"})
+
+
+@dataclass
+class Position:
+    position_id: str
+    symbol: str
+    side: Direction
+    size: float
+    entry_price: float
+    stop: float
+    target: float
+    opened_at: int
+    fees: float = 0.0
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.side == "long" else -1
+
+    def unrealised(self, mark: float) -> float:
+        return self.sign * (mark - self.entry_price) * self.size
+
+
+@dataclass
+class Ledger:
+    starting_equity: float
+    cash: float = 0.0
+    orders: dict[str, OrderUpdated] = field(default_factory=dict)
+    trades: dict[str, Trade] = field(default_factory=dict)
+    positions: dict[str, Position] = field(default_factory=dict)
+    peak_equity: float = 0.0
+    last_settled_cycle: int = 0
+    last_settled_as_of: int = 0
+    trading_state: TradingStateName = "ACTIVE"
+
+    def __post_init__(self) -> None:
+        self.cash = self.cash or self.starting_equity
+        self.peak_equity = self.peak_equity or self.starting_equity
+
+    # -- folding ---------------------------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        match event:
+            case OrderUpdated():
+                self.orders[event.cloid] = event
+            case TradeDecided():
+                self.trades[event.decision_id] = event.trade
+            case Fill():
+                self.cash -= event.fee
+                position = self.positions.get(event.symbol)
+                if position is not None and event.role != "entry":
+                    self.cash += position.sign * (event.price - position.entry_price) * event.size
+            case PositionUpdated():
+                self._apply_position(event)
+            case CycleSettled():
+                self.last_settled_cycle, self.last_settled_as_of = event.cycle, event.as_of
+                self.peak_equity = max(self.peak_equity, event.equity)
+            case KillSwitchChanged():
+                self.trading_state = event.state
+
+    def _apply_position(self, event: PositionUpdated) -> None:
+        if event.status != "open":
+            self.positions.pop(event.symbol, None)
+            return
+        self.positions[event.symbol] = Position(
+            position_id=event.position_id,
+            symbol=event.symbol,
+            side=event.side,
+            size=event.size,
+            entry_price=event.entry_price,
+            stop=event.stop,
+            target=event.target,
+            opened_at=event.opened_at,
+            fees=event.fees,
+        )
+
+    def fold(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.apply(event)
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def equity(self, marks: Mapping[str, float]) -> float:
+        return self.cash + sum(p.unrealised(marks.get(p.symbol, p.entry_price)) for p in self.positions.values())
+
+    def exposure(self, marks: Mapping[str, float]) -> float:
+        return sum(abs(p.size * marks.get(p.symbol, p.entry_price)) for p in self.positions.values())
+
+    def open_orders(self) -> list[OrderUpdated]:
+        return [order for order in self.orders.values() if order.status not in FINAL_ORDER_STATES]
+
+    def pending_entry(self, symbol: str) -> OrderUpdated | None:
+        return next((o for o in self.open_orders() if o.symbol == symbol and o.role == "entry"), None)
+
+    # -- deriving the events of a fill -----------------------------------------------------------------------
+
+    def position_after(self, fill: Fill, order: OrderUpdated, ts: int) -> PositionUpdated | None:
+        """The position event that ``fill`` (of ``order``) causes, computed before the fill is applied."""
+        current = self.positions.get(fill.symbol)
+        if order.role == "entry":
+            trade = self.trades.get(order.cloid)
+            stop, target = (trade.stop, trade.target) if trade else (0.0, 0.0)
+            if current is None:
+                return PositionUpdated(
+                    ts=ts,
+                    position_id=order.cloid,
+                    symbol=fill.symbol,
+                    side=order.side,
+                    entry_price=fill.price,
+                    size=fill.size,
+                    stop=stop,
+                    target=target,
+                    status="open",
+                    opened_at=ts,
+                    fees=fill.fee,
+                )
+            size = current.size + fill.size
+            entry = (current.entry_price * current.size + fill.price * fill.size) / size
+            return _position(current, ts, size=size, entry_price=entry, fees=current.fees + fill.fee)
+        if current is None:
+            return None
+        fees = current.fees + fill.fee
+        remaining = max(0.0, current.size - fill.size)
+        if remaining > 1e-12:
+            return _position(current, ts, size=remaining, fees=fees)
+        realised = current.sign * (fill.price - current.entry_price) * current.size
+        status: PositionStatus = "stopped" if order.role == "stop" else "closed"
+        return _position(
+            current, ts, status=status, exit_price=fill.price, pnl=realised - fees, closed_at=ts, fees=fees
+        )
+
+
+def _position(current: Position, ts: int, **changes: object) -> PositionUpdated:
+    fields: dict[str, object] = {
+        "ts": ts,
+        "position_id": current.position_id,
+        "symbol": current.symbol,
+        "side": current.side,
+        "entry_price": current.entry_price,
+        "size": current.size,
+        "stop": current.stop,
+        "target": current.target,
+        "status": "open",
+        "opened_at": current.opened_at,
+        "fees": current.fees,
+    }
+    fields.update(changes)
+    return PositionUpdated(**fields)  # type: ignore[arg-type]

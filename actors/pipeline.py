@@ -1,0 +1,191 @@
+"""The trading loop, wired: channels, actors and their dependency order, built from the config.
+
+    Brain ──tick──► each producer ──report──► Enricher ──enriched cycle──► each strategy ──report──► OMS
+      └─────tick──────────────────────────────►┘          └──────────────enriched cycle───────────────►┘
+
+Started in dependency order, the kill switch first (it restores the trading state), the brain last (it is the
+source). The runtime resolves this class from ``runtime.pipeline`` in the config.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import trio
+
+from actors.brain import Brain
+from actors.enricher import Enricher, EnrichmentPlugin
+from actors.killswitch import KillSwitch
+from actors.oms.ledger import Ledger
+from actors.oms.oms import OMS
+from actors.producers.actor import producer_stage
+from actors.strategies.actor import strategy_stage
+from b1e55ed.config import Config, PluginSpec
+from b1e55ed.cycle import CycleBarrier, CycleTick, EnrichedCycle, Producer, Strategy
+from b1e55ed.market.bars import MarketState
+from b1e55ed.market.feed import TIMEFRAME_MS, Feed
+from b1e55ed.market.hyperliquid import HyperliquidFeed, reachable
+from b1e55ed.market.replay import ReplayFeed, load_history
+from b1e55ed.market.sim import SimFeed, SimMarket
+from b1e55ed.plugins import PluginSetup
+from b1e55ed.registry import resolve_enabled
+from b1e55ed.runtime import Runtime, Stage
+from b1e55ed.trading_config import day_ms, is_driven
+from b1e55ed.venues.hl_info import InfoClient
+from b1e55ed.venues.paper import PaperVenue
+
+logger = logging.getLogger(__name__)
+
+
+class TradingPipeline:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.config: Config = runtime.config
+        self.timeframe_ms = TIMEFRAME_MS[self.config.timeframe]
+        self.market = MarketState(self.timeframe_ms)
+        self.barrier = CycleBarrier()
+
+    def stages(self) -> list[Stage]:
+        config, runtime = self.config, self.runtime
+        producers: list[Producer] = self._plugins(config.brain.producers, "brain.producers")
+        strategies: list[Strategy] = self._plugins(config.brain.strategies, "brain.strategies")
+        enrichers: list[EnrichmentPlugin] = self._plugins(config.brain.enrichers, "brain.enrichers")
+
+        producer_inboxes = [runtime.channel(1) for _ in producers]
+        enricher_ticks = runtime.channel(1)
+        producer_reports = runtime.channel(max(1, len(producers)))
+        strategy_inboxes = [runtime.channel(1) for _ in strategies]
+        oms_cycles = runtime.channel(1)
+        strategy_reports = runtime.channel(max(1, len(strategies)))
+
+        venue = PaperVenue(
+            fees=config.paper.fees,
+            slippage=config.paper.slippage,
+            latency_s=0.0 if is_driven(config.market) else config.paper.latency_s,
+            min_notional=config.risk.min_notional,
+            timeframe_ms=self.timeframe_ms,
+        )
+        log, clock = runtime.log, runtime.clock
+        stages = [
+            Stage(
+                "killswitch",
+                KillSwitch(
+                    gate=runtime.gate, log=log, clock=clock, db=runtime.db_path, poll_s=config.killswitch.poll_s
+                ),
+            ),
+            Stage(
+                "oms",
+                OMS(
+                    strategies=[s.name for s in strategies],
+                    cycles=oms_cycles[1],
+                    reports=strategy_reports[1],
+                    venue=venue,
+                    market=self.market,
+                    log=log,
+                    clock=clock,
+                    gate=runtime.gate,
+                    barrier=self.barrier,
+                    policy=config.risk,
+                    ledger=Ledger(config.paper.starting_equity),
+                    max_drawdown_pct=config.killswitch.max_drawdown_pct,
+                ),
+            ),
+        ]
+        for strategy, (_, inbox) in zip(strategies, strategy_inboxes, strict=True):
+            stages.append(Stage(strategy.name, strategy_stage(strategy, inbox, strategy_reports[0])))
+        enricher_outputs: list[trio.MemorySendChannel[EnrichedCycle]] = [send for send, _ in strategy_inboxes] + [
+            oms_cycles[0]
+        ]
+        stages.append(
+            Stage(
+                "enricher",
+                Enricher(
+                    producers=[p.name for p in producers],
+                    ticks=enricher_ticks[1],
+                    reports=producer_reports[1],
+                    outputs=enricher_outputs,
+                    log=log,
+                    clock=clock,
+                    health=runtime.health,
+                    deadline_s=None if is_driven(config.market) else config.brain.producer_deadline_s,
+                    plugins=enrichers,
+                ),
+            )
+        )
+        for producer, (_, inbox) in zip(producers, producer_inboxes, strict=True):
+            stages.append(Stage(producer.name, producer_stage(producer, inbox, producer_reports[0])))
+        brain_outputs: list[trio.MemorySendChannel[CycleTick]] = [send for send, _ in producer_inboxes] + [
+            enricher_ticks[0]
+        ]
+        brain = Brain(
+            open_feed=self.open_feed,
+            market=self.market,
+            window=config.brain.window_bars,
+            outputs=brain_outputs,
+            barrier=self.barrier,
+            log=log,
+            clock=clock,
+            health=runtime.health.register("brain"),
+            driven=is_driven(config.market),
+            interval_s=config.brain.interval_s,
+            on_exhausted=lambda: runtime.request_stop("market data exhausted"),
+        )
+        stages.append(Stage("brain", brain, source=True))
+        return stages
+
+    def _plugins(self, specs: Sequence[PluginSpec], key: str) -> list:  # type: ignore[type-arg]
+        return [
+            cls(PluginSetup(spec.name, self.timeframe_ms, dict(spec.params)))
+            for spec, cls in resolve_enabled(specs, key=key)
+        ]
+
+    @asynccontextmanager
+    async def open_feed(self) -> AsyncIterator[Feed]:
+        market, config = self.config.market, self.config
+        if market.source.startswith("replay:"):
+            data = load_history(
+                Path(market.source.removeprefix("replay:")),
+                symbols=list(config.symbols),
+                start_ms=day_ms(market.start),
+                end_ms=day_ms(market.end),
+                timeframe_ms=self.timeframe_ms,
+            )
+            if data.report.total_skipped:
+                logger.warning("replay data: %s", data.report.summary())
+            yield ReplayFeed(data, speed=market.speed or None)
+            return
+        if market.source in ("auto", "hyperliquid"):
+            async with httpx.AsyncClient() as http:
+                info = InfoClient(http, base_url=market.hyperliquid_url, timeout_s=market.timeout_s)
+                if market.source == "hyperliquid" or await reachable(info):
+                    yield HyperliquidFeed(
+                        info,
+                        list(config.symbols),
+                        config.timeframe,
+                        self.runtime.clock,
+                        history_bars=market.history_bars,
+                    )
+                    return
+            logger.warning(
+                "Hyperliquid is unreachable at %s: FALLING BACK TO THE SIMULATED MARKET (paper trading only)",
+                market.hyperliquid_url,
+            )
+        yield self._sim_feed()
+
+    def _sim_feed(self) -> Feed:
+        market = self.config.market
+        sim = SimMarket(
+            list(self.config.symbols),
+            self.timeframe_ms,
+            seed=market.sim_seed,
+            start_ms=day_ms(market.start) or self.runtime.clock.now_ms(),
+        )
+        feed = SimFeed(sim, bars=market.sim_bars or None, pace=market.sim_pace, clock=self.runtime.clock)
+        if market.sim_pace == "wall":
+            for symbol, arrays in feed.history(market.history_bars).items():
+                self.market.extend(symbol, arrays)
+        return feed

@@ -1,0 +1,61 @@
+"""The config sections of the trading loop: market data, the paper venue, the risk policy and the kill switch.
+
+Each is a frozen struct that refuses unknown keys; ``config.py`` composes them into the whole configuration.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from b1e55ed.venues.fees import FeeSchedule, SlippageModel
+
+_Fraction = Annotated[float, msgspec.Meta(gt=0, le=1)]
+_Positive = Annotated[float, msgspec.Meta(gt=0)]
+_Day = Annotated[str, msgspec.Meta(pattern=r"^(\d{4}-\d{2}-\d{2})?$")]
+
+
+class MarketConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    source: Annotated[str, msgspec.Meta(pattern=r"^(auto|sim|hyperliquid|replay:.+)$")] = "auto"
+    speed: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    start: _Day = ""
+    end: _Day = ""
+    sim_seed: Annotated[int, msgspec.Meta(ge=0)] = 7
+    sim_pace: Literal["wall", "max"] = "wall"
+    sim_bars: Annotated[int, msgspec.Meta(ge=0)] = 0
+    history_bars: Annotated[int, msgspec.Meta(ge=1)] = 500
+    hyperliquid_url: str = "https://api.hyperliquid.xyz"
+    timeout_s: _Positive = 10.0
+
+
+class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    starting_equity: _Positive = 10_000.0
+    fees: FeeSchedule = msgspec.field(default_factory=FeeSchedule)
+    slippage: SlippageModel = msgspec.field(default_factory=SlippageModel)
+    latency_s: Annotated[float, msgspec.Meta(ge=0)] = 0.05
+
+
+class RiskPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    max_position: _Fraction = 0.15
+    max_leverage: _Positive = 3.0
+    min_notional: Annotated[float, msgspec.Meta(ge=0)] = 10.0
+    restricted_symbols: tuple[str, ...] = ()
+
+
+class KillSwitchConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    max_drawdown_pct: Annotated[float, msgspec.Meta(gt=0, le=100)] = 20.0
+    poll_s: _Positive = 0.5
+
+
+def is_driven(market: MarketConfig) -> bool:
+    """Whether history drives the cycles (replay, or the simulation at full speed) rather than the wall clock."""
+    return market.source.startswith("replay:") or (market.source == "sim" and market.sim_pace == "max")
+
+
+def day_ms(day: str) -> int | None:
+    """Midnight UTC of a YYYY-MM-DD day, in ms; None for an empty string."""
+    if not day:
+        return None
+    return int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() * 1000)

@@ -1,0 +1,310 @@
+"""A typed client for Hyperliquid's read-only ``POST /info`` endpoint, inside the request-weight budget.
+
+Every request is a JSON body ``{"type": <request type>, ...}``. Hyperliquid rate-limits REST per IP by *weight*:
+1,200 a minute in all. ``allMids`` (and ``l2Book``, ``clearinghouseState``, ``orderStatus``, ...) weigh 2,
+``userRole`` 60, every other info request 20; ``candleSnapshot`` adds weight per 60 candles returned, and
+``userFills``-like requests per 20 items (hyperliquid.gitbook.io, "Rate limits and user limits"). One
+``WeightBudget`` per IP keeps us inside it, so every user of ``/info`` in the process must share one client, or at
+least one budget.
+
+Errors::
+
+    InfoError (ValueError)       the request or its answer is wrong: a 4xx other than 429, a body that is not
+    │                            JSON or not in the documented shape. Retrying will not help.
+    └── InfoUnavailable          the outside world failed: 429, 5xx, connect errors or timeouts, still failing
+                                 after ``max_retries`` retries. The supervisor's restart is the next retry.
+
+Both name the request type and the status or the offending field. Request bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Annotated, Any, Final, TypeVar
+
+import httpx
+import msgspec
+import trio
+
+from b1e55ed.messages import Bar
+
+logger = logging.getLogger(__name__)
+
+MAINNET_API_URL: Final = "https://api.hyperliquid.xyz"
+TESTNET_API_URL: Final = "https://api.hyperliquid-testnet.xyz"
+
+INFO_WEIGHT_LIGHT: Final = 2  # allMids, l2Book, clearinghouseState, orderStatus, spotClearinghouseState, ...
+INFO_WEIGHT_DEFAULT: Final = 20  # every other documented info request: openOrders, userFills, candleSnapshot, ...
+CANDLE_WEIGHT_ITEMS: Final = 60  # candleSnapshot costs one more weight per this many candles returned
+CANDLE_PAGE_LIMIT: Final = 5000  # at most this many candles per answer ("only the most recent 5000 are available")
+
+# Hyperliquid's fixed-length candle intervals ("1M", a calendar month, has no fixed length and is not offered).
+HL_INTERVAL_MS: Final[Mapping[str, int]] = {
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": 86_400_000,
+    "3d": 259_200_000,
+    "1w": 604_800_000,
+}
+
+_RETRY_AFTER_CAP_S: Final = 120.0  # a Retry-After beyond this is treated as this: a feed must not sleep for hours
+_DETAIL_CHARS: Final = 200
+
+T = TypeVar("T")
+
+
+class InfoError(ValueError):
+    """An ``/info`` request failed for a reason a retry will not cure."""
+
+    def __init__(self, request_type: str, detail: str, *, status: int | None = None) -> None:
+        where = f"HTTP {status}: " if status is not None else ""
+        super().__init__(f"/info {request_type}: {where}{detail}")
+        self.request_type = request_type
+        self.status = status
+        self.detail = detail
+
+
+class InfoUnavailable(InfoError):
+    """Hyperliquid did not answer usefully (429, 5xx, network) even after the retries."""
+
+
+def candle_snapshot_weight(expected_candles: int) -> int:
+    """The weight of one ``candleSnapshot``: 20, plus one per 60 candles (rounded up, to never under-count)."""
+    return INFO_WEIGHT_DEFAULT + math.ceil(max(0, expected_candles) / CANDLE_WEIGHT_ITEMS)
+
+
+class WeightBudget:
+    """A token bucket of request weight: ``weight_per_window`` refills evenly over ``window_s`` seconds.
+
+    Time is ``trio.current_time()``, so autojump-clock tests see the waits in virtual time. Waiters are served
+    first come, first served (a ``trio.Lock`` is fair), so a burst of candle requests cannot starve the mids poll
+    for long. A request heavier than the whole bucket waits for a full bucket and leaves it in debt.
+    """
+
+    def __init__(self, weight_per_window: int = 1200, window_s: float = 60.0) -> None:
+        if weight_per_window <= 0 or window_s <= 0:
+            raise ValueError(f"budget must be positive: {weight_per_window} weight per {window_s} s")
+        self.capacity = float(weight_per_window)
+        self.refill_per_s = weight_per_window / window_s
+        self._available = self.capacity
+        self._updated_at: float | None = None
+        self._lock = trio.Lock()
+
+    @property
+    def available(self) -> float:
+        self._refill()
+        return self._available
+
+    async def spend(self, weight: int) -> None:
+        """Take ``weight`` from the bucket, sleeping first until enough has refilled."""
+        async with self._lock:
+            while True:
+                self._refill()
+                needed = min(float(weight), self.capacity)
+                if self._available >= needed:
+                    self._available -= weight
+                    return
+                await trio.sleep((needed - self._available) / self.refill_per_s)
+
+    def drain(self) -> None:
+        """Hyperliquid said 429: our count was optimistic (another process shares the IP?); start from empty."""
+        self._refill()
+        self._available = min(self._available, 0.0)
+
+    def _refill(self) -> None:
+        now = trio.current_time()
+        if self._updated_at is not None:
+            self._available = min(self.capacity, self._available + (now - self._updated_at) * self.refill_per_s)
+        self._updated_at = now
+
+
+# Wire formats. Hyperliquid sends prices and sizes as decimal strings and times as integer ms; the decoders run
+# in msgspec's lax mode, which turns "29258.0" into a float, and the bounds reject "nan", "inf" and negatives.
+_Price = Annotated[float, msgspec.Meta(gt=0, le=1e300)]
+_Quantity = Annotated[float, msgspec.Meta(ge=0, le=1e300)]
+
+
+class _WireCandle(msgspec.Struct, frozen=True):
+    """One element of a ``candleSnapshot`` answer: ``t``/``T`` open and close ms, ``s`` coin, ``i`` interval,
+    ``o c h l v`` strings, ``n`` the trade count. ``T`` is the last ms of the candle (``t`` + interval - 1)."""
+
+    open_ms: int = msgspec.field(name="t")
+    close_ms: int = msgspec.field(name="T")
+    coin: str = msgspec.field(name="s")
+    interval: str = msgspec.field(name="i")
+    open: _Price = msgspec.field(name="o")
+    close: _Price = msgspec.field(name="c")
+    high: _Price = msgspec.field(name="h")
+    low: _Price = msgspec.field(name="l")
+    volume: _Quantity = msgspec.field(name="v")
+    trades: int = msgspec.field(name="n", default=0)
+
+
+_MIDS_DECODER: Final = msgspec.json.Decoder(dict[str, _Price], strict=False)
+_CANDLES_DECODER: Final = msgspec.json.Decoder(list[_WireCandle], strict=False)
+
+
+class InfoClient:
+    """Hyperliquid's info API over an injected ``httpx.AsyncClient`` (which runs on trio through anyio).
+
+    Each public method builds one documented request body and sends it through ``_post`` with its weight and a
+    typed decoder; later requests (clearinghouseState, openOrders, userFills, orderStatus) are one small method
+    each. ``_post`` spends the weight, retries 429 (honouring ``Retry-After``), 5xx and network faults up to
+    ``max_retries`` times with doubling backoff, and turns everything else into ``InfoError``.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str = MAINNET_API_URL,
+        timeout_s: float = 10.0,
+        budget: WeightBudget | None = None,
+        max_retries: int = 3,
+        backoff_initial_s: float = 1.0,
+        backoff_max_s: float = 30.0,
+    ) -> None:
+        if max_retries < 0 or timeout_s <= 0 or backoff_initial_s <= 0 or backoff_max_s < backoff_initial_s:
+            raise ValueError("InfoClient needs max_retries >= 0, timeout_s > 0 and 0 < backoff_initial_s <= max")
+        self._http = http
+        self.url = base_url.rstrip("/") + "/info"
+        self._timeout_s = timeout_s
+        self.budget = budget if budget is not None else WeightBudget()
+        self._max_retries = max_retries
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
+
+    async def all_mids(self) -> dict[str, float]:
+        """Mid price per coin (perps by name, spot pairs as ``@index``); the last trade when a book is empty."""
+        return await self._post({"type": "allMids"}, INFO_WEIGHT_LIGHT, _MIDS_DECODER)
+
+    async def candles(self, coin: str, interval: str, start_ms: int, end_ms: int) -> list[Bar]:
+        """Candles of ``coin`` opening in [``start_ms``, ``end_ms``], oldest first, the still-open one included if
+        it is in range. An answer holds at most ``CANDLE_PAGE_LIMIT`` candles, so a longer range is fetched in
+        pages, each starting after the last candle of the one before."""
+        interval_ms = HL_INTERVAL_MS.get(interval)
+        if interval_ms is None:
+            raise ValueError(f"unsupported candle interval {interval!r}; expected one of {sorted(HL_INTERVAL_MS)}")
+        if end_ms < start_ms:
+            raise ValueError(f"candles: end_ms {end_ms} is before start_ms {start_ms}")
+        by_open: dict[int, Bar] = {}
+        cursor = start_ms
+        while True:
+            page = await self._candle_page(coin, interval, interval_ms, cursor, end_ms)
+            for candle in page:
+                by_open[candle.open_ms] = Bar(
+                    candle.open_ms, candle.open, candle.high, candle.low, candle.close, candle.volume
+                )
+            if len(page) < CANDLE_PAGE_LIMIT:
+                break
+            next_cursor = max(candle.open_ms for candle in page) + interval_ms
+            if next_cursor <= cursor or next_cursor > end_ms:
+                break
+            cursor = next_cursor
+        return [by_open[ts] for ts in sorted(by_open)]
+
+    async def _candle_page(
+        self, coin: str, interval: str, interval_ms: int, start_ms: int, end_ms: int
+    ) -> list[_WireCandle]:
+        expected = min(CANDLE_PAGE_LIMIT, (end_ms - start_ms) // interval_ms + 1)
+        body = {
+            "type": "candleSnapshot",
+            "req": {"coin": coin, "interval": interval, "startTime": start_ms, "endTime": end_ms},
+        }
+        page = await self._post(body, candle_snapshot_weight(expected), _CANDLES_DECODER)
+        for index, candle in enumerate(page):
+            if candle.coin != coin or candle.interval != interval:
+                raise InfoError(
+                    "candleSnapshot",
+                    f"`$[{index}].s`/`i` is {candle.coin!r}/{candle.interval!r}, asked for {coin!r}/{interval!r}",
+                )
+        return page
+
+    async def _post(self, body: Mapping[str, Any], weight: int, decoder: msgspec.json.Decoder[T]) -> T:
+        """Send ``body``, within the budget and with bounded retries, and decode the answer with ``decoder``."""
+        request_type = str(body["type"])
+        payload = msgspec.json.encode(body)
+        for attempt in range(self._max_retries + 1):
+            await self.budget.spend(weight)
+            retry_in = self._backoff_s(attempt)
+            try:
+                response = await self._http.post(
+                    self.url,
+                    content=payload,
+                    headers={"Content-Type": "application/json"},
+                    timeout=self._timeout_s,
+                )
+            except httpx.TransportError as exc:  # connect errors, timeouts, dropped connections: transient
+                failure = f"{type(exc).__name__}: {exc}"
+                status = None
+            except httpx.HTTPError as exc:  # anything else httpx raises (redirect loops, bad encodings)
+                raise InfoError(request_type, f"{type(exc).__name__}: {exc}") from exc
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return self._decode(request_type, response.content, decoder)
+                if status == 429:
+                    self.budget.drain()
+                    retry_after = _retry_after_s(response)
+                    retry_in = retry_in if retry_after is None else retry_after
+                elif status < 500:
+                    raise InfoError(request_type, _excerpt(response.text), status=status)
+                failure = _excerpt(response.text) or response.reason_phrase
+            if attempt == self._max_retries:
+                raise InfoUnavailable(
+                    request_type, f"{failure} (gave up after {self._max_retries} retries)", status=status
+                )
+            why = f"HTTP {status}" if status is not None else failure
+            logger.warning(
+                "/info %s failed (%s); retry %d/%d in %.1f s",
+                request_type,
+                why,
+                attempt + 1,
+                self._max_retries,
+                retry_in,
+            )
+            await trio.sleep(retry_in)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _decode(request_type: str, content: bytes, decoder: msgspec.json.Decoder[T]) -> T:
+        try:
+            return decoder.decode(content)
+        except msgspec.ValidationError as exc:
+            raise InfoError(request_type, f"unexpected answer: {exc}") from None
+        except msgspec.DecodeError as exc:
+            raise InfoError(request_type, f"answer is not JSON ({exc}): {_excerpt(content)}") from None
+
+    def _backoff_s(self, attempt: int) -> float:
+        return min(self._backoff_max_s, self._backoff_initial_s * 2.0 ** min(attempt, 32))
+
+
+def _retry_after_s(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds, capped; None when absent or an HTTP date (then the backoff applies)."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, _RETRY_AFTER_CAP_S)
+
+
+def _excerpt(text: str | bytes) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    return text if len(text) <= _DETAIL_CHARS else text[:_DETAIL_CHARS] + "…"

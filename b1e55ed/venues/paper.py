@@ -1,0 +1,288 @@
+"""``PaperVenue``: a deterministic simulated exchange for paper trading and backtests.
+
+It executes against the candles the OMS hands to ``poll``, never against a clock or a random number, so the same
+orders and bars always give the same fills. Its rules, in the order a bar is processed:
+
+1. **Market orders** (role entry/exit, no trigger) fill at the open of the first bar with ``ts >= not_before`` —
+   the bar after the decision — at the open moved against the taker by ``SlippageModel``, paying the taker fee.
+2. **Trigger orders** (stop/target: reduce-only, with ``trigger_price``) are then checked against the same bar's
+   low/high, stops before targets: when both lie inside one bar we cannot know which came first, so we assume the
+   worse. A stop fills at its trigger price, or at the open if the bar gapped through it (worse); a target at its
+   trigger, or at the open if the bar gapped beyond it (better). Then slippage and the taker fee, because a market
+   TP/SL on Hyperliquid executes as a market order once triggered (hyperliquid-docs, "Take profit and stop loss
+   orders"): a target takes liquidity like a stop does. Hyperliquid triggers on the mark price; candles give trades.
+3. **Reduce-only** orders never grow or flip a position: a fill is capped at the position's size. A reduce-only
+   order with nothing left to reduce is cancelled (OCO: the stop that closes a position cancels its target).
+
+A reduce-only order is accepted, and rests, while a queued entry on the opposite side would give it a position
+to reduce. That lets the OMS submit an entry with its stop and target together (as Hyperliquid's ``normalTpsl``
+grouping does), so that stops are live from the entry's own bar on, as the design requires. A trigger whose
+position does not exist yet simply waits; if its entry is cancelled, it is cancelled too.
+
+Simplifications, on purpose: no partial fills (an order fills whole, or capped for reduce-only); no order book
+(the open and the trigger are the reference prices); every fill's ``ts`` is its bar's ``ts`` (the open), for
+triggers too, since a candle does not say when inside it the price was touched. Funding is not simulated yet.
+
+Venue-side cancellations (OCO, orphaned reduce-only orders) produce no fill; ``poll`` returns fills only, so the
+OMS sees them through ``order_state``/``open_orders``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import trio
+
+from b1e55ed.messages import Bar, Side
+from b1e55ed.venues.base import Ack, OrderState, VenueFill, VenueOrder, VenuePosition
+from b1e55ed.venues.fees import FeeSchedule, SlippageModel
+
+__all__ = ["PaperVenue"]
+
+_TRIGGER_ROLES = frozenset({"stop", "target"})
+_DUST = 1e-12
+"""A position whose size is this small relative to the sizes that produced it is float residue: it is flat."""
+
+
+class PaperVenue:
+    """A simulated exchange that implements ``Venue``. See the module docstring for the execution rules.
+
+    ``latency_s`` delays every ``submit`` (with ``trio.sleep``, so the autojump clock and the replay stay
+    deterministic). ``min_notional`` is Hyperliquid's $10 minimum, applied to orders that add exposure, checked
+    against ``size × reference_price``. ``timeframe_ms`` is the candle length; ``poll`` uses it to refuse a bar that
+    overlaps one it has already executed against, which would double-trigger stops.
+    """
+
+    name = "paper"
+
+    def __init__(
+        self,
+        *,
+        fees: FeeSchedule,
+        slippage: SlippageModel,
+        latency_s: float = 0.0,
+        min_notional: float = 10.0,
+        timeframe_ms: int,
+    ) -> None:
+        if not (math.isfinite(latency_s) and latency_s >= 0):
+            raise ValueError(f"latency_s must be finite and >= 0, got {latency_s}")
+        if not (math.isfinite(min_notional) and min_notional >= 0):
+            raise ValueError(f"min_notional must be finite and >= 0, got {min_notional}")
+        if timeframe_ms <= 0:
+            raise ValueError(f"timeframe_ms must be > 0, got {timeframe_ms}")
+        self.fees = fees
+        self.slippage = slippage
+        self.latency_s = latency_s
+        self.min_notional = min_notional
+        self.timeframe_ms = timeframe_ms
+        self._open: dict[str, VenueOrder] = {}  # insertion order = submission order = processing order
+        self._states: dict[str, OrderState] = {}
+        self._seen: set[str] = set()
+        self._positions: dict[str, VenuePosition] = {}
+        self._last_bar_ts: dict[str, int] = {}
+
+    # -- the Venue protocol --------------------------------------------------------------------------------------
+
+    async def submit(self, order: VenueOrder) -> Ack:
+        """Accept or reject ``order`` after the simulated latency. A rejected order's cloid is spent too."""
+        await trio.sleep(self.latency_s)
+        if order.cloid in self._seen:
+            return Ack(cloid=order.cloid, accepted=False, reason="duplicate cloid")
+        self._seen.add(order.cloid)
+        reason = self._rejection(order)
+        if reason:
+            self._states[order.cloid] = OrderState(cloid=order.cloid, status="rejected")
+            return Ack(cloid=order.cloid, accepted=False, reason=reason)
+        self._open[order.cloid] = order
+        self._states[order.cloid] = OrderState(cloid=order.cloid, status="open")
+        return Ack(cloid=order.cloid, accepted=True)
+
+    async def cancel(self, cloid: str) -> bool:
+        await trio.lowlevel.checkpoint()
+        order = self._open.get(cloid)
+        if order is None:
+            return False
+        self._cancel(order)
+        self._cancel_orphans(order.symbol)
+        return True
+
+    async def order_state(self, cloid: str) -> OrderState | None:
+        """None for a cloid never received, and for one restored only as "seen" (its final state lives in the log)."""
+        await trio.lowlevel.checkpoint()
+        return self._states.get(cloid)
+
+    async def poll(self, bars: Mapping[str, Sequence[Bar]]) -> list[VenueFill]:
+        """Execute against each symbol's new bars, in time order; fills by symbol (as given), bar, then processing.
+
+        Every bar is checked for sequence before any executes, so a bad batch changes nothing. Funding, when it
+        comes, belongs here: settle each open position's funding per bar after that bar's fills.
+        """
+        await trio.lowlevel.checkpoint()
+        for symbol, symbol_bars in bars.items():
+            last = self._last_bar_ts.get(symbol)
+            for bar in symbol_bars:
+                if last is not None and bar.ts < last + self.timeframe_ms:
+                    raise ValueError(
+                        f"{symbol} bar at {bar.ts} repeats or overlaps the bar at {last}: poll takes only new bars, "
+                        "in time order"
+                    )
+                last = bar.ts
+        fills: list[VenueFill] = []
+        for symbol, symbol_bars in bars.items():
+            for bar in symbol_bars:
+                fills.extend(self._execute_bar(symbol, bar))
+                self._last_bar_ts[symbol] = bar.ts
+        return fills
+
+    async def open_orders(self) -> list[VenueOrder]:
+        """Open orders in submission order, the order ``restore`` expects them back in."""
+        await trio.lowlevel.checkpoint()
+        return list(self._open.values())
+
+    async def positions(self) -> list[VenuePosition]:
+        await trio.lowlevel.checkpoint()
+        return [self._positions[symbol] for symbol in sorted(self._positions)]
+
+    # -- restart -------------------------------------------------------------------------------------------------
+
+    def restore(
+        self,
+        open_orders: Sequence[VenueOrder],
+        positions: Sequence[VenuePosition],
+        seen_cloids: Iterable[str],
+        order_states: Iterable[OrderState] = (),
+    ) -> None:
+        """Replace all state with what the event log says, so the venue carries on as if it had never stopped.
+
+        ``open_orders`` must come in submission order (as ``open_orders()`` lists them): the venue processes orders
+        in that order, so any other order could change fills. ``seen_cloids`` keeps duplicates refused across the
+        restart. ``order_states`` (optional) lets ``order_state`` answer for orders that already reached a final
+        state; a cloid only in ``seen_cloids`` is refused as a duplicate but has no state here.
+        """
+        self._open = {order.cloid: order for order in open_orders}
+        self._positions = {position.symbol: position for position in positions if position.size != 0}
+        self._states = {state.cloid: state for state in order_states}
+        self._states.update({cloid: OrderState(cloid=cloid, status="open") for cloid in self._open})
+        self._seen = set(seen_cloids) | self._states.keys()
+        self._last_bar_ts = {}
+
+    # -- rules ---------------------------------------------------------------------------------------------------
+
+    def _rejection(self, order: VenueOrder) -> str:
+        """Why ``order`` is refused, naming the rule, or "" if it is accepted."""
+        if not (math.isfinite(order.size) and order.size > 0):
+            return f"size must be positive and finite, got {order.size}"
+        is_trigger = order.role in _TRIGGER_ROLES
+        if is_trigger and (order.trigger_price is None or not order.reduce_only):
+            return f"a {order.role} order must be reduce-only with a trigger_price"
+        if not is_trigger and order.trigger_price is not None:
+            return f"trigger_price is only for stop/target orders, not {order.role}"
+        if order.trigger_price is not None and not (math.isfinite(order.trigger_price) and order.trigger_price > 0):
+            return f"trigger_price must be positive and finite, got {order.trigger_price}"
+        if order.reduce_only:
+            return "" if self._has_something_to_reduce(order.symbol, order.side) else "reduce-only with no position"
+        price = order.reference_price
+        if price is None or not (math.isfinite(price) and price > 0):
+            return "min_notional check needs a positive reference_price"
+        if order.size * price < self.min_notional:
+            return f"notional {order.size * price:.2f} below min_notional {self.min_notional:.2f}"
+        return ""
+
+    def _reducible(self, symbol: str, side: Side) -> float:
+        """Units a reduce-only ``side`` order may take off the position now: 0 if flat or on the same side."""
+        size = self._positions[symbol].size if symbol in self._positions else 0.0
+        return max(size, 0.0) if side == "sell" else max(-size, 0.0)
+
+    def _has_something_to_reduce(self, symbol: str, side: Side) -> bool:
+        """A position to reduce now, or a queued entry on the other side that will open one."""
+        if self._reducible(symbol, side) > 0:
+            return True
+        return any(o.symbol == symbol and not o.reduce_only and o.side != side for o in self._open.values())
+
+    def _execute_bar(self, symbol: str, bar: Bar) -> list[VenueFill]:
+        fills: list[VenueFill] = []
+        live = [o for o in self._open.values() if o.symbol == symbol and o.not_before <= bar.ts]
+        for order in [o for o in live if o.trigger_price is None]:
+            if order.cloid not in self._open:  # cancelled by an earlier fill on this bar
+                continue
+            size = min(order.size, self._reducible(symbol, order.side)) if order.reduce_only else order.size
+            if size <= 0:  # an exit that finds nothing to reduce at its open
+                self._cancel(order)
+                continue
+            fills.append(self._fill(order, bar, bar.open, size))
+        triggers = [o for o in live if o.trigger_price is not None]
+        for order in [o for o in triggers if o.role == "stop"] + [o for o in triggers if o.role == "target"]:
+            size = min(order.size, self._reducible(symbol, order.side))
+            if order.cloid not in self._open or size <= 0 or not _triggered(order, bar):
+                continue
+            fills.append(self._fill(order, bar, _trigger_reference(order, bar), size))
+        return fills
+
+    def _fill(self, order: VenueOrder, bar: Bar, reference: float, size: float) -> VenueFill:
+        price = self.slippage.fill_price(reference, order.side, bar, size)
+        fill = VenueFill(
+            cloid=order.cloid,
+            symbol=order.symbol,
+            side=order.side,
+            size=size,
+            price=price,
+            fee=self.fees.fee(size * price, "taker"),
+            ts=bar.ts,
+            role=order.role,
+            liquidity="taker",
+        )
+        del self._open[order.cloid]
+        self._states[order.cloid] = OrderState(
+            cloid=order.cloid, status="filled", filled_size=size, average_price=price
+        )
+        self._apply_fill(order.symbol, order.side, size, price)
+        self._cancel_orphans(order.symbol)
+        return fill
+
+    def _apply_fill(self, symbol: str, side: Side, size: float, price: float) -> None:
+        """Entries add (average entry weighted by size), reductions keep the entry, a flip starts afresh."""
+        old = self._positions.get(symbol)
+        old_size, old_entry = (old.size, old.entry_price) if old else (0.0, 0.0)
+        delta = size if side == "buy" else -size
+        new_size = old_size + delta
+        if abs(new_size) <= _DUST * max(abs(old_size), size):
+            self._positions.pop(symbol, None)
+            return
+        if old_size == 0 or (old_size > 0) == (delta > 0):
+            entry = (abs(old_size) * old_entry + size * price) / (abs(old_size) + size)
+        elif (old_size > 0) == (new_size > 0):
+            entry = old_entry
+        else:
+            entry = price
+        self._positions[symbol] = VenuePosition(symbol=symbol, size=new_size, entry_price=entry)
+
+    def _cancel(self, order: VenueOrder) -> None:
+        del self._open[order.cloid]
+        self._states[order.cloid] = OrderState(cloid=order.cloid, status="cancelled")
+
+    def _cancel_orphans(self, symbol: str) -> None:
+        """Cancel reduce-only orders on ``symbol`` left with nothing to reduce (OCO after a close, or the entry that
+        would have opened their position was cancelled)."""
+        for order in list(self._open.values()):
+            if order.symbol == symbol and order.reduce_only and not self._has_something_to_reduce(symbol, order.side):
+                self._cancel(order)
+
+
+def _falls_to_trigger(order: VenueOrder) -> bool:
+    """A sell stop (long's stop) and a buy target (short's target) fire when the price falls to the trigger; a buy
+    stop and a sell target when it rises to it."""
+    return (order.role == "stop") == (order.side == "sell")
+
+
+def _triggered(order: VenueOrder, bar: Bar) -> bool:
+    assert order.trigger_price is not None
+    return bar.low <= order.trigger_price if _falls_to_trigger(order) else bar.high >= order.trigger_price
+
+
+def _trigger_reference(order: VenueOrder, bar: Bar) -> float:
+    """The trigger price, or the open when the bar opened already past it: worse for a stop, better for a target."""
+    assert order.trigger_price is not None
+    if _falls_to_trigger(order):
+        return min(order.trigger_price, bar.open)
+    return max(order.trigger_price, bar.open)

@@ -1,0 +1,150 @@
+"""Columnar bars: appending, read-only windows as of a time, and what a paper venue has not yet seen."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from b1e55ed.market.bars import BarArrays, BarSeries, MarketState
+from b1e55ed.market.feed import CloseBatch
+from b1e55ed.messages import Bar
+
+HOUR = 3_600_000
+T0 = 1_700_000_000_000 // HOUR * HOUR
+
+
+def bar(i: int, close: float | None = None) -> Bar:
+    """The bar opening ``i`` hours after T0."""
+    price = 100.0 + i if close is None else close
+    return Bar(T0 + i * HOUR, price, price + 1.0, price - 1.0, price, 10.0 + i)
+
+
+def state_with(symbols: dict[str, list[int]]) -> MarketState:
+    """A market with bars at the given hour offsets, added batch by batch in close order."""
+    state = MarketState(HOUR)
+    for i in sorted({i for hours in symbols.values() for i in hours}):
+        bars = {symbol: bar(i) for symbol, hours in symbols.items() if i in hours}
+        state.add(CloseBatch(T0 + (i + 1) * HOUR, bars))
+    return state
+
+
+def test_series_grows_past_its_capacity_and_keeps_every_bar() -> None:
+    series = BarSeries("BTC", capacity=2)
+    for i in range(100):
+        series.append(bar(i))
+    assert len(series) == 100
+    np.testing.assert_array_equal(series.columns.ts, T0 + HOUR * np.arange(100))
+    np.testing.assert_array_equal(series.columns.close, 100.0 + np.arange(100))
+
+
+def test_append_rejects_a_bar_not_after_the_last() -> None:
+    series = BarSeries("ETH")
+    series.append(bar(5))
+    with pytest.raises(ValueError, match=rf"ETH: bar at ts={T0 + 5 * HOUR} is not after"):
+        series.append(bar(5))
+    with pytest.raises(ValueError, match="ETH"):
+        series.append(bar(4))
+
+
+def test_extend_arrays_checks_order_and_continues_the_series() -> None:
+    series = BarSeries("SOL", capacity=4)
+    series.append(bar(0))
+    ts = T0 + HOUR * np.arange(1, 11)
+    prices = 100.0 + np.arange(1, 11)
+    series.extend_arrays(ts, prices, prices + 1, prices - 1, prices, np.ones(10))
+    assert len(series) == 11
+    assert series.last_ts == T0 + 10 * HOUR
+    assert series.last_close == 110.0
+    with pytest.raises(ValueError, match="SOL: ts not strictly increasing at row 1"):
+        series.extend_arrays([T0 + 20 * HOUR, T0 + 20 * HOUR], [1, 1], [1, 1], [1, 1], [1, 1], [1, 1])
+    with pytest.raises(ValueError, match="not after the last bar"):
+        series.extend_arrays([T0], [1], [1], [1], [1], [1])
+    with pytest.raises(ValueError, match="differ in length"):
+        series.extend_arrays([T0 + 30 * HOUR], [1, 2], [1], [1], [1], [1])
+    assert len(series) == 11
+
+
+def test_view_holds_the_bars_closed_by_as_of_up_to_the_window() -> None:
+    state = state_with({"BTC": list(range(10))})
+    view = state.view(as_of=T0 + 5 * HOUR, window=3)["BTC"]  # bars 0..4 have closed
+    assert len(view) == 3
+    np.testing.assert_array_equal(view.ts, T0 + HOUR * np.array([2, 3, 4]))
+    assert view.last_close == 104.0
+    assert view.close_ts == T0 + 5 * HOUR
+    assert view.last_bar() == bar(4)
+    # One ms before bar 4 closes, it is not in the view.
+    assert state.view(as_of=T0 + 5 * HOUR - 1)["BTC"].last_close == 103.0
+
+
+def test_view_columns_are_read_only_slices_not_copies() -> None:
+    state = state_with({"BTC": list(range(50))})
+    view = state.view(as_of=T0 + 50 * HOUR, window=20)["BTC"]
+    whole = state.series("BTC").columns
+    for column, full in [(view.ts, whole.ts), (view.open, whole.open), (view.close, whole.close)]:
+        assert not column.flags.writeable
+        assert np.shares_memory(column, full)
+    with pytest.raises(ValueError, match="read-only"):
+        view.close[0] = 0.0
+
+
+def test_an_earlier_view_does_not_change_as_bars_arrive_and_buffers_grow() -> None:
+    state = MarketState(HOUR)
+    state.add(CloseBatch(T0 + HOUR, {"BTC": bar(0)}))
+    view = state.view(as_of=T0 + HOUR)["BTC"]
+    for i in range(1, 3000):  # well past the initial capacity: the buffers are reallocated
+        state.add(CloseBatch(T0 + (i + 1) * HOUR, {"BTC": bar(i)}))
+    assert len(view) == 1
+    assert view.last_close == 100.0
+    assert len(state.view(as_of=T0 + 3000 * HOUR, window=500)["BTC"]) == 500
+
+
+def test_view_leaves_out_symbols_without_data_yet() -> None:
+    state = state_with({"BTC": [0, 1, 2, 3], "SOL": [2, 3]})
+    early = state.view(as_of=T0 + 2 * HOUR)
+    assert list(early) == ["BTC"]
+    assert "SOL" not in early
+    assert sorted(state.view(as_of=T0 + 4 * HOUR)) == ["BTC", "SOL"]
+    assert early.as_of == T0 + 2 * HOUR
+
+
+def test_view_keeps_a_gap_as_a_gap() -> None:
+    state = state_with({"BTC": [0, 1, 2, 3, 4], "ETH": [0, 1, 4]})  # ETH has no bars 2 and 3
+    eth = state.view(as_of=T0 + 4 * HOUR)["ETH"]  # as of bar 3's close: ETH's latest is still bar 1
+    assert eth.close_ts == T0 + 2 * HOUR
+    np.testing.assert_array_equal(state.view(as_of=T0 + 5 * HOUR)["ETH"].ts, T0 + HOUR * np.array([0, 1, 4]))
+
+
+def test_add_rejects_a_bar_that_does_not_close_at_the_batch_time() -> None:
+    state = MarketState(HOUR)
+    with pytest.raises(ValueError, match=r"BTC: bar ts=\d+ does not close at"):
+        state.add(CloseBatch(T0 + 2 * HOUR, {"BTC": bar(0)}))
+
+
+def test_new_bars_are_those_closed_after_one_time_up_to_another() -> None:
+    state = state_with({"BTC": list(range(10))})
+    new = state.new_bars("BTC", after_ts=T0 + 3 * HOUR, as_of=T0 + 6 * HOUR)
+    assert new == [bar(3), bar(4), bar(5)]
+    assert state.new_bars("BTC", after_ts=T0 + 6 * HOUR, as_of=T0 + 6 * HOUR) == []
+    assert state.new_bars("DOGE", after_ts=0, as_of=T0 + 6 * HOUR) == []
+
+
+def test_last_close_is_none_for_an_unknown_symbol() -> None:
+    state = state_with({"BTC": [0, 1]})
+    assert state.last_close("BTC") == 101.0
+    assert state.last_close("ETH") is None
+
+
+def test_bulk_history_then_batches() -> None:
+    state = MarketState(HOUR)
+    ts = T0 + HOUR * np.arange(5)
+    prices = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    state.extend("BTC", BarArrays(ts, prices, prices, prices, prices, prices))
+    state.add(CloseBatch(T0 + 6 * HOUR, {"BTC": bar(5)}))
+    view = state.view(as_of=T0 + 6 * HOUR)["BTC"]
+    np.testing.assert_array_equal(view.close, [1.0, 2.0, 3.0, 4.0, 5.0, 105.0])
+    assert state.symbols == ["BTC"]
+
+
+def test_window_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="window"):
+        MarketState(HOUR).view(as_of=T0, window=0)
