@@ -25,6 +25,8 @@ from b1e55ed.messages import CycleSettled, CycleStarted
 
 logger = logging.getLogger(__name__)
 
+STALL_ATTEMPTS = 3
+
 
 class Brain:
     def __init__(
@@ -41,6 +43,7 @@ class Brain:
         driven: bool,
         interval_s: float,
         on_exhausted: Callable[[], None],
+        stall_timeout_s: float = 60.0,
     ) -> None:
         self._open_feed = open_feed
         self._market = market
@@ -53,6 +56,7 @@ class Brain:
         self._driven = driven
         self._interval_s = interval_s
         self._on_exhausted = on_exhausted
+        self._stall_timeout_s = stall_timeout_s
         self.cycle = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -70,7 +74,7 @@ class Brain:
                     await self._tick_live(feed, outputs)
             finally:
                 for output in outputs:
-                    await output.aclose()
+                    output.close()
 
     async def _resume_point(self) -> int:
         last = await self._log.store.last_of_kind("settled")
@@ -120,6 +124,17 @@ class Brain:
             CycleStarted(ts=self._clock.now_ms(), cycle=self.cycle, as_of=as_of, source=feed.source, closes=closes)
         )
         tick = CycleTick(cycle=self.cycle, as_of=as_of, source=feed.source, market=view)
-        for output in outputs:
-            await output.send(tick)
-        await self._barrier.wait(self.cycle)
+        for attempt in range(1, STALL_ATTEMPTS + 1):
+            for output in outputs:
+                await output.send(tick)
+            with trio.move_on_after(self._stall_timeout_s):
+                await self._barrier.wait(self.cycle)
+                return
+            # A stage that crashed mid-cycle was restarted without the message it held: ask again.
+            logger.error(
+                "cycle %d did not settle in %gs (attempt %d): sending its tick again",
+                self.cycle,
+                self._stall_timeout_s,
+                attempt,
+            )
+        raise RuntimeError(f"cycle {self.cycle} did not settle after {STALL_ATTEMPTS} attempts")

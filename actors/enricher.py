@@ -17,13 +17,13 @@ from contextlib import nullcontext
 from typing import Protocol
 
 import trio
-from b1e55ed.market.bars import BarsView
-from b1e55ed.market.indicators import atr_pct, realised_vol, volume_ratio
 
 from b1e55ed.clock import Clock
 from b1e55ed.cycle import CycleTick, EnrichedCycle, ProducerReport
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.health import HealthRegistry
+from b1e55ed.market.bars import BarsView
+from b1e55ed.market.indicators import atr_pct, realised_vol, volume_ratio
 from b1e55ed.messages import Alert, Signal, SignalRecorded, SnapshotRecorded
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def pcs_context(bars: BarsView) -> dict[str, float]:
     if len(bars) > 20:
         context["volume_ratio"] = float(volume_ratio(bars.volume, 20))
         context["realised_vol"] = float(realised_vol(bars.close, 20))
-    if len(bars) > 15:
+    if len(bars) > 14:  # Wilder's ATR(14) needs 14 true ranges, and the first bar has none
         context["atr_pct"] = float(atr_pct(bars.high, bars.low, bars.close, 14)[-1])
     return {key: round(value, 8) for key, value in context.items() if math.isfinite(value)}
 
@@ -84,7 +84,7 @@ class Enricher:
                         await output.send(enriched)
             finally:
                 for output in outputs:
-                    await output.aclose()
+                    output.close()  # not ``aclose``: its checkpoint would raise when cancelled, leaving the rest open
 
     async def _collect(
         self, tick: CycleTick, reports: trio.MemoryReceiveChannel[ProducerReport]
@@ -94,7 +94,9 @@ class Enricher:
         with deadline:
             while len(answers) < len(self._producers):
                 report = await reports.receive()
-                if report.cycle == tick.cycle:
+                if report.producer not in self._troubles:
+                    logger.warning("report from unknown producer %r ignored (cycle %d)", report.producer, report.cycle)
+                elif report.cycle == tick.cycle:
                     answers[report.producer] = report
                 # An older cycle's report came after its deadline: that cycle went on without it.
         for name in self._producers:
@@ -118,10 +120,21 @@ class Enricher:
         return EnrichedCycle(tick=tick, signals=tuple(signals), context=context, producers=statuses)
 
     def _context(self, symbol: str, bars: BarsView, as_of: int) -> dict[str, float]:
+        """PCS context, then each plug-in's fields as ``<plugin>.<field>``. A plug-in that raises, or gives a value
+        that is not a finite number, loses those fields for this symbol and cycle (with a log line saying why);
+        the cycle goes on."""
         context = pcs_context(bars)
         for plugin in self._plugins:
-            for key, value in plugin.enrich(symbol, bars, as_of).items():
-                context[f"{plugin.name}.{key}"] = value
+            try:
+                fields = dict(plugin.enrich(symbol, bars, as_of))
+            except Exception as exc:
+                logger.error("enrichment plug-in %s failed on %s: %s: %s", plugin.name, symbol, type(exc).__name__, exc)
+                continue
+            for key, value in sorted(fields.items()):
+                if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                    logger.error("enrichment plug-in %s: %s %s=%r is not a number", plugin.name, symbol, key, value)
+                    continue
+                context[f"{plugin.name}.{key}"] = float(value)
         return context
 
     def _track(self, name: str, report: ProducerReport, tick: CycleTick) -> Alert | None:

@@ -43,14 +43,14 @@ class KillSwitch:
             await self._apply_request()
 
     async def _apply_request(self) -> None:
-        try:
-            state = killswitch_file.read_request(self._db)
-        except ValueError as exc:
-            logger.error("%s; request ignored and removed", exc)
-            killswitch_file.clear_request(self._db)
+        pending = killswitch_file.read(self._db)
+        if pending is None:
             return
-        if state is None:
+        if pending.state is None:
+            logger.error("%s; request ignored and removed", pending.problem)
+            killswitch_file.clear_request(self._db, pending)
             return
+        state = pending.state
         ts = self._clock.now_ms()
         change = self._gate.transition(state, "manual", "requested with python -m b1e55ed killswitch", ts)
         if change is not None:
@@ -58,4 +58,5 @@ class KillSwitch:
             message = f"kill switch {change.previous} → {state} (manual)"
             await self._log.append(change, Alert(ts=ts, severity=severity, source="killswitch", message=message))
             logger.warning(message)
-        killswitch_file.clear_request(self._db)
+        # Only this request: one written while the change was being committed is applied at the next poll.
+        killswitch_file.clear_request(self._db, pending)

@@ -76,6 +76,7 @@ class TradingPipeline:
                 KillSwitch(
                     gate=runtime.gate, log=log, clock=clock, db=runtime.db_path, poll_s=config.killswitch.poll_s
                 ),
+                source=True,  # requests come from outside: at shutdown it stops at once, with nothing to drain
             ),
             Stage(
                 "oms",

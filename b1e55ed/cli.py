@@ -175,7 +175,7 @@ def run(config: Config, db: Path) -> int:
     try:
         trio.run(runtime.run, lambda rt: pipeline(rt).stages())
     except* (ActorStartupError, StoreError) as group:
-        refused.extend(group.exceptions)
+        refused.extend(_leaves(group))
     for exc in refused:
         print(f"b1e55ed: cannot start: {exc}", file=sys.stderr)
     if refused:
@@ -183,6 +183,10 @@ def run(config: Config, db: Path) -> int:
     if driven:
         print(summarize(db).render())
     return EXIT_OK
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    return [leaf for exc in group.exceptions for leaf in (_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])]
 
 
 def killswitch(db: Path, command: str) -> int:

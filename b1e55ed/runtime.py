@@ -60,7 +60,7 @@ class Runtime:
         self.gate = TradingGate()
         self.hub: Broadcast[Record] = Broadcast()
         self._log: EventLog | None = None
-        self._channels: list[trio.abc.AsyncResource] = []
+        self._channels: list[trio.MemorySendChannel[Any] | trio.MemoryReceiveChannel[Any]] = []
         self._stop_reason: str | None = None
         self._stopping = trio.Event()
 
@@ -125,7 +125,7 @@ class Runtime:
             for scope in sources:
                 scope.cancel()
             for channel in self._channels:
-                await channel.aclose()
+                channel.close()
             for scope in others:
                 scope.deadline = trio.current_time() + self.config.runtime.shutdown_timeout_s
 

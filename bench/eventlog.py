@@ -7,10 +7,8 @@ of a raw ``sqlite3`` baseline measured in the same run, interleaved with ours; `
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -18,7 +16,9 @@ from contextlib import asynccontextmanager, closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+import common
 import trio
+from common import note, rounded
 
 from b1e55ed.eventlog import schema
 from b1e55ed.eventlog.chain import EMPTY_HEAD, ChainHead, Record, extend
@@ -39,27 +39,8 @@ DURABLE = "WAL, synchronous=FULL"
 RAW_BATCH = f"sqlite3 executemany, {TXN_ROWS} rows/txn, {DURABLE}"
 
 
-def emit(**fields: Any) -> None:
-    print(json.dumps(fields), flush=True)
-
-
-def note(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def rounded(values: list[float]) -> list[float]:
-    return [round(v, 3) for v in values]
-
-
 def figure(name: str, unit: str, ours: list[float], raw: list[float], baseline: str, **extra: Any) -> None:
-    """One JSON line. ``name`` is ``metric/variant``; a ``target`` (``at_most`` for latencies) adds ``meets_target``."""
-    metric, variant = name.split("/", 1)
-    mine, theirs = statistics.median(ours), statistics.median(raw)
-    target, at_most = extra.pop("target", None), extra.pop("at_most", False)
-    judged = {} if target is None else {"target": target, "meets_target": mine <= target if at_most else mine >= target}
-    emit(bench="eventlog", metric=metric, variant=variant, unit=unit, median=round(mine, 3), runs=rounded(ours),
-         baseline=baseline, baseline_median=round(theirs, 3), baseline_runs=rounded(raw),
-         ratio=round(mine / theirs, 3), **judged, **extra)  # fmt: skip
+    common.figure("eventlog", name, unit, ours, raw, baseline, **extra)
 
 
 @contextmanager

@@ -3,7 +3,8 @@
 The same ``apply`` runs live, as the OMS records each event, and at start, over the whole log: the book after a
 restart is exactly what the log says it is.
 
-Cash is perps-style: fees and realised P&L move it; open positions add their unrealised P&L to equity.
+Cash is perps-style: fees and realised P&L move it; open positions add their unrealised P&L to equity. A position
+remembers what its partial exits realised (folded from their fills), so its P&L at close is everything it made.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Position:
     target: float
     opened_at: int
     fees: float = 0.0
+    realised: float = 0.0  # by partial exits so far; the final exit's is added at close
 
     @property
     def sign(self) -> int:
@@ -46,6 +48,10 @@ class Position:
 
     def unrealised(self, mark: float) -> float:
         return self.sign * (mark - self.entry_price) * self.size
+
+    def realised_by(self, price: float, size: float) -> float:
+        """What an exit of ``size`` at ``price`` realises: never more than the position holds."""
+        return self.sign * (price - self.entry_price) * min(size, self.size)
 
 
 @dataclass
@@ -76,7 +82,9 @@ class Ledger:
                 self.cash -= event.fee
                 position = self.positions.get(event.symbol)
                 if position is not None and event.role != "entry":
-                    self.cash += position.sign * (event.price - position.entry_price) * event.size
+                    realised = position.realised_by(event.price, event.size)
+                    self.cash += realised
+                    position.realised += realised
             case PositionUpdated():
                 self._apply_position(event)
             case CycleSettled():
@@ -89,6 +97,8 @@ class Ledger:
         if event.status != "open":
             self.positions.pop(event.symbol, None)
             return
+        previous = self.positions.get(event.symbol)
+        realised = previous.realised if previous and previous.position_id == event.position_id else 0.0
         self.positions[event.symbol] = Position(
             position_id=event.position_id,
             symbol=event.symbol,
@@ -99,6 +109,7 @@ class Ledger:
             target=event.target,
             opened_at=event.opened_at,
             fees=event.fees,
+            realised=realised,
         )
 
     def fold(self, events: Iterable[Event]) -> None:
@@ -112,6 +123,21 @@ class Ledger:
 
     def exposure(self, marks: Mapping[str, float]) -> float:
         return sum(abs(p.size * marks.get(p.symbol, p.entry_price)) for p in self.positions.values())
+
+    def pending_entry_notional(self, marks: Mapping[str, float]) -> float:
+        """Σ|notional| of the entry orders not yet filled: exposure the book has committed to but not yet holds.
+
+        Priced at the mark, or at the order's reference price when its symbol has none; a partly filled order
+        counts only its unfilled rest (the filled part is already a position).
+        """
+        total = 0.0
+        for order in self.open_orders():
+            if order.role != "entry":
+                continue
+            unfilled = max(0.0, order.size - (order.filled_size or 0.0))
+            price = marks.get(order.symbol, order.reference_price or order.filled_price or 0.0)
+            total += abs(unfilled * price)
+        return total
 
     def open_orders(self) -> list[OrderUpdated]:
         return [order for order in self.orders.values() if order.status not in FINAL_ORDER_STATES]
@@ -150,7 +176,7 @@ class Ledger:
         remaining = max(0.0, current.size - fill.size)
         if remaining > 1e-12:
             return _position(current, ts, size=remaining, fees=fees)
-        realised = current.sign * (fill.price - current.entry_price) * current.size
+        realised = current.realised + current.realised_by(fill.price, fill.size)
         status: PositionStatus = "stopped" if order.role == "stop" else "closed"
         return _position(
             current, ts, status=status, exit_price=fill.price, pnl=realised - fees, closed_at=ts, fees=fees

@@ -2,7 +2,8 @@
 
 Checks, in order: trading state (the kill switch), restricted symbols (DCG, "Don't Cross the Guys"),
 idempotency (a decision already ordered is a duplicate, never sent twice), one position per symbol, maximum
-position size, maximum leverage (Σ|notional| ÷ equity, this order included), and the minimum order notional.
+position size, maximum leverage (Σ|notional| ÷ equity: open positions, entry orders not yet filled, and this
+order), and the minimum order notional.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def entry_checks(
     equity = ledger.equity(marks)
     notional = trade.size * equity
     exposure = ledger.exposure(marks)
-    leverage = (exposure + notional) / equity if equity > 0 else float("inf")
+    pending_notional = ledger.pending_entry_notional(marks)
+    committed = exposure + pending_notional + notional
+    leverage = committed / equity if equity > 0 else float("inf")
     held = ledger.positions.get(trade.symbol)
     pending = ledger.pending_entry(trade.symbol)
     return [
@@ -55,7 +58,8 @@ def entry_checks(
         Check(
             "max_leverage",
             leverage <= policy.max_leverage + 1e-12,
-            f"leverage after order {leverage:.2f}x vs limit {policy.max_leverage:g}x",
+            f"leverage after order {leverage:.2f}x vs limit {policy.max_leverage:g}x (open ${exposure:,.2f}"
+            f" + pending entries ${pending_notional:,.2f} + this order ${notional:,.2f} over equity ${equity:,.2f})",
         ),
         Check(
             "min_notional",

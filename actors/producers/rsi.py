@@ -1,18 +1,22 @@
 """RSI producer: Wilder RSI(14). Oversold (below 30) is long, overbought (above 70) short.
 
-Conviction is 5 at the threshold and grows by one per RSI point past it, capped at 10: RSI 28 gives 7, as in
-the spec's example.
+Conviction is 5 at the threshold and grows by one per whole RSI point past it, capped at 10: RSI 28 gives 7, as
+in the spec's example. The RSI is rounded to 4 decimals, as recorded in the metadata, before it is compared: the
+decision follows from the number a person reads, not from float residue (an RSI computed as 27.000000000000135 is
+27, three points past 30, conviction 8; and 70.00000000000031 is 70, not overbought).
 """
 
 from __future__ import annotations
 
 import math
 
-from b1e55ed.market.indicators import wilder_rsi
-
 from b1e55ed.market.bars import BarsView
+from b1e55ed.market.indicators import wilder_rsi
 from b1e55ed.messages import Direction, Signal
 from b1e55ed.plugins import PluginSetup
+
+DECIMALS = 4
+_EPSILON = 1e-9  # whole points past the threshold, robust to the float error of the subtraction
 
 
 class RSIProducer:
@@ -25,9 +29,10 @@ class RSIProducer:
     def produce(self, symbol: str, bars: BarsView, as_of: int) -> Signal | None:
         if len(bars) <= self.period * 3:  # Wilder smoothing needs a few periods to settle
             return None
-        rsi = float(wilder_rsi(bars.close, self.period)[-1])
-        if math.isnan(rsi):
+        raw = float(wilder_rsi(bars.close, self.period)[-1])
+        if math.isnan(raw):
             return None
+        rsi = round(raw, DECIMALS)
         direction: Direction
         if rsi < self.oversold:
             direction, distance, label = "long", self.oversold - rsi, "oversold"
@@ -41,9 +46,9 @@ class RSIProducer:
                 rationale=f"{symbol} RSI({self.period}) = {rsi:.1f}, between {self.oversold:g} and {self.overbought:g}",
                 producer=self.name,
                 timestamp=as_of // 1000,
-                metadata={"rsi": round(rsi, 4)},
+                metadata={"rsi": rsi},
             )
-        conviction = min(10, 5 + int(distance))
+        conviction = min(10, 5 + math.floor(distance + _EPSILON))
         return Signal(
             symbol=symbol,
             signal=direction,
@@ -51,5 +56,5 @@ class RSIProducer:
             rationale=f"{symbol} RSI({self.period}) = {rsi:.1f} ({label}, {distance:.1f} past {label} threshold)",
             producer=self.name,
             timestamp=as_of // 1000,
-            metadata={"rsi": round(rsi, 4), "threshold": self.oversold if direction == "long" else self.overbought},
+            metadata={"rsi": rsi, "threshold": self.oversold if direction == "long" else self.overbought},
         )

@@ -2,11 +2,13 @@
 
 Size is ``base_size × mean conviction of the agreeing signals ÷ 7`` (conviction 7 gives the base 5%), capped at
 ``max_size``; ``size`` is notional ÷ equity. Stop and target sit ``stop_pct`` and ``target_pct`` from the entry
-(the spec's -3% / +10%). Every symbol with a directional signal is a candidate, taken or not, with its reason.
+(the spec's -3% / +10%). The trade's conviction is the mean conviction rounded half up. Every symbol with a
+directional signal is a candidate, taken or not, with its reason.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from b1e55ed.cycle import Candidate, EnrichedCycle
@@ -65,7 +67,7 @@ class ConfluenceStrategy:
             target=round(target, 8),
             rationale=rationale,
             strategy=self.name,
-            conviction=round(mean_conviction),
+            conviction=math.floor(mean_conviction + 0.5),  # half up: 6.5 is 7 (round() would say 6, 7.5 → 8)
         )
         sizing = {
             "mean_conviction": mean_conviction,

@@ -90,6 +90,7 @@ def project(seq: int, digest: bytes, event: Event) -> Upsert | None:
                 "id": seq,
                 "cloid": event.cloid,
                 "trade_id": event.trade_seq,
+                "role": event.role,
                 "status": event.status,
                 "symbol": event.symbol,
                 "side": event.side,

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS order_events (
     id                INTEGER PRIMARY KEY,
     cloid             TEXT NOT NULL UNIQUE,
     trade_id          INTEGER,
+    role              TEXT,
     status            TEXT,
     symbol            TEXT,
     side              TEXT,

@@ -95,17 +95,16 @@ class EventLog:
         return records
 
     def enqueue(self, *events: Event) -> None:
-        """Queue ``events`` without waiting: they commit with the next batch, in order, before any later append.
+        """Queue ``events`` without waiting: they commit with the next ``append``, in order, before its events.
 
         For a cycle's stage actors: the cycle's last append (awaited) makes everything before it durable, so a
-        cycle costs one fsync, not one per stage.
+        cycle costs one fsync, not one per stage. Nothing is lost on shutdown: ``close`` commits what is queued.
         """
         if self._closed:
             raise trio.ClosedResourceError("the event log is closed")
         if events:
             self._queue.append(_Append(events, None))
             self._queued_events += len(events)
-            self._writer_idle.unpark()
 
     def close(self) -> None:
         """Take no more appends; ``run`` commits what is queued and returns."""

@@ -1,0 +1,458 @@
+"""The enricher, in virtual time: deadlines, missed producers, alerts, the log's canonical order, PCS context, plug-ins.
+
+Everything is real except the clock (autojump) and the store (in memory): real trio channels, a real event-log
+writer, a real health registry, and market windows from a real ``MarketState``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+
+import numpy as np
+import pytest
+import trio
+import trio.testing
+
+from actors.enricher import Enricher, EnrichmentPlugin
+from b1e55ed.clock import ManualClock
+from b1e55ed.cycle import CycleTick, EnrichedCycle, ProducerReport, ReportStatus
+from b1e55ed.eventlog.store import MemoryStore
+from b1e55ed.eventlog.writer import EventLog
+from b1e55ed.health import HealthRegistry
+from b1e55ed.market.bars import BarArrays, BarsView, MarketState
+from b1e55ed.market.indicators import atr_pct, realised_vol, volume_ratio
+from b1e55ed.messages import Alert, AnyEvent, Signal, SignalRecorded, SignalValue, SnapshotRecorded
+from tests.eventlog_helpers import running_log
+
+MINUTE = 60_000
+T0 = 1_700_000_000_000 - 1_700_000_000_000 % MINUTE
+BARS = {"BTC": 30, "ETH": 15, "SOL": 3}
+"""Bars per symbol: enough for every PCS field, enough for ATR% only, and too few for anything but the price."""
+AS_OF = T0 + max(BARS.values()) * MINUTE
+OUTPUTS = ("confluence", "mean_reversion", "oms")
+FLUSH = "test-flush"
+
+
+def make_market() -> MarketState:
+    market = MarketState(MINUTE)
+    for k, (symbol, count) in enumerate(sorted(BARS.items())):
+        i = np.arange(count, dtype=np.float64)
+        close = 100.0 * (k + 1) + 5.0 * np.sin(i / 3.0) + 0.3 * i
+        start = AS_OF - count * MINUTE  # every symbol's last bar closes at AS_OF
+        market.extend(
+            symbol,
+            BarArrays(
+                ts=np.arange(start, AS_OF, MINUTE, dtype=np.int64),
+                open=close - 0.4,
+                high=close + 1.0 + 0.1 * (i % 4),
+                low=close - 1.2,
+                close=close,
+                volume=1_000.0 + 50.0 * ((i * 7) % 5),
+            ),
+        )
+    return market
+
+
+def sig(producer: str, symbol: str, value: SignalValue = "long", conviction: int = 6) -> Signal:
+    return Signal(
+        symbol=symbol,
+        signal=value,
+        conviction=conviction,
+        rationale=f"{producer} says {value}",
+        producer=producer,
+        timestamp=AS_OF // 1000,
+    )
+
+
+def ok(cycle: int, producer: str, *signals: Signal) -> ProducerReport:
+    return ProducerReport(cycle=cycle, producer=producer, status="ok", signals=signals)
+
+
+class Rig:
+    """An enricher wired like the pipeline does it: a tick channel, a shared report channel, three outputs."""
+
+    def __init__(self, log: EventLog, store: MemoryStore, clock: ManualClock, health: HealthRegistry) -> None:
+        self.log, self.store, self.clock, self.health = log, store, clock, health
+        self.market = make_market()
+        self.ticks, self.ticks_out = trio.open_memory_channel[CycleTick](1)
+        self.reports, self.reports_out = trio.open_memory_channel[ProducerReport](8)
+        pairs = [trio.open_memory_channel[EnrichedCycle](1) for _ in OUTPUTS]
+        self.output_sends = [send for send, _ in pairs]
+        self.outputs = dict(zip(OUTPUTS, (receive for _, receive in pairs), strict=True))
+
+    def tick(self, cycle: int, as_of: int = AS_OF) -> CycleTick:
+        return CycleTick(cycle=cycle, as_of=as_of, source="simulated", market=self.market.view(as_of))
+
+    async def start(self, cycle: int) -> CycleTick:
+        tick = self.tick(cycle)
+        await self.ticks.send(tick)
+        return tick
+
+    async def report(
+        self, cycle: int, producer: str, status: ReportStatus = "ok", *signals: Signal, detail: str = ""
+    ) -> None:
+        await self.reports.send(
+            ProducerReport(cycle=cycle, producer=producer, status=status, signals=signals, detail=detail)
+        )
+
+    async def receive(self) -> EnrichedCycle:
+        """The cycle from every output: they must all get the very same object."""
+        received = [await output.receive() for output in self.outputs.values()]
+        assert all(cycle is received[0] for cycle in received)
+        return received[0]
+
+    async def nothing_out_yet(self) -> None:
+        await trio.testing.wait_all_tasks_blocked()
+        for output in self.outputs.values():
+            with pytest.raises(trio.WouldBlock):
+                output.receive_nowait()
+
+    async def events(self) -> list[AnyEvent]:
+        """Every event the enricher logged so far. It enqueues them to commit with the cycle's next append; the
+        OMS's settlement does that in the pipeline, a marker append does it here."""
+        await trio.testing.wait_all_tasks_blocked()
+        await self.log.append(Alert(ts=self.clock.now_ms(), severity="info", source=FLUSH, message="flush"))
+        events = [record.event() for record in await self.store.read(0, 10_000)]
+        return [e for e in events if not (isinstance(e, Alert) and e.source == FLUSH)]
+
+    async def cycle_events(self, cycle: int) -> list[AnyEvent]:
+        return [e for e in await self.events() if getattr(e, "cycle", None) == cycle]
+
+
+@asynccontextmanager
+async def enricher(
+    producers: Sequence[str], *, deadline_s: float | None, plugins: Sequence[EnrichmentPlugin] = ()
+) -> AsyncIterator[Rig]:
+    clock = ManualClock(AS_OF + 1_500)
+    health = HealthRegistry(clock)
+    for name in producers:
+        health.register(name).mark_running()  # the supervisor's part; the enricher only degrades and recovers
+    store = MemoryStore()
+    async with running_log(store) as log:
+        rig = Rig(log, store, clock, health)
+        actor = Enricher(
+            producers=producers,
+            ticks=rig.ticks_out,
+            reports=rig.reports_out,
+            outputs=rig.output_sends,
+            log=log,
+            clock=clock,
+            health=health,
+            deadline_s=deadline_s,
+            plugins=plugins,
+        )
+        async with trio.open_nursery() as nursery:
+            await nursery.start(actor.run)
+            yield rig
+            nursery.cancel_scope.cancel()
+
+
+# -- replay: no deadline -----------------------------------------------------------------------------------------
+
+
+async def test_replay_waits_for_every_producer_even_a_slow_one(autojump_clock: trio.testing.MockClock) -> None:
+    async with enricher(["fast", "failing", "slow", "silent"], deadline_s=None) as rig:
+        start = trio.current_time()
+        await rig.start(1)
+        await rig.report(1, "fast", "ok", sig("fast", "BTC"))
+        await rig.report(1, "failing", "failed", detail="ValueError: boom")
+        await rig.report(1, "silent", "no data")
+        await rig.nothing_out_yet()
+
+        await trio.sleep(3_600)  # an hour of virtual time: in replay nothing gives up on a producer
+        await rig.nothing_out_yet()
+        await rig.report(1, "slow", "ok", sig("slow", "ETH", "short"))
+        cycle = await rig.receive()
+
+        assert trio.current_time() - start == 3_600
+        assert cycle.producers == {
+            "failing": "failed: ValueError: boom",
+            "fast": "ok: 1 directional, 0 neutral",
+            "silent": "no data",
+            "slow": "ok: 1 directional, 0 neutral",
+        }
+        assert [(s.producer, s.symbol) for s in cycle.signals] == [("fast", "BTC"), ("slow", "ETH")]
+        assert all(rig.health[name].state == "running" for name in ("fast", "silent", "slow"))
+        assert rig.health["failing"].state == "degraded"
+
+
+async def test_replay_ignores_a_report_from_an_unknown_producer(autojump_clock: trio.testing.MockClock) -> None:
+    """A stray report must not stand in for a real producer's answer (which would then be recorded as missed)."""
+    async with enricher(["a", "b"], deadline_s=None) as rig:
+        await rig.start(1)
+        await rig.report(1, "a", "no data")
+        await rig.report(1, "stranger", "ok", sig("stranger", "BTC"))
+        await rig.nothing_out_yet()
+        await rig.report(1, "b", "no data")
+        cycle = await rig.receive()
+        assert cycle.producers == {"a": "no data", "b": "no data"}
+        assert cycle.signals == ()
+
+
+# -- live: the deadline --------------------------------------------------------------------------------------------
+
+
+async def test_live_producer_missing_the_deadline_is_recorded_missed_at_exactly_ten_seconds(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with enricher(["fast", "slow"], deadline_s=10) as rig:
+        start = trio.current_time()
+        await rig.start(1)
+        await rig.report(1, "fast", "ok", sig("fast", "BTC"))
+        cycle = await rig.receive()
+
+        assert trio.current_time() - start == 10
+        assert cycle.producers == {"fast": "ok: 1 directional, 0 neutral", "slow": "missed"}
+        assert [s.producer for s in cycle.signals] == ["fast"]
+        assert rig.health["slow"].state == "degraded"
+        assert rig.health["slow"].detail == "missed cycle 1"
+        assert rig.health["fast"].state == "running"
+        snapshot = next(e for e in await rig.cycle_events(1) if isinstance(e, SnapshotRecorded))
+        assert snapshot.producers == cycle.producers
+
+
+async def test_live_cycle_ends_as_soon_as_everyone_answered(autojump_clock: trio.testing.MockClock) -> None:
+    async with enricher(["a", "b"], deadline_s=10) as rig:
+        start = trio.current_time()
+        await rig.start(1)
+        await trio.sleep(4)
+        await rig.report(1, "b", "no data")
+        await rig.report(1, "a", "no data")
+        await rig.receive()
+        assert trio.current_time() - start == 4
+
+
+async def test_three_troubles_in_a_row_alert_once_and_an_answer_resets_and_recovers(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with enricher(["fast", "flaky"], deadline_s=10) as rig:
+        states = []
+
+        async def run_cycle(cycle: int, flaky: ReportStatus | None) -> EnrichedCycle:
+            await rig.start(cycle)
+            await rig.report(cycle, "fast", "no data")
+            if flaky is not None:
+                await rig.report(cycle, "flaky", flaky, detail="RuntimeError: feed down" if flaky == "failed" else "")
+            enriched = await rig.receive()
+            states.append(rig.health["flaky"].state)
+            return enriched
+
+        await run_cycle(1, None)  # missed
+        await run_cycle(2, "failed")
+        assert [e for e in await rig.events() if isinstance(e, Alert)] == []
+        third = await run_cycle(3, None)  # missed: the third trouble in a row
+        assert third.producers["flaky"] == "missed"
+        await run_cycle(4, "failed")  # still in trouble: no second alert
+        await run_cycle(5, "ok")  # an answer: the count restarts and the health recovers
+        await run_cycle(6, None)
+        await run_cycle(7, None)  # two in a row after the reset: no alert
+
+        alerts = [e for e in await rig.events() if isinstance(e, Alert)]
+        assert len(alerts) == 1
+        (alert,) = alerts
+        assert (alert.source, alert.severity) == ("enricher", "warning")
+        assert alert.message == "producer flaky missed 3 cycles in a row (last: cycle 3)"
+        assert states == ["degraded", "degraded", "degraded", "degraded", "running", "degraded", "degraded"]
+        events = await rig.events()
+        before = events[events.index(alert) - 1]  # logged right after its cycle's snapshot
+        assert isinstance(before, SnapshotRecorded)
+        assert before.cycle == 3
+
+
+async def test_a_late_report_is_discarded_not_applied_to_the_next_cycle(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with enricher(["fast", "slow"], deadline_s=10) as rig:
+        await rig.start(1)
+        await rig.report(1, "fast", "no data")
+        first = await rig.receive()
+        assert first.producers["slow"] == "missed"
+
+        await rig.start(2)
+        await rig.report(1, "slow", "ok", sig("slow", "BTC", "long"))  # cycle 1's answer, 10 s too late
+        await rig.report(2, "fast", "no data")
+        await rig.nothing_out_yet()  # the late report is not slow's answer for cycle 2
+        await rig.report(2, "slow", "ok", sig("slow", "BTC", "short"))
+        second = await rig.receive()
+
+        assert [(s.producer, s.symbol, s.signal) for s in second.signals] == [("slow", "BTC", "short")]
+        assert second.producers == {"fast": "no data", "slow": "ok: 1 directional, 0 neutral"}
+        logged = [e.signal.signal for e in await rig.events() if isinstance(e, SignalRecorded)]
+        assert logged == ["short"]
+        assert rig.health["slow"].state == "running"
+
+
+async def test_a_late_report_alone_does_not_end_the_next_cycle_early(autojump_clock: trio.testing.MockClock) -> None:
+    async with enricher(["slow"], deadline_s=10) as rig:
+        await rig.start(1)
+        await rig.receive()
+        start = trio.current_time()
+        await rig.start(2)
+        await rig.report(1, "slow", "ok", sig("slow", "ETH"))
+        second = await rig.receive()
+        assert trio.current_time() - start == 10
+        assert second.producers == {"slow": "missed"}
+        assert second.signals == ()
+
+
+# -- what the log gets ---------------------------------------------------------------------------------------------
+
+
+def expected_context(bars: BarsView) -> dict[str, float]:
+    """PCS context computed straight from the indicators, with no enricher code in between."""
+    expected = {"price": float(bars.close[-1])}
+    atr = float(atr_pct(bars.high, bars.low, bars.close, 14)[-1])
+    if math.isfinite(atr):
+        expected["atr_pct"] = atr
+    if math.isfinite(ratio := volume_ratio(bars.volume, 20)):
+        expected["volume_ratio"] = ratio
+    if math.isfinite(vol := realised_vol(bars.close, 20)):
+        expected["realised_vol"] = vol
+    return expected
+
+
+async def test_log_gets_sorted_directional_signals_then_one_snapshot_with_pcs_context(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with enricher(["rsi", "momentum"], deadline_s=None) as rig:
+        tick = await rig.start(7)
+        await rig.report(
+            7,
+            "rsi",
+            "ok",
+            sig("rsi", "SOL", "short", 8),
+            sig("rsi", "BTC", "long", 7),
+            sig("rsi", "ETH", "neutral", 0),
+            sig("rsi", "DOGE", "long", 9),  # not in this cycle's market
+        )
+        await rig.report(7, "momentum", "ok", sig("momentum", "ETH", "long"), sig("momentum", "BTC", "short"))
+        cycle = await rig.receive()
+
+        events = await rig.cycle_events(7)
+        signals = [e for e in events if isinstance(e, SignalRecorded)]
+        assert [(e.signal.producer, e.signal.symbol, e.signal.signal) for e in signals] == [
+            ("momentum", "BTC", "short"),
+            ("momentum", "ETH", "long"),
+            ("rsi", "BTC", "long"),
+            ("rsi", "SOL", "short"),
+        ]
+        assert [type(e) for e in events] == [SignalRecorded] * 4 + [SnapshotRecorded]
+        (snapshot,) = [e for e in events if isinstance(e, SnapshotRecorded)]
+        assert (snapshot.ts, snapshot.cycle, snapshot.as_of) == (rig.clock.now_ms(), 7, AS_OF)
+        assert all(e.ts == rig.clock.now_ms() for e in signals)
+        assert snapshot.producers == {"momentum": "ok: 2 directional, 0 neutral", "rsi": "ok: 3 directional, 1 neutral"}
+
+        # Strategies see every signal of the cycle's symbols, neutral ones too, in the same order.
+        assert [(s.producer, s.symbol) for s in cycle.signals] == [
+            ("momentum", "BTC"),
+            ("momentum", "ETH"),
+            ("rsi", "BTC"),
+            ("rsi", "ETH"),
+            ("rsi", "SOL"),
+        ]
+        assert cycle.tick is tick
+
+        assert sorted(snapshot.context) == ["BTC", "ETH", "SOL"]
+        assert sorted(snapshot.context["BTC"]) == ["atr_pct", "price", "realised_vol", "volume_ratio"]
+        assert sorted(snapshot.context["ETH"]) == ["atr_pct", "price"]  # 15 bars: ATR(14) yes, 20-bar stats no
+        assert sorted(snapshot.context["SOL"]) == ["price"]
+        for symbol, bars in tick.market.items():
+            assert len(bars) == BARS[symbol]
+            expected = expected_context(bars)
+            assert snapshot.context[symbol] == pytest.approx(expected, rel=1e-7, abs=1e-8)
+            assert cycle.context[symbol] == snapshot.context[symbol]
+        assert snapshot.context["BTC"]["price"] == round(float(tick.market["BTC"].close[-1]), 8)  # rounded to 8 places
+
+
+async def test_a_cycle_without_directional_signals_still_logs_its_snapshot(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with enricher(["rsi"], deadline_s=None) as rig:
+        await rig.start(1)
+        await rig.report(1, "rsi", "ok", sig("rsi", "BTC", "neutral", 0))
+        await rig.receive()
+        assert [type(e) for e in await rig.cycle_events(1)] == [SnapshotRecorded]
+
+
+# -- plug-ins ------------------------------------------------------------------------------------------------------
+
+
+class Book:
+    name = "book"
+
+    def enrich(self, symbol: str, bars: BarsView, as_of: int) -> Mapping[str, float]:
+        return {"imbalance": 0.25, "depth": len(bars)}
+
+
+class Broken:
+    name = "broken"
+
+    def enrich(self, symbol: str, bars: BarsView, as_of: int) -> Mapping[str, float]:
+        if symbol == "ETH":
+            raise ZeroDivisionError("no order book for ETH")
+        return {"spread": 0.5}
+
+
+class Odd:
+    name = "odd"
+
+    def enrich(self, symbol: str, bars: BarsView, as_of: int) -> Mapping[str, float]:
+        return {"nan": math.nan, "inf": math.inf, "fine": 1.5}
+
+
+async def test_plugins_add_namespaced_fields_and_a_raising_plugin_is_skipped(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="actors.enricher")
+    async with enricher(["rsi"], deadline_s=None, plugins=[Book(), Broken(), Odd()]) as rig:
+        for cycle_id in (1, 2):  # the enricher keeps going after the failure
+            await rig.start(cycle_id)
+            await rig.report(cycle_id, "rsi", "no data")
+            cycle = await rig.receive()
+            btc, eth = cycle.context["BTC"], cycle.context["ETH"]
+            assert btc["book.imbalance"] == 0.25
+            assert btc["book.depth"] == float(BARS["BTC"])
+            assert btc["broken.spread"] == 0.5
+            assert btc["odd.fine"] == 1.5
+            assert not any(key.startswith("broken.") for key in eth)  # it raised for ETH: its fields are skipped
+            assert eth["book.depth"] == float(BARS["ETH"])
+            for context in cycle.context.values():
+                assert "odd.nan" not in context
+                assert "odd.inf" not in context
+                assert all(math.isfinite(value) for value in context.values())
+                assert expected_context(rig.tick(cycle_id).market["BTC"]).keys() <= btc.keys()
+
+        snapshots = [e for e in await rig.events() if isinstance(e, SnapshotRecorded)]
+        assert [s.cycle for s in snapshots] == [1, 2]  # readable back from the log: no NaN slipped in
+        assert snapshots[0].context == cycle.context
+    failures = [r.getMessage() for r in caplog.records if "broken" in r.getMessage()]
+    assert failures == ["enrichment plug-in broken failed on ETH: ZeroDivisionError: no order book for ETH"] * 2
+    assert any("odd" in r.getMessage() and "nan" in r.getMessage() for r in caplog.records)
+
+
+# -- outputs -------------------------------------------------------------------------------------------------------
+
+
+async def test_strategies_and_the_oms_receive_the_same_enriched_cycle(autojump_clock: trio.testing.MockClock) -> None:
+    async with enricher(["rsi"], deadline_s=None) as rig:
+        await rig.start(1)
+        await rig.report(1, "rsi", "ok", sig("rsi", "BTC"))
+        received = {name: await output.receive() for name, output in rig.outputs.items()}
+        assert received["confluence"] is received["mean_reversion"] is received["oms"]
+        assert received["oms"].cycle == 1
+
+
+async def test_a_cancelled_enricher_closes_every_output(autojump_clock: trio.testing.MockClock) -> None:
+    """Shutdown relies on it: each downstream stage ends when its input ends."""
+    async with enricher(["rsi"], deadline_s=None) as rig:
+        for send in rig.output_sends:
+            send.close()  # the runtime closes its own ends at shutdown; the enricher holds clones
+        await rig.start(1)
+        await trio.testing.wait_all_tasks_blocked()
+        # leave the context: the enricher is cancelled while waiting for the producer
+    for output in rig.outputs.values():
+        with pytest.raises(trio.EndOfChannel):
+            output.receive_nowait()
