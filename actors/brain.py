@@ -102,7 +102,8 @@ class Brain:
             nursery.start_soon(self._fill_market, feed)
             while True:
                 as_of = self._clock.now_ms()
-                symbols = sorted(self._market.view(as_of, 1))
+                fresh_after = as_of - 2 * self._market.timeframe_ms  # a stalled symbol sits out, not trade stale
+                symbols = sorted(s for s, bars in self._market.view(as_of, 1).items() if bars.close_ts >= fresh_after)
                 if symbols:
                     await self._run_cycle(as_of, symbols, feed, outputs)
                 await trio.sleep(self._interval_s)

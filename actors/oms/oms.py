@@ -107,9 +107,10 @@ class OMS:
     # -- one cycle ---------------------------------------------------------------------------------------------
 
     async def _run_cycle(self, enriched: EnrichedCycle, reports: list[StrategyReport]) -> None:
-        fills = await self.venue.poll(self._new_bars(enriched.as_of))
+        # Fills happened at this cycle's bars, before its decisions: the risk gate must see them.
+        fill_events = self._record_fills(await self.venue.poll(self._new_bars(enriched.as_of)), enriched.cycle)
         judged = self._judge(enriched, reports)
-        if not judged.trades and not fills:
+        if not judged.trades and not fill_events:
             self._log.enqueue(*judged.decisions, *judged.verdicts)
             await self._settle(enriched, [])
             return
@@ -118,7 +119,6 @@ class OMS:
         trade_seq = {e.decision_id: r.seq for r, e in zip(records, decided, strict=True) if isinstance(e, TradeDecided)}
         entries = [replace(order, trade_seq=trade_seq.get(order.cloid)) for order in judged.entries]
         self.ledger.fold(entries)
-        fill_events = self._record_fills(fills, enriched.cycle)
         await self._append(*entries, *fill_events)
         answers = [await self._submit(order) for order in entries]
         await self._settle(enriched, [answer for answer in answers if answer is not None])

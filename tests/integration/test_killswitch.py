@@ -182,12 +182,16 @@ async def wait_for(log: EventLog, after: int, match: Callable[[AnyEvent], bool],
 
 
 @asynccontextmanager
-async def running(desk: Desk) -> AsyncIterator[EventLog]:
+async def running(desk: Desk, *, with_killswitch: bool = False) -> AsyncIterator[EventLog]:
+    """The writer and the OMS; with the kill-switch actor started before the OMS, as the pipeline does."""
     store = await SqliteStore.open(desk.db)
     try:
         log = EventLog(store)
         async with trio.open_nursery() as nursery:
             await nursery.start(log.run)
+            if with_killswitch:
+                actor = KillSwitch(gate=desk.gate, log=log, clock=desk.clock, db=desk.db, poll_s=0.01)
+                await nursery.start(actor.run)
             await nursery.start(desk.oms(log).run)
             yield log
             nursery.cancel_scope.cancel()
@@ -216,7 +220,8 @@ async def open_btc_position(desk: Desk, log: EventLog) -> None:
     desk.add_bars(5, BTC=calm(5, 100.0), ETH=calm(5, 50.0), SOL=calm(5, 20.0))
     second = await desk.cycle(log, 2, long("ETH", 50.0))
     (fill,) = only(second, Fill)
-    assert (fill.cloid, fill.role, fill.size) == (entry, "entry", pytest.approx(5.0))
+    assert (fill.cloid, fill.role) == (entry, "entry")
+    assert fill.size == pytest.approx(5.0)  # 5% of 10,000 at 100
     assert only(second, PositionUpdated)[0].status == "open"
     eth_entry, _, _ = cloids("ETH", 2)
     assert await desk.state_of(eth_entry) == "open"
@@ -298,7 +303,8 @@ async def test_reducing_rejects_entries_but_stops_still_fill(tmp_path: Path) -> 
         (closed,) = only(third, PositionUpdated, lambda p: p.symbol == "BTC")
         assert closed.status == "stopped"
         assert closed.exit_price == stop_fill[0].price
-        assert closed.pnl is not None and closed.pnl < 0
+        assert closed.pnl is not None
+        assert closed.pnl < 0
         assert only(third, OrderUpdated, lambda o: o.cloid == btc_target)[0].status == "cancelled"
         assert await desk.state_of(btc_target) == "cancelled"
         assert "BTC" not in {p.symbol for p in await desk.venue.positions()}
@@ -326,6 +332,33 @@ async def test_halting_a_resting_entry_also_cancels_its_stop_and_target_in_the_l
         assert [await desk.state_of(c) for c in (eth_stop, eth_target)] == ["cancelled", "cancelled"]
         logged = {o.cloid: o.status for o in only(await events(log), OrderUpdated)}
         assert (logged[eth_stop], logged[eth_target]) == ("cancelled", "cancelled")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="actors/oms/oms.py run(): open entries are cancelled only on a later gate change, so an entry resting "
+    "at a restart survives a start in HALTED (a leftover request applied before the OMS starts, or a restored state)",
+)
+async def test_an_entry_resting_at_a_restart_is_cancelled_when_the_process_starts_halted(tmp_path: Path) -> None:
+    db = tmp_path / "brain.db"
+    first = Desk(db)
+    async with running(first) as log:
+        await first.cycle(log, 1, long("BTC", 100.0))
+    entry, _, _ = cloids("BTC", 1)
+    # Stopped with the entry resting; `killswitch halt` while nothing runs; the kill switch applies it at the next
+    # start, before the OMS starts.
+    killswitch_file.request(db, "halt")
+    second = Desk(db)
+    async with running(second, with_killswitch=True) as log:
+        assert second.gate.state == "HALTED"
+        with trio.move_on_after(2):
+            await wait_for(
+                log,
+                0,
+                lambda e: isinstance(e, OrderUpdated) and e.cloid == entry and e.status == "cancelled",
+                "cancellation of the BTC entry left resting at the restart",
+            )
+        assert await second.state_of(entry) == "cancelled"
 
 
 # -- the kill-switch actor -----------------------------------------------------------------------------------------
@@ -398,7 +431,11 @@ async def test_a_request_written_while_another_is_applied_is_not_lost(tmp_path: 
     db = tmp_path / "brain.db"
     store = await RacingStore.open(db)
     assert isinstance(store, RacingStore)
-    store.during_commit = lambda: killswitch_file.request(db, "resume")
+
+    def resume() -> None:
+        killswitch_file.request(db, "resume")
+
+    store.during_commit = resume
     gate = TradingGate()
     async with killswitch(db, gate, store) as log:
         killswitch_file.request(db, "halt")
@@ -433,9 +470,9 @@ ENV = {
     "B1E55ED_BRAIN__INTERVAL_S": "0.5",
     "B1E55ED_MARKET__HISTORY_BARS": "600",
     "B1E55ED_KILLSWITCH__POLL_S": "0.1",
-    # A bound on shutdown, so a stage that does not finish on its own cannot make this test slow.
-    "B1E55ED_RUNTIME__SHUTDOWN_TIMEOUT_S": "1",
 }
+PROMPT_EXIT_S = 4.0
+"""Under ``runtime.shutdown_timeout_s`` (5 s): a stage that only stops when its deadline cancels it shows here."""
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -461,11 +498,12 @@ class Brain:
         return self.log.read_text()
 
     def stop(self) -> None:
+        """SIGTERM: a clean exit (0), promptly."""
         self.process.send_signal(signal.SIGTERM)
         try:
-            code = self.process.wait(timeout=WAIT_S)
+            code = self.process.wait(timeout=PROMPT_EXIT_S)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"no exit within {WAIT_S:g}s of SIGTERM:\n{self.output()}")
+            pytest.fail(f"no exit within {PROMPT_EXIT_S:g}s of SIGTERM:\n{self.output()}")
         assert code == 0, self.output()
 
 
@@ -549,23 +587,35 @@ def test_manual_control_of_a_running_process_and_the_state_after_a_restart(tmp_p
     ]
 
 
-def test_a_request_with_nothing_running_is_applied_at_the_next_start(tmp_path: Path) -> None:
-    db = tmp_path / "brain.db"
-    control = killswitch_file.control_path(db)
+def test_a_request_with_nothing_running_waits_for_the_next_start(tmp_path: Path) -> None:
+    # Nobody runs on ``idle.db``: the CLI gives up after 5 s. It runs meanwhile, beside the next part.
+    idle = tmp_path / "idle.db"
     started = time.monotonic()
-    orphan = cli("killswitch", "halt", "--db", str(db), cwd=tmp_path)
+    with subprocess.Popen(
+        [sys.executable, "-m", "b1e55ed", "killswitch", "halt", "--db", str(idle)],
+        cwd=tmp_path,
+        env=ENV,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as orphan:
+        # A request left over while nothing ran is applied when the brain starts.
+        db = tmp_path / "brain.db"
+        control = killswitch_file.request(db, "reduce")
+        with brain(db, "brain") as running:
+            deadline = time.monotonic() + WAIT_S
+            while control.exists():
+                assert time.monotonic() < deadline, f"the request was not applied:\n{running.output()}"
+                time.sleep(0.05)
+            assert changes(db) == [("ACTIVE", "REDUCING", "manual")]
+            reduce = cli("killswitch", "reduce", "--db", str(db), cwd=tmp_path)
+            assert reduce.returncode == 0, reduce.stderr
+            assert "already REDUCING" in reduce.stdout
+            running.stop()
+
+        _, stderr = orphan.communicate(timeout=WAIT_S)
     assert time.monotonic() - started < 8
     assert orphan.returncode != 0
-    assert "will be applied at the next start" in orphan.stderr
-    assert control.exists()
-
-    killswitch_file.request(db, "reduce")  # a later request replaces it
-    with brain(db, "brain") as running:
-        deadline = time.monotonic() + WAIT_S
-        while control.exists():
-            assert time.monotonic() < deadline, f"the request was not applied:\n{running.output()}"
-            time.sleep(0.05)
-        assert changes(db) == [("ACTIVE", "REDUCING", "manual")]
-        reduce = cli("killswitch", "reduce", "--db", str(db), cwd=tmp_path)
-        assert "already REDUCING" in reduce.stdout
-        running.stop()
+    assert f"{killswitch_file.control_path(idle)} will be applied at the next start" in stderr
+    assert killswitch_file.control_path(idle).read_text().startswith("halt\n")
