@@ -22,7 +22,7 @@ from actors.enricher import Enricher, EnrichmentPlugin
 from actors.killswitch import KillSwitch
 from actors.oms.ledger import Ledger
 from actors.oms.oms import OMS
-from actors.producers.actor import producer_stage
+from actors.producers.actor import ProducerStage
 from actors.strategies.actor import strategy_stage
 from b1e55ed.config import Config, PluginSpec
 from b1e55ed.cycle import CycleBarrier, CycleTick, EnrichedCycle, Producer, Strategy
@@ -118,7 +118,7 @@ class TradingPipeline:
             )
         )
         for producer, (_, inbox) in zip(producers, producer_inboxes, strict=True):
-            stages.append(Stage(producer.name, producer_stage(producer, inbox, producer_reports[0])))
+            stages.append(Stage(producer.name, ProducerStage(producer, inbox, producer_reports[0])))
         brain_outputs: list[trio.MemorySendChannel[CycleTick]] = [send for send, _ in producer_inboxes] + [
             enricher_ticks[0]
         ]

@@ -69,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"b1e55ed: invalid configuration: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    logsetup.configure(config.runtime.log_level, secrets=[config.api.auth_token.reveal()])
+    secrets = [config.api.auth_token, config.keys.apify_token, config.keys.allium_api_key]
+    logsetup.configure(config.runtime.log_level, secrets=[secret.reveal() for secret in secrets])
     db: Path = getattr(args, "db", None) or Path(config.eventlog.path)
     command = args.command or "run"
     try:

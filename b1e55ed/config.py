@@ -170,10 +170,18 @@ class ApiConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
                 raise ValueError(f"`ip_allowlist[{index}]` {entry!r} is not an IP address or network") from None
 
 
+class KeysConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """API keys; set them from the environment (``B1E55ED_KEYS__APIFY_TOKEN``), never in the file."""
+
+    apify_token: Secret = Secret("")
+    allium_api_key: Secret = Secret("")
+
+
 class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     mode: Mode = "paper"
     symbols: Annotated[tuple[_Text, ...], msgspec.Meta(min_length=1)] = ("BTC", "ETH", "SOL")
     timeframe: Timeframe = "1h"
+    data_dir: _Text = "data"
     eventlog: EventLogConfig = msgspec.field(default_factory=EventLogConfig)
     supervisor: RestartPolicy = msgspec.field(default_factory=RestartPolicy)
     runtime: RuntimeConfig = msgspec.field(default_factory=RuntimeConfig)
@@ -183,6 +191,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     risk: RiskPolicy = msgspec.field(default_factory=RiskPolicy)
     killswitch: KillSwitchConfig = msgspec.field(default_factory=KillSwitchConfig)
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)
+    keys: KeysConfig = msgspec.field(default_factory=KeysConfig)
 
     def __post_init__(self) -> None:
         _require_unique("symbols[{}]", list(self.symbols))

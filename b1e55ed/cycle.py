@@ -30,7 +30,7 @@ class CycleTick:
     market: MarketView
 
 
-ReportStatus = Literal["ok", "no data", "failed", "missed"]
+ReportStatus = Literal["ok", "no data", "disabled", "failed", "missed"]
 
 
 @dataclass(frozen=True)

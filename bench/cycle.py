@@ -252,7 +252,7 @@ def main() -> None:
     quick = parser.parse_args().quick
     logging.basicConfig(level=logging.WARNING, format="[%(levelname)s] [%(name)s] %(message)s")
     logging.getLogger("actors.brain").setLevel(logging.ERROR)  # "MARKET DATA IS SIMULATED", once per run
-    warm, cycles, reps = (10, 60, 3) if quick else (20, 200, 5)
+    warm, cycles, reps = (10, 50, 3) if quick else (20, 200, 5)
     started = time.perf_counter()
     sim = SimMarket(SYMBOLS, HOUR_MS, seed=SEED, start_ms=(day_ms(START) or 0) - HISTORY * HOUR_MS)
     history = sim.bars(HISTORY)

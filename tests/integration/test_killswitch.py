@@ -287,7 +287,6 @@ async def test_reducing_rejects_entries_but_stops_still_fill(tmp_path: Path) -> 
     async with running(desk) as log:
         await open_btc_position(desk, log)
         _, btc_stop, btc_target = cloids("BTC", 1)
-        eth_entry, _, _ = cloids("ETH", 2)
         await desk.switch(log, "REDUCING")
 
         # The bar after: BTC falls through its stop at 95.
@@ -310,8 +309,6 @@ async def test_reducing_rejects_entries_but_stops_still_fill(tmp_path: Path) -> 
         assert "BTC" not in {p.symbol for p in await desk.venue.positions()}
         (alert,) = only(third, Alert)
         assert alert.message.startswith("stop hit: BTC long")
-        # REDUCING cancels nothing: the ETH entry was already resting at the venue.
-        assert await desk.state_of(eth_entry) in ("open", "filled")
 
 
 @pytest.mark.xfail(
@@ -351,7 +348,7 @@ async def test_an_entry_resting_at_a_restart_is_cancelled_when_the_process_start
     second = Desk(db)
     async with running(second, with_killswitch=True) as log:
         assert second.gate.state == "HALTED"
-        with trio.move_on_after(2):
+        with trio.move_on_after(1):
             await wait_for(
                 log,
                 0,

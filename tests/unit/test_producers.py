@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pytest
 import trio
 
-from actors.producers.actor import producer_stage
+from actors.producers.actor import ProducerStage
 from actors.producers.momentum import MomentumProducer
 from actors.producers.rsi import RSIProducer
 from b1e55ed.cycle import CycleTick, ProducerReport
@@ -368,7 +368,7 @@ async def run_producer_stage(producer: Flaky, ticks: Sequence[CycleTick]) -> lis
     report_send, report_receive = trio.open_memory_channel[ProducerReport](0)
     reports: list[ProducerReport] = []
     async with trio.open_nursery() as nursery:
-        await nursery.start(producer_stage(producer, tick_receive, report_send).run)
+        await nursery.start(ProducerStage(producer, tick_receive, report_send).run)
         async with tick_send:
             for tick in ticks:
                 await tick_send.send(tick)
