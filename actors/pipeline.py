@@ -19,6 +19,7 @@ import trio
 
 from actors.brain import Brain
 from actors.enricher import Enricher, EnrichmentPlugin
+from actors.featurestore import FeatureStore
 from actors.killswitch import KillSwitch
 from actors.oms.ledger import Ledger
 from actors.oms.oms import OMS
@@ -136,6 +137,9 @@ class TradingPipeline:
             on_exhausted=lambda: runtime.request_stop("market data exhausted"),
         )
         stages.append(Stage("brain", brain, source=True))
+        # Off the trading path: it follows the log, and catches up at the next start what it had not flushed.
+        features = FeatureStore(log=log, root=Path(config.data_dir) / "features")
+        stages.append(Stage("features", features, source=True))
         return stages
 
     def _plugins(self, specs: Sequence[PluginSpec], key: str) -> list:  # type: ignore[type-arg]

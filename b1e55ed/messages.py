@@ -161,6 +161,7 @@ class SnapshotRecorded(Event, frozen=True, tag="snapshot"):
     as_of: int
     context: dict[str, dict[str, float]]
     producers: dict[str, str]
+    features_hash: str = ""
 
 
 class SignalRef(msgspec.Struct, frozen=True):

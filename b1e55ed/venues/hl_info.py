@@ -39,6 +39,9 @@ INFO_WEIGHT_LIGHT: Final = 2  # allMids, l2Book, clearinghouseState, orderStatus
 INFO_WEIGHT_DEFAULT: Final = 20  # every other documented info request: openOrders, userFills, candleSnapshot, ...
 CANDLE_WEIGHT_ITEMS: Final = 60  # candleSnapshot costs one more weight per this many candles returned
 CANDLE_PAGE_LIMIT: Final = 5000  # at most this many candles per answer ("only the most recent 5000 are available")
+FUNDING_WEIGHT_ITEMS: Final = 20  # fundingHistory costs one more weight per this many rows returned
+FUNDING_PAGE_LIMIT: Final = 500  # at most this many funding rows per answer
+HL_FUNDING_INTERVAL_MS: Final = 3_600_000  # Hyperliquid settles funding hourly (rates are per hour)
 
 # Hyperliquid's fixed-length candle intervals ("1M", a calendar month, has no fixed length and is not offered).
 HL_INTERVAL_MS: Final[Mapping[str, int]] = {
@@ -150,8 +153,89 @@ class _WireCandle(msgspec.Struct, frozen=True):
     trades: int = msgspec.field(name="n", default=0)
 
 
+_Signed = Annotated[float, msgspec.Meta(ge=-1e300, le=1e300)]  # sizes, PnL and rates can be negative; never nan
+
+
+class Leverage(msgspec.Struct, frozen=True):
+    """``{"type": "cross" | "isolated", "value": 20, "rawUsd": ...}``; ``rawUsd`` (isolated only) is not kept."""
+
+    type: str
+    value: _Quantity
+
+
+class Position(msgspec.Struct, frozen=True):
+    """One perp position of ``clearinghouseState``: ``size`` (``szi``) is signed, negative for a short."""
+
+    coin: str
+    size: _Signed = msgspec.field(name="szi")
+    entry_px: _Price | None = msgspec.field(name="entryPx", default=None)
+    position_value: _Quantity = msgspec.field(name="positionValue", default=0.0)
+    unrealized_pnl: _Signed = msgspec.field(name="unrealizedPnl", default=0.0)
+    leverage: Leverage | None = None
+
+
+class _WireAssetPosition(msgspec.Struct, frozen=True):
+    position: Position
+
+
+class MarginSummary(msgspec.Struct, frozen=True):
+    account_value: _Signed = msgspec.field(name="accountValue")
+    total_ntl_pos: _Quantity = msgspec.field(name="totalNtlPos", default=0.0)
+
+
+class _WireClearinghouseState(msgspec.Struct, frozen=True):
+    asset_positions: list[_WireAssetPosition] = msgspec.field(name="assetPositions")
+    margin_summary: MarginSummary = msgspec.field(name="marginSummary")
+
+
+class ClearinghouseState(msgspec.Struct, frozen=True):
+    """A user's perp account: open positions (flattened from ``assetPositions[].position``) and the margin
+    summary's ``accountValue`` and ``totalNtlPos`` (USD)."""
+
+    positions: tuple[Position, ...]
+    account_value: float
+    total_ntl_pos: float
+
+
+class _WireFunding(msgspec.Struct, frozen=True):
+    """One ``fundingHistory`` row: ``{"coin", "fundingRate", "premium", "time"}``, rates per hour as strings."""
+
+    coin: str
+    rate: _Signed = msgspec.field(name="fundingRate")
+    time: int
+
+
+class _WireAsset(msgspec.Struct, frozen=True):
+    name: str
+
+
+class _WireMeta(msgspec.Struct, frozen=True):
+    universe: list[_WireAsset]
+
+
+class AssetContext(msgspec.Struct, frozen=True):
+    """One perp's live context from ``metaAndAssetCtxs``: ``funding`` is the current hourly rate."""
+
+    funding: _Signed
+    open_interest: _Quantity = msgspec.field(name="openInterest", default=0.0)
+    mark_px: _Price | None = msgspec.field(name="markPx", default=None)
+    premium: _Signed | None = None
+
+
+class _WireVenueFunding(msgspec.Struct, frozen=True):
+    rate: _Signed = msgspec.field(name="fundingRate")
+    next_funding_ms: int = msgspec.field(name="nextFundingTime", default=0)
+
+
 _MIDS_DECODER: Final = msgspec.json.Decoder(dict[str, _Price], strict=False)
 _CANDLES_DECODER: Final = msgspec.json.Decoder(list[_WireCandle], strict=False)
+_CLEARINGHOUSE_DECODER: Final = msgspec.json.Decoder(_WireClearinghouseState, strict=False)
+_FUNDING_DECODER: Final = msgspec.json.Decoder(list[_WireFunding], strict=False)
+_ASSET_CTXS_DECODER: Final = msgspec.json.Decoder(tuple[_WireMeta, list[AssetContext]], strict=False)
+# [[coin, [[venue, {fundingRate, nextFundingTime, ...} | null], ...]], ...]
+_PREDICTED_DECODER: Final = msgspec.json.Decoder(
+    list[tuple[str, list[tuple[str, _WireVenueFunding | None]]]], strict=False
+)
 
 
 class InfoClient:
@@ -212,6 +296,64 @@ class InfoClient:
                 break
             cursor = next_cursor
         return [by_open[ts] for ts in sorted(by_open)]
+
+    async def clearinghouse_state(self, user: str) -> ClearinghouseState:
+        """``user``'s perp positions and margin summary (weight 2)."""
+        wire = await self._post({"type": "clearinghouseState", "user": user}, INFO_WEIGHT_LIGHT, _CLEARINGHOUSE_DECODER)
+        return ClearinghouseState(
+            positions=tuple(asset.position for asset in wire.asset_positions),
+            account_value=wire.margin_summary.account_value,
+            total_ntl_pos=wire.margin_summary.total_ntl_pos,
+        )
+
+    async def funding_history(self, coin: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+        """``(time, hourly rate)`` of ``coin``'s funding settlements in [``start_ms``, ``end_ms``], oldest first.
+
+        An answer holds at most ``FUNDING_PAGE_LIMIT`` rows (the first ones from ``startTime``), so a longer range
+        is fetched in pages, each starting just after the last row of the one before. The weight is 20 plus one
+        per 20 rows, spent up front on the rows the range can hold (hourly), so it is never under-counted.
+        """
+        if end_ms < start_ms:
+            raise ValueError(f"funding_history: end_ms {end_ms} is before start_ms {start_ms}")
+        by_time: dict[int, float] = {}
+        cursor = start_ms
+        while True:
+            expected = min(FUNDING_PAGE_LIMIT, (end_ms - cursor) // HL_FUNDING_INTERVAL_MS + 1)
+            weight = INFO_WEIGHT_DEFAULT + math.ceil(expected / FUNDING_WEIGHT_ITEMS)
+            body = {"type": "fundingHistory", "coin": coin, "startTime": cursor, "endTime": end_ms}
+            page = await self._post(body, weight, _FUNDING_DECODER)
+            for index, row in enumerate(page):
+                if row.coin != coin:
+                    raise InfoError("fundingHistory", f"`$[{index}].coin` is {row.coin!r}, asked for {coin!r}")
+                if start_ms <= row.time <= end_ms:
+                    by_time[row.time] = row.rate
+            if len(page) < FUNDING_PAGE_LIMIT:
+                break
+            next_cursor = max(row.time for row in page) + 1
+            if next_cursor <= cursor or next_cursor > end_ms:
+                break
+            cursor = next_cursor
+        return sorted(by_time.items())
+
+    async def meta_and_asset_ctxs(self) -> dict[str, AssetContext]:
+        """Every perp's live context by coin: current funding (hourly), open interest, mark price (weight 20)."""
+        meta, contexts = await self._post({"type": "metaAndAssetCtxs"}, INFO_WEIGHT_DEFAULT, _ASSET_CTXS_DECODER)
+        if len(meta.universe) != len(contexts):
+            raise InfoError(
+                "metaAndAssetCtxs", f"{len(meta.universe)} assets in `universe` but {len(contexts)} contexts"
+            )
+        return {asset.name: context for asset, context in zip(meta.universe, contexts, strict=True)}
+
+    async def predicted_fundings(self, venue: str = "HlPerp") -> dict[str, float]:
+        """The next funding rate per coin as ``venue`` predicts it (``HlPerp``: Hyperliquid's own, hourly; others
+        such as ``BinPerp`` quote their own interval). Coins the venue does not list are left out (weight 20)."""
+        answer = await self._post({"type": "predictedFundings"}, INFO_WEIGHT_DEFAULT, _PREDICTED_DECODER)
+        rates: dict[str, float] = {}
+        for coin, venues in answer:
+            for name, prediction in venues:
+                if name == venue and prediction is not None:
+                    rates[coin] = prediction.rate
+        return rates
 
     async def _candle_page(
         self, coin: str, interval: str, interval_ms: int, start_ms: int, end_ms: int

@@ -1,6 +1,7 @@
 """A fake Hyperliquid ``/info`` server, for ``httpx.MockTransport``: no network, Hyperliquid's wire format.
 
-It answers ``allMids`` and ``candleSnapshot`` as the real API documents them (hyperliquid.gitbook.io, "Info
+It answers ``allMids``, ``candleSnapshot``, ``fundingHistory`` (at most 500 rows per answer),
+``metaAndAssetCtxs``, ``predictedFundings`` and ``clearinghouseState`` as the real API documents them (hyperliquid.gitbook.io, "Info
 endpoint"): prices and sizes as decimal strings, ``t``/``T`` as integer ms with ``T`` = ``t`` + interval - 1, at
 most 5,000 candles per answer (the first 5,000 opening in [startTime, endTime]), and a body it cannot read answered
 with 422 and Hyperliquid's text. It counts requests and the weight the real server would charge (taking the
@@ -25,6 +26,7 @@ import trio
 from b1e55ed.messages import Bar
 
 RESPONSE_CANDLE_CAP = 5000  # documented: "Only the most recent 5000 candles are available"
+RESPONSE_FUNDING_CAP = 500  # fundingHistory answers with at most 500 rows, the first ones from startTime
 DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
 
 INTERVAL_MS = {
@@ -105,6 +107,10 @@ class FakeHyperliquidInfo:
         self._now_ms = now_ms
         self.mids: dict[str, float] = {}
         self.candles: dict[tuple[str, str], dict[int, Bar]] = {}
+        self.funding: dict[str, dict[int, float]] = {}  # coin → settlement ms → hourly rate
+        self.asset_ctxs: dict[str, dict[str, Any]] = {}  # coin → extra metaAndAssetCtxs fields (markPx, ...)
+        self.predicted: dict[str, float] = {}  # coin → HlPerp predicted rate
+        self.user_states: dict[str, dict[str, Any]] = {}  # user → clearinghouseState answer, in wire format
         self.requests: list[dict[str, Any]] = []
         self.weight_charged = 0
         self._faults: deque[Fault] = deque()
@@ -112,6 +118,10 @@ class FakeHyperliquidInfo:
         self.answers: dict[Any, Callable[[dict[str, Any]], httpx.Response]] = {
             "allMids": self._all_mids,
             "candleSnapshot": self._candle_snapshot,
+            "fundingHistory": self._funding_history,
+            "metaAndAssetCtxs": self._meta_and_asset_ctxs,
+            "predictedFundings": self._predicted_fundings,
+            "clearinghouseState": self._clearinghouse_state,
         }
 
     # -- set up ------------------------------------------------------------------------------------------------
@@ -123,6 +133,54 @@ class FakeHyperliquidInfo:
         series = self.candles.setdefault((coin, interval), {})
         for bar in bars:
             series[bar.ts] = bar
+
+    def add_funding(self, coin: str, rows: Iterable[tuple[int, float]]) -> None:
+        """Funding settlements ``(time ms, hourly rate)`` of ``coin``; the latest is also its current funding."""
+        self.funding.setdefault(coin, {}).update(rows)
+
+    def set_account(
+        self,
+        user: str,
+        account_value: float,
+        positions: Mapping[str, tuple[float, float]] | None = None,
+        *,
+        leverage: int = 5,
+    ) -> None:
+        """``user``'s clearinghouseState: ``positions`` is coin → (signed size, entry price); value and PnL are
+        marked at the mid when one is set, else at the entry price."""
+        wire_positions = []
+        total_ntl = 0.0
+        for coin, (size, entry_px) in (positions or {}).items():
+            mark = self.mids.get(coin, entry_px)
+            value = abs(size) * mark
+            total_ntl += value
+            position = {
+                "coin": coin,
+                "entryPx": _decimal(entry_px),
+                "leverage": {"type": "cross", "value": leverage},
+                "liquidationPx": None,
+                "marginUsed": _decimal(value / leverage),
+                "maxLeverage": 50,
+                "positionValue": _decimal(value),
+                "returnOnEquity": "0.0",
+                "szi": _decimal(size),
+                "unrealizedPnl": _decimal(size * (mark - entry_px)),
+            }
+            wire_positions.append({"position": position, "type": "oneWay"})
+        summary = {
+            "accountValue": _decimal(account_value),
+            "totalMarginUsed": _decimal(total_ntl / leverage),
+            "totalNtlPos": _decimal(total_ntl),
+            "totalRawUsd": _decimal(account_value),
+        }
+        self.user_states[user] = {
+            "assetPositions": wire_positions,
+            "crossMaintenanceMarginUsed": "0.0",
+            "crossMarginSummary": summary,
+            "marginSummary": summary,
+            "time": self._now_ms() if self._now_ms is not None else 0,
+            "withdrawable": _decimal(account_value),
+        }
 
     def fail_next(self, *faults: Fault) -> None:
         """The next ``len(faults)`` requests fail, in this order; later ones are answered normally."""
@@ -191,6 +249,71 @@ class FakeHyperliquidInfo:
         self.weight_charged += 20 + len(opens) // 60
         interval_ms = INTERVAL_MS[interval]
         return httpx.Response(200, json=[_wire_candle(coin, interval, interval_ms, series[ts]) for ts in opens])
+
+    def _funding_history(self, body: dict[str, Any]) -> httpx.Response:
+        coin, start, end = body.get("coin"), body.get("startTime"), body.get("endTime")
+        if not isinstance(coin, str) or not isinstance(start, int):
+            return httpx.Response(422, text=DESERIALIZE_ERROR)
+        if not isinstance(end, int):
+            end = self._now_ms() if self._now_ms is not None else 2**63 - 1  # endTime is optional on the wire
+        if self._now_ms is not None:
+            end = min(end, self._now_ms())
+        series = self.funding.get(coin, {})
+        times = sorted(ts for ts in series if start <= ts <= end)[:RESPONSE_FUNDING_CAP]
+        self.weight_charged += 20 + len(times) // 20
+        rows = [
+            {"coin": coin, "fundingRate": _decimal(series[ts]), "premium": _decimal(series[ts] / 2), "time": ts}
+            for ts in times
+        ]
+        return httpx.Response(200, json=rows)
+
+    def _current_funding(self, coin: str) -> float:
+        series = self.funding.get(coin, {})
+        now = self._now_ms() if self._now_ms is not None else 2**63 - 1
+        past = [ts for ts in series if ts <= now]
+        return series[max(past)] if past else 0.0
+
+    def _meta_and_asset_ctxs(self, body: dict[str, Any]) -> httpx.Response:
+        self.weight_charged += 20
+        coins = sorted(set(self.funding) | set(self.asset_ctxs) | set(self.mids))
+        universe = [{"maxLeverage": 50, "name": coin, "szDecimals": 5} for coin in coins]
+        contexts = []
+        for coin in coins:
+            mid = self.mids.get(coin)
+            context: dict[str, Any] = {
+                "dayNtlVlm": "1000000.0",
+                "funding": _decimal(self._current_funding(coin)),
+                "impactPxs": None,
+                "markPx": None if mid is None else _decimal(mid),
+                "midPx": None if mid is None else _decimal(mid),
+                "openInterest": "1000.0",
+                "oraclePx": _decimal(mid or 1.0),
+                "premium": "0.0",
+                "prevDayPx": _decimal(mid or 1.0),
+            }
+            context.update(self.asset_ctxs.get(coin, {}))
+            contexts.append(context)
+        return httpx.Response(200, json=[{"universe": universe}, contexts])
+
+    def _predicted_fundings(self, body: dict[str, Any]) -> httpx.Response:
+        self.weight_charged += 20
+        answer = [
+            [coin, [["BinPerp", None], ["HlPerp", {"fundingRate": _decimal(rate), "nextFundingTime": 0}]]]
+            for coin, rate in sorted(self.predicted.items())
+        ]
+        return httpx.Response(200, json=answer)
+
+    def _clearinghouse_state(self, body: dict[str, Any]) -> httpx.Response:
+        user = body.get("user")
+        if not isinstance(user, str):
+            return httpx.Response(422, text=DESERIALIZE_ERROR)
+        self.weight_charged += 2
+        empty = {"accountValue": "0.0", "totalMarginUsed": "0.0", "totalNtlPos": "0.0", "totalRawUsd": "0.0"}
+        state = self.user_states.get(
+            user,
+            {"assetPositions": [], "crossMarginSummary": empty, "marginSummary": empty, "withdrawable": "0.0"},
+        )
+        return httpx.Response(200, json=state)
 
 
 def _decimal(value: float) -> str:

@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, closing, contextmanager
@@ -585,34 +586,48 @@ def test_manual_control_of_a_running_process_and_the_state_after_a_restart(tmp_p
 
 
 def test_a_request_with_nothing_running_waits_for_the_next_start(tmp_path: Path) -> None:
-    # Nobody runs on ``idle.db``: the CLI gives up after 5 s. It runs meanwhile, beside the next part.
+    # Nobody runs on ``idle.db``: the CLI gives up after 5 s. It runs meanwhile, beside the next part, and a
+    # thread notes when it exits.
     idle = tmp_path / "idle.db"
-    started = time.monotonic()
-    with subprocess.Popen(
-        [sys.executable, "-m", "b1e55ed", "killswitch", "halt", "--db", str(idle)],
-        cwd=tmp_path,
-        env=ENV,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as orphan:
-        # A request left over while nothing ran is applied when the brain starts.
-        db = tmp_path / "brain.db"
-        control = killswitch_file.request(db, "reduce")
-        with brain(db, "brain") as running:
-            deadline = time.monotonic() + WAIT_S
-            while control.exists():
-                assert time.monotonic() < deadline, f"the request was not applied:\n{running.output()}"
-                time.sleep(0.05)
-            assert changes(db) == [("ACTIVE", "REDUCING", "manual")]
-            reduce = cli("killswitch", "reduce", "--db", str(db), cwd=tmp_path)
-            assert reduce.returncode == 0, reduce.stderr
-            assert "already REDUCING" in reduce.stdout
-            running.stop()
+    output = tmp_path / "orphan.out"
+    exited: list[float] = []
+    with (
+        output.open("w") as sink,
+        subprocess.Popen(
+            [sys.executable, "-m", "b1e55ed", "killswitch", "halt", "--db", str(idle)],
+            cwd=tmp_path,
+            env=ENV,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        ) as orphan,
+    ):
 
-        _, stderr = orphan.communicate(timeout=WAIT_S)
-    assert time.monotonic() - started < 8
-    assert orphan.returncode != 0
-    assert f"{killswitch_file.control_path(idle)} will be applied at the next start" in stderr
+        def watch() -> None:
+            orphan.wait()
+            exited.append(time.monotonic())
+
+        started = time.monotonic()
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            # A request left over while nothing ran is applied when the brain starts.
+            db = tmp_path / "brain.db"
+            control = killswitch_file.request(db, "reduce")
+            with brain(db, "brain") as running:
+                deadline = time.monotonic() + WAIT_S
+                while control.exists():
+                    assert time.monotonic() < deadline, f"the request was not applied:\n{running.output()}"
+                    time.sleep(0.05)
+                assert changes(db) == [("ACTIVE", "REDUCING", "manual")]
+                reduce = cli("killswitch", "reduce", "--db", str(db), cwd=tmp_path)
+                assert reduce.returncode == 0, reduce.stderr
+                assert "already REDUCING" in reduce.stdout
+                running.stop()
+        finally:
+            watcher.join(WAIT_S)
+    assert exited, f"killswitch still waiting after {WAIT_S:g}s with nothing running"
+    assert exited[0] - started < 8, "killswitch kept waiting with nothing running"
+    assert orphan.returncode != 0, output.read_text()
+    assert f"{killswitch_file.control_path(idle)} will be applied at the next start" in output.read_text()
     assert killswitch_file.control_path(idle).read_text().startswith("halt\n")

@@ -1,0 +1,94 @@
+"""The feature store: every cycle's enriched signals and context, frozen as Parquet partitioned by date.
+
+It reads the event log from the last sequence number already on disk, so it is off the trading path, never loses a
+cycle across a crash (what was not flushed is read again), and writes each part atomically (a temporary file,
+then a rename): one part per day, or per ``part_cycles`` cycles, and one when it stops. Each cycle's rows are checked against the ``features_hash`` the enricher put in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import trio
+
+from b1e55ed.eventlog.writer import EventLog
+from b1e55ed.features import snapshot_hash, snapshot_rows
+from b1e55ed.messages import Signal, SignalRecorded, SnapshotRecorded
+
+logger = logging.getLogger(__name__)
+
+_PART = re.compile(r"^(\d+)-(\d+)\.parquet$")
+
+
+class FeatureStore:
+    def __init__(self, *, log: EventLog, root: Path, part_cycles: int = 1000) -> None:
+        self._log = log
+        self._root = root
+        self._part_cycles = part_cycles
+        self._rows: dict[str, list[dict[str, Any]]] = {}
+        self._first_seq: dict[str, int] = {}
+        self._last_seq = 0
+        self._cycles = 0
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        after = self._written_up_to()
+        task_status.started()
+        signals: list[Signal] = []
+        try:
+            while True:
+                records = await self._log.store.read(after, 5_000)
+                if not records:
+                    await self._log.wait_beyond(after)
+                    continue
+                for record in records:
+                    event = record.event()
+                    if isinstance(event, SignalRecorded):
+                        signals.append(event.signal)
+                    elif isinstance(event, SnapshotRecorded):
+                        self._add(record.seq, event, signals)
+                        signals = []
+                after = records[-1].seq
+        finally:
+            self._flush()  # synchronous: cancellation cannot interrupt it
+
+    def _add(self, seq: int, snapshot: SnapshotRecorded, signals: list[Signal]) -> None:
+        features_hash = snapshot_hash(snapshot.cycle, snapshot.as_of, snapshot.context, signals)
+        if snapshot.features_hash and snapshot.features_hash != features_hash:
+            logger.error("cycle %d: features do not match the hash in the log (seq %d)", snapshot.cycle, seq)
+        day = datetime.fromtimestamp(snapshot.as_of / 1000, UTC).strftime("%Y-%m-%d")
+        if self._rows and day not in self._rows:
+            self._flush()
+        self._first_seq.setdefault(day, seq)
+        self._rows.setdefault(day, []).extend(
+            snapshot_rows(snapshot.cycle, snapshot.as_of, snapshot.context, signals, features_hash)
+        )
+        self._last_seq = seq
+        self._cycles += 1
+        if self._cycles >= self._part_cycles:
+            self._flush()
+
+    def _flush(self) -> None:
+        for day, rows in self._rows.items():
+            folder = self._root / f"date={day}"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{self._first_seq[day]:012d}-{self._last_seq:012d}.parquet"
+            tmp = path.with_suffix(".tmp")
+            pl.DataFrame(rows).write_parquet(tmp)
+            os.replace(tmp, path)
+        self._rows.clear()
+        self._first_seq.clear()
+        self._cycles = 0
+
+    def _written_up_to(self) -> int:
+        """The last seq already on disk: the store resumes after it."""
+        last = 0
+        for file in self._root.glob("date=*/*.parquet"):
+            if match := _PART.match(file.name):
+                last = max(last, int(match.group(2)))
+        return last
