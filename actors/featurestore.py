@@ -2,7 +2,8 @@
 
 It reads the event log from the last sequence number already on disk, so it is off the trading path, never loses a
 cycle across a crash (what was not flushed is read again), and writes each part atomically (a temporary file,
-then a rename): one part per day, or per ``part_cycles`` cycles, and one when it stops. Each cycle's rows are checked against the ``features_hash`` the enricher put in the log.
+then a rename): one part per day, or per ``part_cycles`` cycles, and one when it stops. Each cycle's rows are
+checked against the ``features_hash`` the enricher put in the log.
 """
 
 from __future__ import annotations

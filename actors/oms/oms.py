@@ -320,19 +320,22 @@ class OMS:
             await self._append(*answers)
 
     async def _cancel_entries_when_halted(self) -> None:
+        """HALTED cancels open entries: at start if the state already is HALTED, then on every change to it."""
         while True:
             version = self._gate.version
-            await self._gate.wait_changed(version)
             if self._gate.state == "HALTED":
                 async with self._lock:
-                    cancels = await self._cancel_entries(f"kill switch {self._gate.state}")
-                    if cancels:
+                    if cancels := await self._cancel_entries(f"kill switch {self._gate.state}"):
                         await self._append(*cancels)
+            await self._gate.wait_changed(version)
 
     async def _cancel_entries(self, reason: str) -> list[OrderUpdated]:
-        """Cancel every open entry order; stops and targets stay, so no position loses its protection."""
+        """Cancel every open entry order, and the stop and target waiting on it (they have nothing to protect);
+        the stops and targets of filled positions stay, so no position loses its protection."""
         cancels = []
-        for order in [o for o in self.ledger.open_orders() if o.role == "entry"]:
+        entries = [o for o in self.ledger.open_orders() if o.role == "entry"]
+        orphans = [o for o in self.ledger.open_orders() if o.parent in {entry.cloid for entry in entries}]
+        for order in [*entries, *orphans]:
             await self.venue.cancel(order.cloid)
             cancel = replace(order, ts=self._clock.now_ms(), status="cancelled", reason=reason)
             self.ledger.apply(cancel)

@@ -312,11 +312,6 @@ async def test_reducing_rejects_entries_but_stops_still_fill(tmp_path: Path) -> 
         assert alert.message.startswith("stop hit: BTC long")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="actors/oms/oms.py _cancel_entries: the venue cancels a cancelled entry's stop and target (orphans), "
-    "but the OMS does not log them cancelled, so the book keeps them open",
-)
 async def test_halting_a_resting_entry_also_cancels_its_stop_and_target_in_the_log(tmp_path: Path) -> None:
     desk = Desk(tmp_path / "brain.db")
     async with running(desk) as log:
@@ -332,11 +327,6 @@ async def test_halting_a_resting_entry_also_cancels_its_stop_and_target_in_the_l
         assert (logged[eth_stop], logged[eth_target]) == ("cancelled", "cancelled")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="actors/oms/oms.py run(): open entries are cancelled only on a later gate change, so an entry resting "
-    "at a restart survives a start in HALTED (a leftover request applied before the OMS starts, or a restored state)",
-)
 async def test_an_entry_resting_at_a_restart_is_cancelled_when_the_process_starts_halted(tmp_path: Path) -> None:
     db = tmp_path / "brain.db"
     first = Desk(db)

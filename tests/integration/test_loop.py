@@ -50,9 +50,9 @@ def test_replay_of_real_history_trades_verifies_and_rebuilds(tmp_path: Path, sha
     assert after == before
 
 
-def sim_run(tmp_path: Path, name: str) -> Path:
+def sim_run(tmp_path: Path, name: str, bars: str = BARS) -> Path:
     db = tmp_path / name / "brain.db"
-    result = run_cli("run", "--db", str(db), cwd=tmp_path, env=child_env(**SIM_ENV, B1E55ED_MARKET__SIM_BARS=BARS))
+    result = run_cli("run", "--db", str(db), cwd=tmp_path, env=child_env(**SIM_ENV, B1E55ED_MARKET__SIM_BARS=bars))
     assert result.returncode == 0, result.stderr[-3000:]
     return db
 
@@ -64,9 +64,9 @@ def test_two_runs_of_the_same_market_have_the_same_chain_head(tmp_path: Path) ->
 
 
 def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_trades(tmp_path: Path) -> None:
-    reference = sim_run(tmp_path, "reference")
+    reference = sim_run(tmp_path, "reference", bars="3000")
     db = tmp_path / "crashed" / "brain.db"
-    env = child_env(**SIM_ENV, B1E55ED_MARKET__SIM_BARS=BARS)
+    env = child_env(**SIM_ENV, B1E55ED_MARKET__SIM_BARS="3000")
     rng = random.Random(5)
     kills = 0
     while kills < 6:
@@ -77,7 +77,7 @@ def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_trades(tmp_
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         ) as child:
-            time.sleep(rng.uniform(0.8, 2.5))
+            time.sleep(rng.uniform(0.6, 1.8))
             if child.poll() is not None:
                 break  # it finished before the kill: the run is complete
             child.send_signal(signal.SIGKILL)
