@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Protocol
 
@@ -21,6 +21,7 @@ import trio
 from b1e55ed.clock import Clock
 from b1e55ed.cycle import CycleTick, EnrichedCycle, ProducerReport
 from b1e55ed.eventlog.writer import EventLog
+from b1e55ed.features import snapshot_hash
 from b1e55ed.health import HealthRegistry
 from b1e55ed.market.bars import BarsView
 from b1e55ed.market.indicators import atr_pct, realised_vol, volume_ratio
@@ -29,6 +30,10 @@ from b1e55ed.messages import Alert, Signal, SignalRecorded, SnapshotRecorded
 logger = logging.getLogger(__name__)
 
 ALERT_AFTER = 3
+
+
+ContextSource = Callable[[str, int], float | None]
+"""A context field known outside the candles, by symbol and time: the day's Fear & Greed, the perp basis."""
 
 
 class EnrichmentPlugin(Protocol):
@@ -60,6 +65,7 @@ class Enricher:
         health: HealthRegistry,
         deadline_s: float | None,
         plugins: Sequence[EnrichmentPlugin] = (),
+        sources: Mapping[str, ContextSource] | None = None,
     ) -> None:
         self._producers = sorted(producers)
         self._ticks = ticks
@@ -70,6 +76,7 @@ class Enricher:
         self._health = health
         self._deadline_s = deadline_s
         self._plugins = plugins
+        self._sources = dict(sources or {})
         self._troubles = dict.fromkeys(self._producers, 0)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -112,11 +119,16 @@ class Enricher:
         context = {symbol: self._context(symbol, bars, tick.as_of) for symbol, bars in sorted(tick.market.items())}
         statuses = {name: _describe(answers[name]) for name in self._producers}
         now = self._clock.now_ms()
-        self._log.enqueue(
-            *(SignalRecorded(ts=now, cycle=tick.cycle, signal=s) for s in signals if s.signal != "neutral"),
-            SnapshotRecorded(ts=now, cycle=tick.cycle, as_of=tick.as_of, context=context, producers=statuses),
-            *alerts,
+        directional = [s for s in signals if s.signal != "neutral"]
+        snapshot = SnapshotRecorded(
+            ts=now,
+            cycle=tick.cycle,
+            as_of=tick.as_of,
+            context=context,
+            producers=statuses,
+            features_hash=snapshot_hash(tick.cycle, tick.as_of, context, directional),
         )
+        self._log.enqueue(*(SignalRecorded(ts=now, cycle=tick.cycle, signal=s) for s in directional), snapshot, *alerts)
         return EnrichedCycle(tick=tick, signals=tuple(signals), context=context, producers=statuses)
 
     def _context(self, symbol: str, bars: BarsView, as_of: int) -> dict[str, float]:
@@ -124,6 +136,10 @@ class Enricher:
         that is not a finite number, loses those fields for this symbol and cycle (with a log line saying why);
         the cycle goes on."""
         context = pcs_context(bars)
+        for name, source in self._sources.items():
+            value = source(symbol, as_of)
+            if value is not None and math.isfinite(value):
+                context[name] = float(value)
         for plugin in self._plugins:
             try:
                 fields = dict(plugin.enrich(symbol, bars, as_of))

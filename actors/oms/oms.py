@@ -320,10 +320,11 @@ class OMS:
             await self._append(*answers)
 
     async def _cancel_entries_when_halted(self) -> None:
-        """HALTED cancels open entries: at start if the state already is HALTED, then on every change to it."""
+        """HALTED and REDUCING cancel resting entries, which would add exposure when they fill: at start if the
+        state already is one of them, then on every change to one."""
         while True:
             version = self._gate.version
-            if self._gate.state == "HALTED":
+            if self._gate.state != "ACTIVE":
                 async with self._lock:
                     if cancels := await self._cancel_entries(f"kill switch {self._gate.state}"):
                         await self._append(*cancels)
