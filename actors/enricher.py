@@ -25,7 +25,7 @@ from b1e55ed.features import snapshot_hash
 from b1e55ed.health import HealthRegistry
 from b1e55ed.market.bars import BarsView
 from b1e55ed.market.indicators import atr_pct, realised_vol, volume_ratio
-from b1e55ed.messages import Alert, Signal, SignalRecorded, SnapshotRecorded
+from b1e55ed.messages import Alert, SignalRecorded, SnapshotRecorded
 
 logger = logging.getLogger(__name__)
 
@@ -175,10 +175,3 @@ def _describe(report: ProducerReport) -> str:
         return report.status + (f": {report.detail}" if report.detail else "")
     directional = sum(1 for s in report.signals if s.signal != "neutral")
     return f"ok: {directional} directional, {len(report.signals) - directional} neutral"
-
-
-def signals_by_symbol(signals: Sequence[Signal]) -> dict[str, list[Signal]]:
-    grouped: dict[str, list[Signal]] = {}
-    for signal in signals:
-        grouped.setdefault(signal.symbol, []).append(signal)
-    return grouped

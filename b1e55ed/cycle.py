@@ -10,14 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import trio
 
 from b1e55ed.market.bars import BarsView
 from b1e55ed.messages import Direction, MarketSource, Signal, SignalRef, Trade
-
-MarketView = Mapping[str, BarsView]
 
 
 @dataclass(frozen=True)
@@ -27,7 +25,7 @@ class CycleTick:
     cycle: int
     as_of: int
     source: MarketSource
-    market: MarketView
+    market: Mapping[str, BarsView]
 
 
 ReportStatus = Literal["ok", "no data", "disabled", "failed", "missed"]
@@ -119,8 +117,6 @@ def child_id(parent: str, role: str) -> str:
     """A stop's or target's cloid, derived from its entry order's."""
     return "0x" + hashlib.sha256(f"{parent}|{role}".encode()).digest()[:16].hex()
 
-
-PluginParams = Mapping[str, Any]
 
 
 class CycleBarrier:
