@@ -24,12 +24,14 @@ from b1e55ed.messages import Signal, SignalRecorded, SnapshotRecorded
 
 logger = logging.getLogger(__name__)
 
+_IDLE_CHECK_S = 0.2
 _PART = re.compile(r"^(\d+)-(\d+)\.parquet$")
 
 
 class FeatureStore:
-    def __init__(self, *, log: EventLog, root: Path, part_cycles: int = 1000) -> None:
+    def __init__(self, *, log: EventLog, root: Path, stopping: trio.Event, part_cycles: int = 1000) -> None:
         self._log = log
+        self._stopping = stopping
         self._root = root
         self._part_cycles = part_cycles
         self._rows: dict[str, list[dict[str, Any]]] = {}
@@ -38,14 +40,23 @@ class FeatureStore:
         self._cycles = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        after = self._written_up_to()
         task_status.started()
+        first = await self._log.store.read(0, 1)
+        while not first:
+            await self._log.wait_beyond(0)
+            first = await self._log.store.read(0, 1)
+        # One folder per chain, named by its first record: another database's parts never mix with these.
+        self._root = self._root / f"chain={first[0].hash.hex()[:16]}"
+        after = self._written_up_to()
         signals: list[Signal] = []
         try:
             while True:
                 records = await self._log.store.read(after, 5_000)
                 if not records:
-                    await self._log.wait_beyond(after)
+                    if self._stopping.is_set():
+                        return  # caught up with a log that takes no new cycles: flush, and done
+                    with trio.move_on_after(_IDLE_CHECK_S):
+                        await self._log.wait_beyond(after)
                     continue
                 for record in records:
                     event = record.event()

@@ -18,7 +18,7 @@ import httpx
 import trio
 
 from actors.brain import Brain
-from actors.enricher import Enricher, EnrichmentPlugin
+from actors.enricher import ContextSource, Enricher, EnrichmentPlugin
 from actors.featurestore import FeatureStore
 from actors.killswitch import KillSwitch
 from actors.oms.ledger import Ledger
@@ -29,10 +29,12 @@ from b1e55ed.config import Config, PluginSpec
 from b1e55ed.cycle import CycleBarrier, CycleTick, EnrichedCycle, Producer, Strategy
 from b1e55ed.market.bars import MarketState
 from b1e55ed.market.feed import TIMEFRAME_MS, Feed
+from b1e55ed.market.funding import FundingHistory
 from b1e55ed.market.hyperliquid import HyperliquidFeed, reachable
-from b1e55ed.market.replay import ReplayFeed, load_history
+from b1e55ed.market.replay import DataError, ReplayFeed, load_history
+from b1e55ed.market.sentiment import FearGreedIndex
 from b1e55ed.market.sim import SimFeed, SimMarket
-from b1e55ed.plugins import PluginSetup
+from b1e55ed.plugins import Keys, PluginSetup, Services
 from b1e55ed.registry import resolve_enabled
 from b1e55ed.runtime import Runtime, Stage
 from b1e55ed.trading_config import day_ms, is_driven
@@ -49,6 +51,7 @@ class TradingPipeline:
         self.timeframe_ms = TIMEFRAME_MS[self.config.timeframe]
         self.market = MarketState(self.timeframe_ms)
         self.barrier = CycleBarrier()
+        self.services = self._services()
 
     def stages(self) -> list[Stage]:
         config, runtime = self.config, self.runtime
@@ -115,6 +118,7 @@ class TradingPipeline:
                     health=runtime.health,
                     deadline_s=None if is_driven(config.market) else config.brain.producer_deadline_s,
                     plugins=enrichers,
+                    sources=self._context_sources(),
                 ),
             )
         )
@@ -137,16 +141,44 @@ class TradingPipeline:
             on_exhausted=lambda: runtime.request_stop("market data exhausted"),
         )
         stages.append(Stage("brain", brain, source=True))
-        # Off the trading path: it follows the log, and catches up at the next start what it had not flushed.
-        features = FeatureStore(log=log, root=Path(config.data_dir) / "features")
-        stages.append(Stage("features", features, source=True))
+        # Off the trading path: it follows the log; at shutdown it catches up, flushes and returns.
+        features = FeatureStore(log=log, root=Path(config.data_dir) / "features", stopping=runtime.stopping)
+        stages.append(Stage("features", features))
         return stages
 
     def _plugins(self, specs: Sequence[PluginSpec], key: str) -> list:  # type: ignore[type-arg]
         return [
-            cls(PluginSetup(spec.name, self.timeframe_ms, dict(spec.params)))
+            cls(PluginSetup(spec.name, self.timeframe_ms, dict(spec.params), self.services))
             for spec, cls in resolve_enabled(specs, key=key)
         ]
+
+    def _services(self) -> Services:
+        """What plug-ins share: history from files, and, live, an HTTP client and Hyperliquid's info API."""
+        config, market = self.config, self.config.market
+        data = Path(config.data_dir)
+        funding_path = _first_existing(market.funding, data / "funding" / "binance")
+        fear_path = _first_existing(market.fear_greed, data / "fear_greed")
+        funding = FundingHistory.load(funding_path, list(config.symbols)) if funding_path else None
+        if funding is not None and funding.report.total_skipped:
+            logger.warning("funding data: %s", funding.report.summary())
+        keys = Keys(apify_token=config.keys.apify_token.reveal(), allium_api_key=config.keys.allium_api_key.reveal())
+        offline = is_driven(market)
+        http = None if offline else httpx.AsyncClient(timeout=market.timeout_s)
+        info = None if http is None else InfoClient(http, base_url=market.hyperliquid_url, timeout_s=market.timeout_s)
+        return Services(
+            offline=offline,
+            http=http,
+            info=info,
+            funding=funding,
+            fear_greed=FearGreedIndex.load(fear_path) if fear_path else None,
+            keys=keys,
+        )
+
+    def _context_sources(self) -> dict[str, ContextSource]:
+        sources: dict[str, ContextSource] = {}
+        if (fear_greed := self.services.fear_greed) is not None:
+            sources["fear_greed"] = lambda symbol, as_of: fear_greed.value_at(as_of)
+        return sources
 
     @asynccontextmanager
     async def open_feed(self) -> AsyncIterator[Feed]:
@@ -194,3 +226,13 @@ class TradingPipeline:
             for symbol, arrays in feed.history(market.history_bars).items():
                 self.market.extend(symbol, arrays)
         return feed
+
+
+def _first_existing(configured: str, default: Path) -> Path | None:
+    """The configured path (which must exist: a typo is an error), else the default when it exists."""
+    if configured:
+        path = Path(configured)
+        if not path.exists():
+            raise DataError(f"{path}: no such file or folder")
+        return path
+    return default if default.exists() else None

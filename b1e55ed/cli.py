@@ -20,12 +20,14 @@ from msgspec.structs import replace
 
 from b1e55ed import killswitch_file, logsetup
 from b1e55ed.clock import Clock, ManualClock, WallClock
+from b1e55ed.collect.cli import add_collect_parser, run_collect
 from b1e55ed.config import Config, ConfigError, load_config
 from b1e55ed.eventlog import codec
 from b1e55ed.eventlog.chain import ChainBroken
 from b1e55ed.eventlog.sqlite_store import WriterLock, open_offline, rebuild_connection
 from b1e55ed.eventlog.store import StoreError
 from b1e55ed.eventlog.verify import verify_database
+from b1e55ed.market.replay import DataError
 from b1e55ed.messages import KillSwitchChanged
 from b1e55ed.registry import resolve
 from b1e55ed.runtime import Runtime
@@ -49,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--from", dest="start", metavar="DATE", help="replay from this day, YYYY-MM-DD (UTC)")
     run.add_argument("--to", dest="end", metavar="DATE", help="replay up to this day, YYYY-MM-DD (UTC)")
     run.add_argument("--speed", help="replay pace: max, or a multiple of real time (default: max)")
+    run.add_argument("--funding", metavar="PATH", help="funding history folder of <SYMBOL>USDT.parquet (ts, rate)")
+    run.add_argument("--fear-greed", dest="fear_greed", metavar="PATH", help="Fear & Greed daily Parquet file")
 
     verify = commands.add_parser("verify", help="walk the hash chain; exit 1 naming the first bad seq")
     verify.add_argument("--db", type=Path, help=db_help)
@@ -59,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     killswitch = commands.add_parser("killswitch", help="halt, reduce or resume trading in a running process")
     killswitch.add_argument("state", choices=sorted(killswitch_file.COMMANDS))
     killswitch.add_argument("--db", type=Path, help=db_help)
+    add_collect_parser(commands)
     return parser
 
 
@@ -80,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return rebuild(db)
         if command == "killswitch":
             return killswitch(db, args.state)
+        if command == "collect":
+            return run_collect(args, config)
         try:
             config = run_overrides(config, args)
         except ValueError as exc:
@@ -142,6 +149,11 @@ def run_overrides(config: Config, args: argparse.Namespace) -> Config:
     market = config.market
     if getattr(args, "market", None):
         market = replace(market, source=args.market)
+    for flag in ("funding", "fear_greed"):
+        if value := getattr(args, flag, None):
+            if not Path(value).exists():
+                raise ValueError(f"--{flag.replace('_', '-')} {value}: no such file or folder")
+            market = replace(market, **{flag: value})
     if getattr(args, "start", None):
         market = replace(market, start=args.start)
     if getattr(args, "end", None):
@@ -175,7 +187,7 @@ def run(config: Config, db: Path) -> int:
     refused: list[BaseException] = []
     try:
         trio.run(runtime.run, lambda rt: pipeline(rt).stages())
-    except* (ActorStartupError, StoreError) as group:
+    except* (ActorStartupError, StoreError, DataError) as group:
         refused.extend(_leaves(group))
     for exc in refused:
         print(f"b1e55ed: cannot start: {exc}", file=sys.stderr)

@@ -123,6 +123,24 @@ DEFAULT_PRODUCERS = (
         class_name="MomentumProducer",
         params={"lookback_days": 20, "threshold_pct": 5},
     ),
+    PluginSpec(
+        name="funding",
+        module="actors.producers.funding",
+        class_name="FundingProducer",
+        params={"lookback": 90, "z_threshold": 2.0},
+    ),
+    PluginSpec(
+        name="social",
+        module="actors.producers.social",
+        class_name="SocialProducer",
+        params={"subreddits": ["CryptoCurrency", "Bitcoin"], "z_threshold": 2.0},
+    ),
+    PluginSpec(
+        name="whale",
+        module="actors.producers.whale",
+        class_name="WhaleProducer",
+        params={"addresses": [], "threshold_usd": 500000},
+    ),
 )
 DEFAULT_STRATEGIES = (
     PluginSpec(

@@ -4,7 +4,8 @@ A row holds the symbol's PCS context (one column per field) and the cycle's sign
 ``snapshot_hash`` of each cycle in the event log; the feature store writes the rows from the log, so a snapshot on
 disk can always be checked against the chain.
 
-Layout: ``<data_dir>/features/date=YYYY-MM-DD/<first seq>-<last seq>.parquet``.
+Layout: ``<data_dir>/features/chain=<first record's hash>/date=YYYY-MM-DD/<first seq>-<last seq>.parquet``: one folder
+per event log, so runs into different databases never mix.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ def snapshot_rows(
 
 
 def read_features(root: Path, start_ms: int | None = None, end_ms: int | None = None) -> pl.DataFrame:
-    """Every snapshot row with ``start_ms <= as_of < end_ms``, ordered by cycle and symbol. For research."""
-    files = sorted(root.glob("date=*/*.parquet"))
+    """Every snapshot row under ``root`` (one chain's folder, or all of them) with ``start_ms <= as_of < end_ms``,
+    ordered by cycle and symbol. For research."""
+    files = sorted(root.rglob("date=*/*.parquet"))
     if not files:
         return pl.DataFrame()
     frame = pl.concat([pl.read_parquet(file) for file in files], how="diagonal_relaxed")

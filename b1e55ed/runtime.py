@@ -70,6 +70,11 @@ class Runtime:
             raise RuntimeError("the runtime has not opened its event log yet")
         return self._log
 
+    @property
+    def stopping(self) -> trio.Event:
+        """Set once shutdown began: followers of the log finish what is there and return."""
+        return self._stopping
+
     def channel(self, size: int) -> tuple[trio.MemorySendChannel[Any], trio.MemoryReceiveChannel[Any]]:
         """A channel the runtime owns: actors clone its ends per run; shutdown closes it so it drains."""
         send, receive = trio.open_memory_channel[Any](size)

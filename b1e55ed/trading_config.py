@@ -28,6 +28,8 @@ class MarketConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     history_bars: Annotated[int, msgspec.Meta(ge=1)] = 500
     hyperliquid_url: str = "https://api.hyperliquid.xyz"
     timeout_s: _Positive = 10.0
+    funding: str = ""
+    fear_greed: str = ""
 
 
 class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

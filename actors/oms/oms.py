@@ -124,7 +124,8 @@ class OMS:
         await self._settle(enriched, [answer for answer in answers if answer is not None])
 
     def _new_bars(self, as_of: int) -> dict[str, list[Bar]]:
-        after = self.ledger.last_settled_as_of
+        # A fresh book has no orders: the history before the first cycle has nothing to fill.
+        after = self.ledger.last_settled_as_of or as_of
         return {symbol: self._market.new_bars(symbol, after, as_of) for symbol in self._market.symbols}
 
     def _judge(self, enriched: EnrichedCycle, reports: list[StrategyReport]) -> _Judged:

@@ -1,0 +1,141 @@
+"""Funding producer: perpetual funding-rate extremes, read as a contrarian signal.
+
+Funding is what one side of a perpetual pays the other to keep it near spot. When shorts pay (the rate is negative)
+the crowd is short and a squeeze is the likelier surprise: long. When longs pay unusually much, the crowd is
+over-levered long: short. "Unusually" is measured against the symbol's own recent past, since a normal rate
+differs by venue and era: the latest rate's z-score against the ``lookback`` rates before it (their mean and
+population standard deviation; the latest is left out so an extreme does not dilute itself).
+
+Rules:
+- z <= -``z_threshold`` and the rate is negative (shorts really pay) is long; z >= ``z_threshold`` and the rate is
+  positive is short. A fall from +0.10% to +0.01% is a cooling, not shorts paying: neutral.
+- Conviction is 5 at the threshold and grows by one per 0.5 σ past it, capped at 10: with the default threshold
+  2.0, z -2.4 is 5, z -3.0 is 7, z -4.5 is 10. z is rounded to 4 decimals, as recorded, before it is judged.
+- The standard deviation has a floor, ``min_std`` per 8 h (scaled to the series' own interval): long calm
+  stretches pin Binance's rate at exactly 0.0100%, and a std near zero would turn a 0.0005% wobble into z = 10.
+- ``lookback`` counts settlements, not time: 90 is 30 days of Binance's 8 h rates but under 4 days of Hyperliquid's
+  hourly ones (use 720 there for 30 days; ``LiveFunding`` keeps 31 days).
+- "No data" (None): no funding source, fewer than ``min_history`` earlier rates, or a latest rate older than
+  ``max_age_hours`` (the data ended; a stale rate is not today's crowd).
+
+Sources: ``setup.services.funding``, the collected or replayed history the pipeline loads (``--funding PATH`` or
+``data/funding``). Without it, and with ``services.info`` outside an offline replay, the producer keeps its own
+``LiveFunding`` of Hyperliquid's hourly settlements, which ``refresh`` brings up to date before each cycle (a
+source the pipeline built with a ``refresh`` of its own is refreshed the same way). It never reads the clock:
+every answer is as of the cycle's ``as_of``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from b1e55ed.market.bars import BarsView
+from b1e55ed.market.funding import LiveFunding
+from b1e55ed.messages import Direction, Signal
+from b1e55ed.plugins import FundingRates, PluginSetup
+
+DECIMALS = 4
+HOUR_MS = 3_600_000
+EIGHT_HOURS_MS = 8 * HOUR_MS
+DISABLED = "disabled: no funding data"
+_EPSILON = 1e-9  # whole conviction steps, robust to the float error of the division
+
+
+@runtime_checkable
+class RefreshableFunding(FundingRates, Protocol):
+    """A funding source that fetches new rates before a cycle (``LiveFunding``)."""
+
+    async def refresh(self, symbols: Sequence[str], now_ms: int) -> None: ...
+
+
+class FundingProducer:
+    def __init__(self, setup: PluginSetup) -> None:
+        self.name = setup.name
+        self.lookback = int(setup.param("lookback", 90))
+        self.z_threshold = setup.param("z_threshold", 2.0)
+        self.min_history = int(setup.param("min_history", 30))
+        self.min_std_8h = setup.param("min_std", 0.00002)
+        self.max_age_ms = round(setup.param("max_age_hours", 24.0) * HOUR_MS)
+        if self.lookback < 2 or not 2 <= self.min_history <= self.lookback:
+            raise ValueError(f"{self.name}: need 2 <= params.min_history <= params.lookback")
+        if self.z_threshold <= 0 or self.min_std_8h <= 0 or self.max_age_ms <= 0:
+            raise ValueError(f"{self.name}: params.z_threshold, min_std and max_age_hours must be positive")
+        services = setup.services
+        self.source: FundingRates | None = services.funding
+        if self.source is None and services.info is not None and not services.offline:
+            self.source = LiveFunding(services.info, history_ms=max(31 * 24, self.lookback + 2) * HOUR_MS)
+        self._offline = services.offline
+
+    def availability(self) -> str | None:
+        return None if self.source is not None else DISABLED
+
+    async def refresh(self, symbols: Sequence[str], as_of: int) -> None:
+        """Bring a live source up to ``as_of``; history loaded from files needs nothing."""
+        if isinstance(self.source, RefreshableFunding) and not self._offline:
+            await self.source.refresh(symbols, as_of)
+
+    def produce(self, symbol: str, bars: BarsView, as_of: int) -> Signal | None:
+        if self.source is None:
+            return None
+        rates = self.source.rates(symbol, as_of)
+        window = rates[max(0, len(rates) - self.lookback - 1) :]
+        if len(window) < self.min_history + 1:
+            return None
+        ts = np.fromiter((t for t, _ in window), dtype=np.int64, count=len(window))
+        values = np.fromiter((r for _, r in window), dtype=np.float64, count=len(window))
+        latest_ts, rate = int(ts[-1]), float(values[-1])
+        if as_of - latest_ts > self.max_age_ms:
+            return None
+        interval_ms = int(np.median(np.diff(ts)))
+        history = values[:-1]
+        mean = float(history.mean())
+        floor = self.min_std_8h * interval_ms / EIGHT_HOURS_MS
+        std = max(float(history.std()), floor)
+        z = round((rate - mean) / std, DECIMALS)
+        per = _interval_label(interval_ms)
+        metadata = {
+            "rate": rate,
+            "mean": mean,
+            "std": std,
+            "z": z,
+            "n": len(history),
+            "interval_hours": interval_ms / HOUR_MS,
+            "rate_ts": latest_ts,
+        }
+        quote = f"{symbol} funding {rate * 100:+.4f}%/{per} (z {z:+.1f} vs {len(history)})"
+        direction: Direction
+        if z <= -self.z_threshold and rate < 0:
+            direction, crowd = "long", "shorts paying"
+        elif z >= self.z_threshold and rate > 0:
+            direction, crowd = "short", "longs paying"
+        else:
+            payer = "shorts paying" if rate < 0 else "longs paying" if rate > 0 else "nobody paying"
+            why = f"within ±{self.z_threshold:g} σ" if abs(z) < self.z_threshold else "extreme, but on the other side"
+            return Signal(
+                symbol=symbol,
+                signal="neutral",
+                conviction=1,
+                rationale=f"{quote}: {payer}, {why}",
+                producer=self.name,
+                timestamp=as_of // 1000,
+                metadata=metadata,
+            )
+        conviction = min(10, 5 + math.floor((abs(z) - self.z_threshold) / 0.5 + _EPSILON))
+        return Signal(
+            symbol=symbol,
+            signal=direction,
+            conviction=conviction,
+            rationale=f"{quote}: {crowd}, contrarian {direction}",
+            producer=self.name,
+            timestamp=as_of // 1000,
+            metadata=metadata,
+        )
+
+
+def _interval_label(interval_ms: int) -> str:
+    hours = interval_ms / HOUR_MS
+    return f"{hours:g}h" if hours >= 1 else f"{interval_ms // 60_000}m"
