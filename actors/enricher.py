@@ -156,9 +156,12 @@ class Enricher:
     def _track(self, name: str, report: ProducerReport, tick: CycleTick) -> Alert | None:
         """Health and alerts: a missed or failed answer is trouble; three in a row raise an alert."""
         health = self._health.register(name)
-        if report.status in ("ok", "no data"):
+        if report.status in ("ok", "no data", "disabled"):
+            # Disabled (no key, offline replay) is a setting, not a fault: health says why, nothing alerts.
             self._troubles[name] = 0
             health.recovered()
+            if report.status == "disabled":
+                health.detail = report.detail
             return None
         self._troubles[name] += 1
         detail = f"{report.status} cycle {tick.cycle}" + (f": {report.detail}" if report.detail else "")
@@ -171,6 +174,8 @@ class Enricher:
 
 
 def _describe(report: ProducerReport) -> str:
+    if report.status == "disabled" and report.detail.startswith("disabled"):
+        return report.detail
     if report.status != "ok":
         return report.status + (f": {report.detail}" if report.detail else "")
     directional = sum(1 for s in report.signals if s.signal != "neutral")

@@ -7,6 +7,7 @@ A figure is the median of several runs of ours beside the median of a baseline m
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 from typing import Any
@@ -29,6 +30,16 @@ def percentile(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100)[p - 1]
 
 
+def ratio(value: float) -> float:
+    """Three decimals; three significant digits below 0.01, where a pipeline runs at a thousandth of its baseline."""
+    return round(value, 3) if abs(value) >= 0.01 else float(f"{value:.3g}")
+
+
+def load_average() -> float:
+    """The 1-minute load average, beside figures taken on a machine that may be busy with other work."""
+    return round(os.getloadavg()[0], 2)
+
+
 def figure(bench: str, name: str, unit: str, ours: list[float], raw: list[float], baseline: str, **extra: Any) -> None:
     """One JSON line. ``name`` is ``metric/variant``; a ``target`` (``at_most`` for latencies) adds ``meets_target``."""
     metric, variant = name.split("/", 1)
@@ -37,4 +48,4 @@ def figure(bench: str, name: str, unit: str, ours: list[float], raw: list[float]
     judged = {} if target is None else {"target": target, "meets_target": mine <= target if at_most else mine >= target}
     emit(bench=bench, metric=metric, variant=variant, unit=unit, median=round(mine, 3), runs=rounded(ours),
          baseline=baseline, baseline_median=round(theirs, 3), baseline_runs=rounded(raw),
-         ratio=round(mine / theirs, 3), **judged, **extra)  # fmt: skip
+         ratio=ratio(mine / theirs), **judged, **extra)  # fmt: skip

@@ -2,7 +2,7 @@
 
 Replays BTC, ETH and SOL 1h candles from ``../shared/data/ohlcv_1h`` (2024-01-01..2024-07-01; ``--quick``: January)
 through the real CLI entry, ``b1e55ed.cli.main(["run", ...])`` in-process, default config, into a fresh brain.db in
-a temp dir: 3 timed runs after an untimed week (first-time imports), each followed by the baseline,
+a temp dir (``data_dir`` too): 3 timed runs after an untimed week (first-time imports), each followed by the baseline,
 ``ReplayFeed.batches()`` iterated alone over the same loaded data (no actors, no log); ``ratio = ours / baseline``.
 Without ``../shared/data`` it replays the seeded sim at max pace instead, and says so (``data``); the baseline is then
 ``SimFeed.closes()`` alone.
@@ -20,6 +20,7 @@ import io
 import logging
 import os
 import pstats
+import shutil
 import statistics
 import sys
 import tempfile
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
-from common import figure, note
+from common import figure, load_average, note
 
 from b1e55ed.cli import EXIT_OK
 from b1e55ed.cli import main as cli_main
@@ -45,6 +46,7 @@ SYMBOLS = ("BTC", "ETH", "SOL")
 FULL, QUICK = ("2024-01-01", "2024-07-01"), ("2024-01-01", "2024-02-01")
 RUNS = 3
 WARMUP_TO = "2024-01-08"  # an untimed first week, so the timed runs do not pay the process's first-time costs
+DATA_DIR = "B1E55ED_DATA_DIR"
 EXHAUSTED = "market data exhausted"  # actors.brain logs it once the last cycle has settled
 
 
@@ -75,17 +77,22 @@ def environment(overrides: Mapping[str, str]) -> Iterator[None]:
 
 
 def cli_run(db: Path, market: str, period: tuple[str, str], env: Mapping[str, str]) -> tuple[float, float]:
-    """One ``python -m b1e55ed run`` in-process: seconds until the last settlement and until ``main`` returned."""
+    """One ``python -m b1e55ed run`` in-process: seconds until the last settlement and until ``main`` returned.
+
+    The feature store's Parquet parts go to ``data`` beside the database's folder, emptied after the run: they
+    resume from what is on disk, and the path is always the same, since the config is hashed into the log.
+    """
     argv = ["run", "--db", str(db), "--market", market, "--symbols", *SYMBOLS, "--from", period[0], "--to", period[1]]
-    watcher, brain = LastSettled(), logging.getLogger("actors.brain")
+    watcher, brain, data = LastSettled(), logging.getLogger("actors.brain"), db.parent.parent / "data"
     brain.addHandler(watcher)
     try:
-        with environment(env), redirect_stdout(sys.stderr):  # the run's summary is for humans: stderr
+        with environment({**env, DATA_DIR: str(data)}), redirect_stdout(sys.stderr):  # the summary goes to stderr
             start = time.perf_counter()
             code = cli_main(argv)
             end = time.perf_counter()
     finally:
         brain.removeHandler(watcher)
+        shutil.rmtree(data, ignore_errors=True)
     assert code == EXIT_OK, f"b1e55ed run exited {code}"
     assert watcher.at is not None, f"no {EXHAUSTED!r} log line: cannot time the last settlement"
     return watcher.at - start, end - start
@@ -180,6 +187,7 @@ def main() -> None:
     extra |= {"baseline_load_s_median": round(statistics.median(r[3] for r in raw), 3)}
     extra["shutdown_s_median"] = round(statistics.median(e - s for s, e in zip(settled, ends, strict=True)), 3)
     extra |= {"deterministic": len({s.head for s in summaries}) == 1, "summary": summary}
+    extra["load_avg_1m"] = load_average()
     feed = "ReplayFeed.batches()" if real else "SimFeed.closes() at max pace"
     baseline = f"{feed} iterated alone over the same candles: no actors, no log"
     for timing, seconds in (("until_last_settled", settled), ("cli_end_to_end", ends)):

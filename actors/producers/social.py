@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from types import MappingProxyType
 from typing import Any, Final
 
 from b1e55ed.market.bars import BarsView
@@ -44,7 +45,9 @@ from b1e55ed.sources.reddit import SUBREDDIT_NAME, RedditClient
 NO_TOKEN: Final = "disabled: no APIFY token"
 OFFLINE: Final = "disabled: offline replay"
 DEFAULT_SUBREDDITS: Final = ("CryptoCurrency", "Bitcoin")
-DEFAULT_ALIASES: Final[Mapping[str, Sequence[str]]] = {"BTC": ["bitcoin"], "ETH": ["ethereum"], "SOL": ["solana"]}
+DEFAULT_ALIASES: Final[Mapping[str, Sequence[str]]] = MappingProxyType(
+    {"BTC": ("bitcoin",), "ETH": ("ethereum",), "SOL": ("solana",)}
+)
 _OVERLAP_MS: Final = 300_000  # Reddit pages re-read before the last read, for posts that arrived late
 _EPSILON: Final = 1e-9
 

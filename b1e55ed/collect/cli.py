@@ -168,13 +168,18 @@ def run_collect(
             try:
                 await execute(request, session)
             except (CollectError, DataError, OSError) as exc:
-                print_reports(session.reports, out)
-                print(f"b1e55ed: collect {request.source} failed: {exc}", file=err)
-                if any(report.added for report in session.reports):
-                    print("b1e55ed: the rows collected before the failure are kept; rerun to resume", file=err)
-                return EXIT_FAILED
+                return _failed(session, f"failed: {exc}")
+            except KeyboardInterrupt:  # Ctrl-C: every open file has been written out on the way here
+                return _failed(session, "interrupted")
             print_reports(session.reports, out)
             return EXIT_OK
+
+    def _failed(session: Session, why: str) -> int:
+        print_reports(session.reports, out)
+        print(f"b1e55ed: collect {request.source} {why}", file=err)
+        if any(report.added for report in session.reports):
+            print("b1e55ed: the rows collected before that are kept; rerun to resume", file=err)
+        return EXIT_FAILED
 
     return trio.run(main)
 

@@ -186,6 +186,6 @@ def _retry_after_s(response: httpx.Response) -> float | None:
 
 def _excerpt(text: str | bytes) -> str:
     if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    text = " ".join(text.split())
+        text = text[: _DETAIL_CHARS * 4].decode("utf-8", errors="replace")
+    text = " ".join(text[: _DETAIL_CHARS * 4].split())
     return text if len(text) <= _DETAIL_CHARS else text[:_DETAIL_CHARS] + "…"

@@ -1,13 +1,13 @@
 """A fake Hyperliquid ``/info`` server, for ``httpx.MockTransport``: no network, Hyperliquid's wire format.
 
-It answers ``allMids``, ``candleSnapshot``, ``fundingHistory`` (at most 500 rows per answer),
-``metaAndAssetCtxs``, ``predictedFundings`` and ``clearinghouseState`` as the real API documents them (hyperliquid.gitbook.io, "Info
-endpoint"): prices and sizes as decimal strings, ``t``/``T`` as integer ms with ``T`` = ``t`` + interval - 1, at
-most 5,000 candles per answer (the first 5,000 opening in [startTime, endTime]), and a body it cannot read answered
-with 422 and Hyperliquid's text. It counts requests and the weight the real server would charge (taking the
-documented "per 60 candles" step as ``len // 60``), and can be told to fail the next requests: an HTTP status (429
-with ``Retry-After``, 5xx), a body of our choosing, one that is not JSON, a connection that cannot be made, or one
-that never answers.
+It answers ``allMids``, ``candleSnapshot``, ``fundingHistory`` (at most 500 rows per answer, the first from
+``startTime``), ``metaAndAssetCtxs``, ``predictedFundings`` and ``clearinghouseState`` as the real API documents
+them (hyperliquid.gitbook.io, "Info endpoint"): prices and sizes as decimal strings, ``t``/``T`` as integer ms with
+``T`` = ``t`` + interval - 1, at most 5,000 candles per answer (the first 5,000 opening in [startTime, endTime]),
+and a body it cannot read answered with 422 and Hyperliquid's text. It counts requests and the weight the real
+server would charge (taking the documented "per 60 candles" and "per 20 items" steps as ``len // 60`` and
+``len // 20``), and can be told to fail the next requests: an HTTP status (429 with ``Retry-After``, 5xx), a body of our
+choosing, one that is not JSON, a connection that cannot be made, or one that never answers.
 
 Meant to grow into a loopback mock exchange: add a request type by adding an entry to ``answers``.
 """
@@ -107,7 +107,7 @@ class FakeHyperliquidInfo:
         self._now_ms = now_ms
         self.mids: dict[str, float] = {}
         self.candles: dict[tuple[str, str], dict[int, Bar]] = {}
-        self.funding: dict[str, dict[int, float]] = {}  # coin → settlement ms → hourly rate
+        self.funding_rates: dict[str, dict[int, float]] = {}  # coin → settlement ms → hourly rate
         self.asset_ctxs: dict[str, dict[str, Any]] = {}  # coin → extra metaAndAssetCtxs fields (markPx, ...)
         self.predicted: dict[str, float] = {}  # coin → HlPerp predicted rate
         self.user_states: dict[str, dict[str, Any]] = {}  # user → clearinghouseState answer, in wire format
@@ -134,9 +134,9 @@ class FakeHyperliquidInfo:
         for bar in bars:
             series[bar.ts] = bar
 
-    def add_funding(self, coin: str, rows: Iterable[tuple[int, float]]) -> None:
+    def add_funding(self, coin: str, rates: Iterable[tuple[int, float]]) -> None:
         """Funding settlements ``(time ms, hourly rate)`` of ``coin``; the latest is also its current funding."""
-        self.funding.setdefault(coin, {}).update(rows)
+        self.funding_rates.setdefault(coin, {}).update(rates)
 
     def set_account(
         self,
@@ -258,7 +258,7 @@ class FakeHyperliquidInfo:
             end = self._now_ms() if self._now_ms is not None else 2**63 - 1  # endTime is optional on the wire
         if self._now_ms is not None:
             end = min(end, self._now_ms())
-        series = self.funding.get(coin, {})
+        series = self.funding_rates.get(coin, {})
         times = sorted(ts for ts in series if start <= ts <= end)[:RESPONSE_FUNDING_CAP]
         self.weight_charged += 20 + len(times) // 20
         rows = [
@@ -268,14 +268,14 @@ class FakeHyperliquidInfo:
         return httpx.Response(200, json=rows)
 
     def _current_funding(self, coin: str) -> float:
-        series = self.funding.get(coin, {})
+        series = self.funding_rates.get(coin, {})
         now = self._now_ms() if self._now_ms is not None else 2**63 - 1
         past = [ts for ts in series if ts <= now]
         return series[max(past)] if past else 0.0
 
     def _meta_and_asset_ctxs(self, body: dict[str, Any]) -> httpx.Response:
         self.weight_charged += 20
-        coins = sorted(set(self.funding) | set(self.asset_ctxs) | set(self.mids))
+        coins = sorted(set(self.funding_rates) | set(self.asset_ctxs) | set(self.mids))
         universe = [{"maxLeverage": 50, "name": coin, "szDecimals": 5} for coin in coins]
         contexts = []
         for coin in coins:

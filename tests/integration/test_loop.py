@@ -34,10 +34,20 @@ def test_replay_of_real_history_trades_verifies_and_rebuilds(tmp_path: Path, sha
     result = run_cli(
         "run", "--db", str(db), "--market", replay, "--symbols", "BTC", "ETH", "SOL",
         "--from", "2023-01-01", "--to", "2025-01-01",
+        "--funding", str(shared_data / "funding"), "--fear-greed", str(shared_data / "fear_greed"),
         cwd=tmp_path, env=child_env(), timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "chain head" in result.stdout
+    # All five producers took part, offline: the network ones say so, and nothing stalled.
+    producers = "SELECT DISTINCT producer FROM signal_events"
+    assert {row[0] for row in projection(db, producers)} >= {"rsi", "momentum", "funding"}
+    (snapshot,) = projection(db, "SELECT CAST(payload AS TEXT) FROM events WHERE kind = 'snapshot' LIMIT 1 OFFSET 9000")
+    assert '"social":"disabled: offline replay"' in str(snapshot[0])
+    assert '"whale":"disabled' in str(snapshot[0])
+    assert '"fear_greed":' in str(snapshot[0])
+    producer_alerts = "SELECT seq FROM events WHERE kind = 'alert' AND CAST(payload AS TEXT) LIKE '%producer%'"
+    assert projection(db, producer_alerts) == []  # disabled is a setting, not a fault
     statuses = Counter(row[5] for row in closed_trades(db))
     assert statuses["stopped"] > 0, result.stdout
     assert statuses["closed"] > 0, result.stdout  # targets reached
