@@ -25,6 +25,7 @@ from actors.oms.ledger import Ledger
 from actors.oms.oms import OMS
 from actors.producers.actor import ProducerStage
 from actors.strategies.actor import strategy_stage
+from b1e55ed.collect import basis_premium
 from b1e55ed.config import Config, PluginSpec
 from b1e55ed.cycle import CycleBarrier, CycleTick, EnrichedCycle, Producer, Strategy
 from b1e55ed.market.bars import MarketState
@@ -162,7 +163,8 @@ class TradingPipeline:
         if funding is not None and funding.report.total_skipped:
             logger.warning("funding data: %s", funding.report.summary())
         keys = Keys(apify_token=config.keys.apify_token.reveal(), allium_api_key=config.keys.allium_api_key.reveal())
-        offline = is_driven(market)
+        # Only a real market is worth real funding, social and whale data: a replay or the simulation is offline.
+        offline = market.source not in ("auto", "hyperliquid")
         http = None if offline else httpx.AsyncClient(timeout=market.timeout_s)
         info = None if http is None else InfoClient(http, base_url=market.hyperliquid_url, timeout_s=market.timeout_s)
         return Services(
@@ -178,6 +180,8 @@ class TradingPipeline:
         sources: dict[str, ContextSource] = {}
         if (fear_greed := self.services.fear_greed) is not None:
             sources["fear_greed"] = lambda symbol, as_of: fear_greed.value_at(as_of)
+        if (Path(self.config.data_dir) / "basis").is_dir():
+            sources["basis"] = basis_premium(Path(self.config.data_dir))
         return sources
 
     @asynccontextmanager
