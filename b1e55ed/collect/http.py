@@ -30,6 +30,7 @@ import httpx
 import msgspec
 import trio
 
+from b1e55ed.httperrors import EndpointError, EndpointUnavailable
 from b1e55ed.venues.hl_info import WeightBudget
 
 logger = logging.getLogger(__name__)
@@ -40,18 +41,11 @@ _DETAIL_CHARS: Final = 200
 T = TypeVar("T")
 
 
-class CollectError(Exception):
+class CollectError(EndpointError):
     """A request failed for a reason a retry will not cure; the message names the endpoint."""
 
-    def __init__(self, endpoint: str, detail: str, *, status: int | None = None) -> None:
-        where = f"HTTP {status}: " if status is not None else ""
-        super().__init__(f"{endpoint}: {where}{detail}")
-        self.endpoint = endpoint
-        self.status = status
-        self.detail = detail
 
-
-class CollectUnavailable(CollectError):
+class CollectUnavailable(CollectError, EndpointUnavailable):
     """The server or the network did not answer usefully, even after the retries."""
 
 

@@ -29,6 +29,8 @@ import httpx
 import msgspec
 import trio
 
+from b1e55ed.httperrors import EndpointError, EndpointUnavailable
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -47,18 +49,11 @@ class Post:
     ts_ms: int
 
 
-class SourceError(Exception):
+class SourceError(EndpointError):
     """A request to a data source failed for a reason a retry will not cure."""
 
-    def __init__(self, endpoint: str, detail: str, *, status: int | None = None) -> None:
-        where = f"HTTP {status}: " if status is not None else ""
-        super().__init__(f"{endpoint}: {where}{detail}")
-        self.endpoint = endpoint
-        self.status = status
-        self.detail = detail
 
-
-class SourceUnavailable(SourceError):
+class SourceUnavailable(SourceError, EndpointUnavailable):
     """The source did not answer usefully (429, 5xx, network, a job still running) even after waiting."""
 
 

@@ -28,6 +28,7 @@ import httpx
 import msgspec
 import trio
 
+from b1e55ed.httperrors import EndpointError, EndpointUnavailable
 from b1e55ed.messages import Bar
 
 logger = logging.getLogger(__name__)
@@ -66,18 +67,15 @@ _DETAIL_CHARS: Final = 200
 T = TypeVar("T")
 
 
-class InfoError(ValueError):
+class InfoError(EndpointError, ValueError):
     """An ``/info`` request failed for a reason a retry will not cure."""
 
     def __init__(self, request_type: str, detail: str, *, status: int | None = None) -> None:
-        where = f"HTTP {status}: " if status is not None else ""
-        super().__init__(f"/info {request_type}: {where}{detail}")
+        super().__init__(f"/info {request_type}", detail, status=status)
         self.request_type = request_type
-        self.status = status
-        self.detail = detail
 
 
-class InfoUnavailable(InfoError):
+class InfoUnavailable(InfoError, EndpointUnavailable):
     """Hyperliquid did not answer usefully (429, 5xx, network) even after the retries."""
 
 
