@@ -21,6 +21,7 @@ from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.health import ActorHealth
 from b1e55ed.market.bars import MarketState
 from b1e55ed.market.feed import Feed
+from b1e55ed.market.hyperliquid import HyperliquidFeed
 from b1e55ed.messages import CycleSettled, CycleStarted
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,8 @@ class Brain:
     async def _tick_live(self, feed: Feed, outputs: list[trio.MemorySendChannel[CycleTick]]) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._fill_market, feed)
+            if isinstance(feed, HyperliquidFeed):
+                nursery.start_soon(feed.watch_mids)  # live mid prices, polled within the API's weight budget
             while True:
                 as_of = self._clock.now_ms()
                 fresh_after = as_of - 2 * self._market.timeframe_ms  # a stalled symbol sits out, not trade stale
