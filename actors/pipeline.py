@@ -31,7 +31,7 @@ from b1e55ed.cycle import CycleBarrier, CycleTick, EnrichedCycle, Producer, Stra
 from b1e55ed.market.bars import MarketState
 from b1e55ed.market.feed import TIMEFRAME_MS, Feed
 from b1e55ed.market.funding import FundingHistory
-from b1e55ed.market.hyperliquid import HyperliquidFeed, reachable
+from b1e55ed.market.hyperliquid import HyperliquidFeed
 from b1e55ed.market.replay import DataError, ReplayFeed, load_history
 from b1e55ed.market.sentiment import FearGreedIndex
 from b1e55ed.market.sim import SimFeed, SimMarket
@@ -164,7 +164,7 @@ class TradingPipeline:
             logger.warning("funding data: %s", funding.report.summary())
         keys = Keys(apify_token=config.keys.apify_token.reveal(), allium_api_key=config.keys.allium_api_key.reveal())
         # Only a real market is worth real funding, social and whale data: a replay or the simulation is offline.
-        offline = market.source not in ("auto", "hyperliquid")
+        offline = market.source != "hyperliquid"
         http = None if offline else httpx.AsyncClient(timeout=market.timeout_s)
         info = None if http is None else InfoClient(http, base_url=market.hyperliquid_url, timeout_s=market.timeout_s)
         return Services(
@@ -199,22 +199,13 @@ class TradingPipeline:
                 logger.warning("replay data: %s", data.report.summary())
             yield ReplayFeed(data, speed=market.speed or None)
             return
-        if market.source in ("auto", "hyperliquid"):
+        if market.source == "hyperliquid":
             async with httpx.AsyncClient() as http:
                 info = InfoClient(http, base_url=market.hyperliquid_url, timeout_s=market.timeout_s)
-                if market.source == "hyperliquid" or await reachable(info):
-                    yield HyperliquidFeed(
-                        info,
-                        list(config.symbols),
-                        config.timeframe,
-                        self.runtime.clock,
-                        history_bars=market.history_bars,
-                    )
-                    return
-            logger.warning(
-                "Hyperliquid is unreachable at %s: FALLING BACK TO THE SIMULATED MARKET (paper trading only)",
-                market.hyperliquid_url,
-            )
+                yield HyperliquidFeed(
+                    info, list(config.symbols), config.timeframe, self.runtime.clock, history_bars=market.history_bars
+                )
+                return
         yield self._sim_feed()
 
     def _sim_feed(self) -> Feed:

@@ -7,6 +7,7 @@ cannot be opened, with a message that says what to fix.
 from __future__ import annotations
 
 import argparse
+import logging
 import sqlite3
 import sys
 import time
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
 
+import httpx
 import msgspec
 import trio
 from msgspec.structs import replace
@@ -27,6 +29,7 @@ from b1e55ed.eventlog.chain import ChainBroken
 from b1e55ed.eventlog.sqlite_store import WriterLock, open_offline, rebuild_connection
 from b1e55ed.eventlog.store import StoreError
 from b1e55ed.eventlog.verify import verify_database
+from b1e55ed.market.hyperliquid import reachable
 from b1e55ed.market.replay import DataError
 from b1e55ed.messages import KillSwitchChanged
 from b1e55ed.registry import resolve
@@ -34,8 +37,11 @@ from b1e55ed.runtime import Runtime
 from b1e55ed.summary import summarize
 from b1e55ed.supervisor import ActorStartupError
 from b1e55ed.trading_config import MarketConfig, is_driven
+from b1e55ed.venues.hl_info import InfoClient
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
+
+logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,6 +186,8 @@ def run(config: Config, db: Path) -> int:
     if config.mode == "live":
         print("b1e55ed: live trading is not available yet: set mode: paper", file=sys.stderr)
         return EXIT_USAGE
+    if config.market.source == "auto":
+        config = replace(config, market=replace(config.market, source=trio.run(resolve_auto, config.market)))
     driven = is_driven(config.market)
     clock: Clock = ManualClock() if driven else WallClock()
     runtime = Runtime(config, db_path=db, clock=clock)
@@ -202,6 +210,18 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     return [
         leaf for exc in group.exceptions for leaf in (_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
     ]
+
+
+async def resolve_auto(market: MarketConfig) -> str:
+    """Paper trading's ``auto``: Hyperliquid's live prices if it answers now, else the simulation, loudly."""
+    async with httpx.AsyncClient() as http:
+        if await reachable(InfoClient(http, base_url=market.hyperliquid_url, timeout_s=market.timeout_s)):
+            return "hyperliquid"
+    logger.warning(
+        "Hyperliquid is unreachable at %s: FALLING BACK TO THE SIMULATED MARKET (paper trading only)",
+        market.hyperliquid_url,
+    )
+    return "sim"
 
 
 def killswitch(db: Path, command: str) -> int:

@@ -52,7 +52,7 @@ class ProducerStage:
                 if signal is not None:
                     signals.append(signal)
         except (Exception, trio.TooSlowError) as exc:
-            logger.warning("producer %s failed in cycle %d: %s", self.name, tick.cycle, exc, exc_info=exc)
+            logger.debug("producer %s failed in cycle %d", self.name, tick.cycle, exc_info=exc)
             detail = f"{type(exc).__name__}: {exc}"
             return ProducerReport(cycle=tick.cycle, producer=self.name, status="failed", detail=detail)
         status: ReportStatus = "ok" if signals else "no data"
