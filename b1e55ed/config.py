@@ -262,7 +262,7 @@ def redacted(config: Config) -> dict[str, Any]:
 def _mask_secret(obj: Any) -> Any:
     if isinstance(obj, Secret):
         return "***" if obj else ""
-    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+    raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
 _HASH_ENCODER: Final = msgspec.json.Encoder(enc_hook=_mask_secret, order="deterministic")
@@ -273,7 +273,7 @@ def _decode_secret(kind: type, value: Any) -> Any:
         if not isinstance(value, str):
             raise TypeError(f"Expected `str`, got `{type(value).__name__}`")
         return Secret(value)
-    raise NotImplementedError(f"cannot decode {kind!r}")
+    raise TypeError(f"cannot decode {kind!r}")
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import httpx
 import msgspec
@@ -30,6 +30,17 @@ import trio
 
 from b1e55ed.httperrors import EndpointError, EndpointUnavailable
 from b1e55ed.messages import Bar
+from b1e55ed.venues.hl_wire import (
+    ASSET_CTXS_DECODER,
+    CANDLES_DECODER,
+    CLEARINGHOUSE_DECODER,
+    FUNDING_DECODER,
+    MIDS_DECODER,
+    PREDICTED_DECODER,
+    AssetContext,
+    ClearinghouseState,
+    WireCandle,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -131,111 +142,6 @@ class WeightBudget:
 
 # Wire formats. Hyperliquid sends prices and sizes as decimal strings and times as integer ms; the decoders run
 # in msgspec's lax mode, which turns "29258.0" into a float, and the bounds reject "nan", "inf" and negatives.
-_Price = Annotated[float, msgspec.Meta(gt=0, le=1e300)]
-_Quantity = Annotated[float, msgspec.Meta(ge=0, le=1e300)]
-
-
-class _WireCandle(msgspec.Struct, frozen=True):
-    """One element of a ``candleSnapshot`` answer: ``t``/``T`` open and close ms, ``s`` coin, ``i`` interval,
-    ``o c h l v`` strings, ``n`` the trade count. ``T`` is the last ms of the candle (``t`` + interval - 1)."""
-
-    open_ms: int = msgspec.field(name="t")
-    close_ms: int = msgspec.field(name="T")
-    coin: str = msgspec.field(name="s")
-    interval: str = msgspec.field(name="i")
-    open: _Price = msgspec.field(name="o")
-    close: _Price = msgspec.field(name="c")
-    high: _Price = msgspec.field(name="h")
-    low: _Price = msgspec.field(name="l")
-    volume: _Quantity = msgspec.field(name="v")
-    trades: int = msgspec.field(name="n", default=0)
-
-
-_Signed = Annotated[float, msgspec.Meta(ge=-1e300, le=1e300)]  # sizes, PnL and rates can be negative; never nan
-
-
-class Leverage(msgspec.Struct, frozen=True):
-    """``{"type": "cross" | "isolated", "value": 20, "rawUsd": ...}``; ``rawUsd`` (isolated only) is not kept."""
-
-    type: str
-    value: _Quantity
-
-
-class Position(msgspec.Struct, frozen=True):
-    """One perp position of ``clearinghouseState``: ``size`` (``szi``) is signed, negative for a short."""
-
-    coin: str
-    size: _Signed = msgspec.field(name="szi")
-    entry_px: _Price | None = msgspec.field(name="entryPx", default=None)
-    position_value: _Quantity = msgspec.field(name="positionValue", default=0.0)
-    unrealized_pnl: _Signed = msgspec.field(name="unrealizedPnl", default=0.0)
-    leverage: Leverage | None = None
-
-
-class _WireAssetPosition(msgspec.Struct, frozen=True):
-    position: Position
-
-
-class MarginSummary(msgspec.Struct, frozen=True):
-    account_value: _Signed = msgspec.field(name="accountValue")
-    total_ntl_pos: _Quantity = msgspec.field(name="totalNtlPos", default=0.0)
-
-
-class _WireClearinghouseState(msgspec.Struct, frozen=True):
-    asset_positions: list[_WireAssetPosition] = msgspec.field(name="assetPositions")
-    margin_summary: MarginSummary = msgspec.field(name="marginSummary")
-
-
-class ClearinghouseState(msgspec.Struct, frozen=True):
-    """A user's perp account: open positions (flattened from ``assetPositions[].position``) and the margin
-    summary's ``accountValue`` and ``totalNtlPos`` (USD)."""
-
-    positions: tuple[Position, ...]
-    account_value: float
-    total_ntl_pos: float
-
-
-class _WireFunding(msgspec.Struct, frozen=True):
-    """One ``fundingHistory`` row: ``{"coin", "fundingRate", "premium", "time"}``, rates per hour as strings."""
-
-    coin: str
-    rate: _Signed = msgspec.field(name="fundingRate")
-    time: int
-
-
-class _WireAsset(msgspec.Struct, frozen=True):
-    name: str
-
-
-class _WireMeta(msgspec.Struct, frozen=True):
-    universe: list[_WireAsset]
-
-
-class AssetContext(msgspec.Struct, frozen=True):
-    """One perp's live context from ``metaAndAssetCtxs``: ``funding`` is the current hourly rate."""
-
-    funding: _Signed
-    open_interest: _Quantity = msgspec.field(name="openInterest", default=0.0)
-    mark_px: _Price | None = msgspec.field(name="markPx", default=None)
-    premium: _Signed | None = None
-
-
-class _WireVenueFunding(msgspec.Struct, frozen=True):
-    rate: _Signed = msgspec.field(name="fundingRate")
-    next_funding_ms: int = msgspec.field(name="nextFundingTime", default=0)
-
-
-_MIDS_DECODER: Final = msgspec.json.Decoder(dict[str, _Price], strict=False)
-_CANDLES_DECODER: Final = msgspec.json.Decoder(list[_WireCandle], strict=False)
-_CLEARINGHOUSE_DECODER: Final = msgspec.json.Decoder(_WireClearinghouseState, strict=False)
-_FUNDING_DECODER: Final = msgspec.json.Decoder(list[_WireFunding], strict=False)
-_ASSET_CTXS_DECODER: Final = msgspec.json.Decoder(tuple[_WireMeta, list[AssetContext]], strict=False)
-# [[coin, [[venue, {fundingRate, nextFundingTime, ...} | null], ...]], ...]
-_PREDICTED_DECODER: Final = msgspec.json.Decoder(
-    list[tuple[str, list[tuple[str, _WireVenueFunding | None]]]], strict=False
-)
-
-
 class InfoClient:
     """Hyperliquid's info API over an injected ``httpx.AsyncClient`` (which runs on trio through anyio).
 
@@ -268,7 +174,7 @@ class InfoClient:
 
     async def all_mids(self) -> dict[str, float]:
         """Mid price per coin (perps by name, spot pairs as ``@index``); the last trade when a book is empty."""
-        return await self._post({"type": "allMids"}, INFO_WEIGHT_LIGHT, _MIDS_DECODER)
+        return await self._post({"type": "allMids"}, INFO_WEIGHT_LIGHT, MIDS_DECODER)
 
     async def candles(self, coin: str, interval: str, start_ms: int, end_ms: int) -> list[Bar]:
         """Candles of ``coin`` opening in [``start_ms``, ``end_ms``], oldest first, the still-open one included if
@@ -297,7 +203,7 @@ class InfoClient:
 
     async def clearinghouse_state(self, user: str) -> ClearinghouseState:
         """``user``'s perp positions and margin summary (weight 2)."""
-        wire = await self._post({"type": "clearinghouseState", "user": user}, INFO_WEIGHT_LIGHT, _CLEARINGHOUSE_DECODER)
+        wire = await self._post({"type": "clearinghouseState", "user": user}, INFO_WEIGHT_LIGHT, CLEARINGHOUSE_DECODER)
         return ClearinghouseState(
             positions=tuple(asset.position for asset in wire.asset_positions),
             account_value=wire.margin_summary.account_value,
@@ -319,7 +225,7 @@ class InfoClient:
             expected = min(FUNDING_PAGE_LIMIT, (end_ms - cursor) // HL_FUNDING_INTERVAL_MS + 1)
             weight = INFO_WEIGHT_DEFAULT + math.ceil(expected / FUNDING_WEIGHT_ITEMS)
             body = {"type": "fundingHistory", "coin": coin, "startTime": cursor, "endTime": end_ms}
-            page = await self._post(body, weight, _FUNDING_DECODER)
+            page = await self._post(body, weight, FUNDING_DECODER)
             for index, row in enumerate(page):
                 if row.coin != coin:
                     raise InfoError("fundingHistory", f"`$[{index}].coin` is {row.coin!r}, asked for {coin!r}")
@@ -335,7 +241,7 @@ class InfoClient:
 
     async def meta_and_asset_ctxs(self) -> dict[str, AssetContext]:
         """Every perp's live context by coin: current funding (hourly), open interest, mark price (weight 20)."""
-        meta, contexts = await self._post({"type": "metaAndAssetCtxs"}, INFO_WEIGHT_DEFAULT, _ASSET_CTXS_DECODER)
+        meta, contexts = await self._post({"type": "metaAndAssetCtxs"}, INFO_WEIGHT_DEFAULT, ASSET_CTXS_DECODER)
         if len(meta.universe) != len(contexts):
             raise InfoError(
                 "metaAndAssetCtxs", f"{len(meta.universe)} assets in `universe` but {len(contexts)} contexts"
@@ -345,7 +251,7 @@ class InfoClient:
     async def predicted_fundings(self, venue: str = "HlPerp") -> dict[str, float]:
         """The next funding rate per coin as ``venue`` predicts it (``HlPerp``: Hyperliquid's own, hourly; others
         such as ``BinPerp`` quote their own interval). Coins the venue does not list are left out (weight 20)."""
-        answer = await self._post({"type": "predictedFundings"}, INFO_WEIGHT_DEFAULT, _PREDICTED_DECODER)
+        answer = await self._post({"type": "predictedFundings"}, INFO_WEIGHT_DEFAULT, PREDICTED_DECODER)
         rates: dict[str, float] = {}
         for coin, venues in answer:
             for name, prediction in venues:
@@ -355,13 +261,13 @@ class InfoClient:
 
     async def _candle_page(
         self, coin: str, interval: str, interval_ms: int, start_ms: int, end_ms: int
-    ) -> list[_WireCandle]:
+    ) -> list[WireCandle]:
         expected = min(CANDLE_PAGE_LIMIT, (end_ms - start_ms) // interval_ms + 1)
         body = {
             "type": "candleSnapshot",
             "req": {"coin": coin, "interval": interval, "startTime": start_ms, "endTime": end_ms},
         }
-        page = await self._post(body, candle_snapshot_weight(expected), _CANDLES_DECODER)
+        page = await self._post(body, candle_snapshot_weight(expected), CANDLES_DECODER)
         for index, candle in enumerate(page):
             if candle.coin != coin or candle.interval != interval:
                 raise InfoError(
