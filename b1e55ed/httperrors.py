@@ -3,10 +3,17 @@
     EndpointError            a request failed for a reason a retry will not cure: fix the request or the data
      └── EndpointUnavailable the server or the network did not answer usefully, even after the retries
 
-Each message names the endpoint, and the HTTP status when there was one.
+Each message names the endpoint, and the HTTP status when there was one. The helpers below are what every client
+needs to build those messages and to honour ``Retry-After``.
 """
 
 from __future__ import annotations
+
+import math
+
+import httpx
+
+DETAIL_CHARS = 200
 
 
 class EndpointError(Exception):
@@ -20,3 +27,25 @@ class EndpointError(Exception):
 
 class EndpointUnavailable(EndpointError):
     """The server or the network did not answer usefully, even after the retries."""
+
+
+def excerpt(text: str | bytes) -> str:
+    """The start of a response body, on one line, for an error message."""
+    if isinstance(text, bytes):
+        text = text[: DETAIL_CHARS * 4].decode("utf-8", errors="replace")
+    text = " ".join(text[: DETAIL_CHARS * 4].split())
+    return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS] + "…"
+
+
+def retry_after_s(headers: httpx.Headers, cap_s: float = math.inf) -> float | None:
+    """``Retry-After`` in seconds, capped; None when absent, negative or an HTTP date (then the backoff applies)."""
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, cap_s)

@@ -20,7 +20,6 @@ never retried: only httpx's own errors are caught.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
@@ -30,13 +29,12 @@ import httpx
 import msgspec
 import trio
 
-from b1e55ed.httperrors import EndpointError, EndpointUnavailable
+from b1e55ed.httperrors import EndpointError, EndpointUnavailable, excerpt, retry_after_s
 from b1e55ed.venues.hl_info import WeightBudget
 
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES: Final = frozenset({429, 418})  # rate limited, or banned for ignoring the rate limit
-_DETAIL_CHARS: Final = 200
 
 T = TypeVar("T")
 
@@ -125,10 +123,10 @@ class JsonFetcher:
                 if 200 <= response.status_code < 300:
                     return _decode(endpoint, response.content, decoder)
                 if response.status_code < 500 and response.status_code not in RETRY_STATUSES:
-                    raise CollectError(endpoint, _excerpt(response.text), status=status)
+                    raise CollectError(endpoint, excerpt(response.text), status=status)
                 if response.status_code in RETRY_STATUSES:
                     budget.drain()  # our count was optimistic (another process on this IP?): start from empty
-                retry_after = _retry_after_s(response)
+                retry_after = retry_after_s(response.headers)
                 if retry_after is not None and retry_after > policy.max_retry_after_s:
                     detail = f"told to wait {retry_after:.0f} s (Retry-After); try again later"
                     raise CollectUnavailable(endpoint, detail, status=status)
@@ -149,7 +147,7 @@ class JsonFetcher:
                 response = await self._http.send(request)
                 if response.is_success:
                     return response, ""
-                return response, _excerpt(response.text) or response.reason_phrase
+                return response, excerpt(response.text) or response.reason_phrase
         except httpx.TransportError as exc:  # connect errors, timeouts, dropped connections: transient
             return None, f"{type(exc).__name__}: {exc}"
         except httpx.HTTPError as exc:  # anything else httpx raises (redirect loops, bad encodings)
@@ -163,23 +161,4 @@ def _decode(endpoint: str, content: bytes, decoder: msgspec.json.Decoder[T]) -> 
     except msgspec.ValidationError as exc:
         raise CollectError(endpoint, f"unexpected answer: {exc}") from None
     except msgspec.DecodeError as exc:
-        raise CollectError(endpoint, f"answer is not JSON ({exc}): {_excerpt(content)}") from None
-
-
-def _retry_after_s(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds; None when absent, negative or an HTTP date (then the backoff applies)."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-def _excerpt(text: str | bytes) -> str:
-    if isinstance(text, bytes):
-        text = text[: _DETAIL_CHARS * 4].decode("utf-8", errors="replace")
-    text = " ".join(text[: _DETAIL_CHARS * 4].split())
-    return text if len(text) <= _DETAIL_CHARS else text[:_DETAIL_CHARS] + "…"
+        raise CollectError(endpoint, f"answer is not JSON ({exc}): {excerpt(content)}") from None

@@ -20,7 +20,6 @@ secrets (API tokens) are replaced by ``***`` in every message: a token must neve
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
@@ -29,14 +28,13 @@ import httpx
 import msgspec
 import trio
 
-from b1e55ed.httperrors import EndpointError, EndpointUnavailable
+from b1e55ed.httperrors import EndpointError, EndpointUnavailable, excerpt, retry_after_s
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 RETRY_AFTER_CAP_S: Final = 60.0  # a longer Retry-After is cut to this; the caller's timeout decides anyway
-_DETAIL_CHARS: Final = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,27 +60,6 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
-
-
-def excerpt(text: str | bytes) -> str:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    text = " ".join(text.split())
-    return text if len(text) <= _DETAIL_CHARS else text[:_DETAIL_CHARS] + "…"
-
-
-def retry_after_s(headers: httpx.Headers, cap_s: float = RETRY_AFTER_CAP_S) -> float | None:
-    """``Retry-After`` in seconds, capped; None when absent or an HTTP date (then the backoff applies)."""
-    value = headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    if not math.isfinite(seconds) or seconds < 0:
-        return None
-    return min(seconds, cap_s)
 
 
 class JsonApi:
@@ -154,7 +131,7 @@ class JsonApi:
                 if 200 <= status < 300:
                     return self._decode(endpoint, response.content, decoder)
                 if status == 429:
-                    after = retry_after_s(response.headers)
+                    after = retry_after_s(response.headers, RETRY_AFTER_CAP_S)
                     retry_in = retry_in if after is None else after
                 elif status < 500:
                     raise SourceError(endpoint, self._redact(excerpt(response.text)), status=status)

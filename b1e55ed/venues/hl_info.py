@@ -28,7 +28,7 @@ import httpx
 import msgspec
 import trio
 
-from b1e55ed.httperrors import EndpointError, EndpointUnavailable
+from b1e55ed.httperrors import EndpointError, EndpointUnavailable, excerpt, retry_after_s
 from b1e55ed.messages import Bar
 from b1e55ed.venues.hl_wire import (
     ASSET_CTXS_DECODER,
@@ -73,7 +73,6 @@ HL_INTERVAL_MS: Final[Mapping[str, int]] = {
 }
 
 _RETRY_AFTER_CAP_S: Final = 120.0  # a Retry-After beyond this is treated as this: a feed must not sleep for hours
-_DETAIL_CHARS: Final = 200
 
 T = TypeVar("T")
 
@@ -301,11 +300,11 @@ class InfoClient:
                     return self._decode(request_type, response.content, decoder)
                 if status == 429:
                     self.budget.drain()
-                    retry_after = _retry_after_s(response)
+                    retry_after = retry_after_s(response.headers, _RETRY_AFTER_CAP_S)
                     retry_in = retry_in if retry_after is None else retry_after
                 elif status < 500:
-                    raise InfoError(request_type, _excerpt(response.text), status=status)
-                failure = _excerpt(response.text) or response.reason_phrase
+                    raise InfoError(request_type, excerpt(response.text), status=status)
+                failure = excerpt(response.text) or response.reason_phrase
             if attempt == self._max_retries:
                 raise InfoUnavailable(
                     request_type, f"{failure} (gave up after {self._max_retries} retries)", status=status
@@ -329,28 +328,7 @@ class InfoClient:
         except msgspec.ValidationError as exc:
             raise InfoError(request_type, f"unexpected answer: {exc}") from None
         except msgspec.DecodeError as exc:
-            raise InfoError(request_type, f"answer is not JSON ({exc}): {_excerpt(content)}") from None
+            raise InfoError(request_type, f"answer is not JSON ({exc}): {excerpt(content)}") from None
 
     def _backoff_s(self, attempt: int) -> float:
         return min(self._backoff_max_s, self._backoff_initial_s * 2.0 ** min(attempt, 32))
-
-
-def _retry_after_s(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds, capped; None when absent or an HTTP date (then the backoff applies)."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    if not math.isfinite(seconds) or seconds < 0:
-        return None
-    return min(seconds, _RETRY_AFTER_CAP_S)
-
-
-def _excerpt(text: str | bytes) -> str:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    text = " ".join(text.split())
-    return text if len(text) <= _DETAIL_CHARS else text[:_DETAIL_CHARS] + "…"

@@ -24,26 +24,13 @@ import httpx
 import trio
 
 from b1e55ed.messages import Bar
+from b1e55ed.venues.hl_info import HL_INTERVAL_MS
 
 RESPONSE_CANDLE_CAP = 5000  # documented: "Only the most recent 5000 candles are available"
 RESPONSE_FUNDING_CAP = 500  # fundingHistory answers with at most 500 rows, the first ones from startTime
 DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
 
-INTERVAL_MS = {
-    "1m": 60_000,
-    "3m": 180_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "30m": 1_800_000,
-    "1h": 3_600_000,
-    "2h": 7_200_000,
-    "4h": 14_400_000,
-    "8h": 28_800_000,
-    "12h": 43_200_000,
-    "1d": 86_400_000,
-    "3d": 259_200_000,
-    "1w": 604_800_000,
-}
+INTERVAL_MS = HL_INTERVAL_MS
 
 FaultKind = Literal["status", "body", "malformed", "unreachable", "hang"]
 
@@ -238,7 +225,9 @@ class FakeHyperliquidInfo:
             return httpx.Response(422, text=DESERIALIZE_ERROR)
         coin, interval = req.get("coin"), req.get("interval")
         start, end = req.get("startTime"), req.get("endTime")
-        if not isinstance(coin, str) or interval not in INTERVAL_MS or not isinstance(start, int):
+        if not isinstance(coin, str) or not isinstance(interval, str) or interval not in INTERVAL_MS:
+            return httpx.Response(422, text=DESERIALIZE_ERROR)
+        if not isinstance(start, int):
             return httpx.Response(422, text=DESERIALIZE_ERROR)
         if not isinstance(end, int):
             end = self._now_ms() if self._now_ms is not None else 2**63 - 1  # endTime is optional on the wire
