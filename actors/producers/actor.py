@@ -31,6 +31,7 @@ class ProducerStage:
         self._ticks = ticks
         self._reports = reports
         self._refresh_timeout_s = refresh_timeout_s
+        self._network = producer if isinstance(producer, NetworkProducer) else None  # checked once: it is slow
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with self._ticks.clone() as ticks, self._reports.clone() as reports:
@@ -41,11 +42,11 @@ class ProducerStage:
     async def report(self, tick: CycleTick) -> ProducerReport:
         producer = self._producer
         try:
-            if isinstance(producer, NetworkProducer):
-                if reason := producer.availability():
+            if (network := self._network) is not None:
+                if reason := network.availability():
                     return ProducerReport(cycle=tick.cycle, producer=self.name, status="disabled", detail=reason)
                 with trio.fail_after(self._refresh_timeout_s):
-                    await producer.refresh(sorted(tick.market), tick.as_of)
+                    await network.refresh(sorted(tick.market), tick.as_of)
             signals: list[Signal] = []
             for symbol in sorted(tick.market):
                 signal = producer.produce(symbol, tick.market[symbol], tick.as_of)
