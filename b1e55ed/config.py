@@ -20,6 +20,7 @@ from typing import Annotated, Any, Final, Literal, final
 import msgspec
 import yaml
 
+from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
 from b1e55ed.envfile import ENV_PREFIX, Override, apply_override, env_overrides
 from b1e55ed.registry import ConfigError, PluginSpec, resolve, resolve_plugin
 from b1e55ed.supervisor import RestartPolicy
@@ -108,55 +109,6 @@ class RuntimeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     log_level: LogLevel = "INFO"
     seed: _Count = 0
     pipeline: _Text = "actors.pipeline:TradingPipeline"
-
-
-DEFAULT_PRODUCERS = (
-    PluginSpec(
-        name="rsi",
-        module="actors.producers.rsi",
-        class_name="RSIProducer",
-        params={"period": 14, "oversold": 30, "overbought": 70},
-    ),
-    PluginSpec(
-        name="momentum",
-        module="actors.producers.momentum",
-        class_name="MomentumProducer",
-        params={"lookback_days": 20, "threshold_pct": 5},
-    ),
-    PluginSpec(
-        name="funding",
-        module="actors.producers.funding",
-        class_name="FundingProducer",
-        params={"lookback": 90, "z_threshold": 2.0},
-    ),
-    PluginSpec(
-        name="social",
-        module="actors.producers.social",
-        class_name="SocialProducer",
-        params={"subreddits": ["CryptoCurrency", "Bitcoin"], "z_threshold": 2.0},
-    ),
-    PluginSpec(
-        name="whale",
-        module="actors.producers.whale",
-        class_name="WhaleProducer",
-        params={"addresses": [], "threshold_usd": 500000},
-    ),
-)
-DEFAULT_STRATEGIES = (
-    PluginSpec(
-        name="confluence",
-        module="actors.strategies.confluence",
-        class_name="ConfluenceStrategy",
-        params={
-            "min_agreeing": 2,
-            "base_size": 0.05,
-            "reference_conviction": 7,
-            "max_size": 0.15,
-            "stop_pct": 3,
-            "target_pct": 10,
-        },
-    ),
-)
 
 
 class BrainConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -263,7 +263,7 @@ class OMS:
 
     async def _submit(self, order: OrderUpdated) -> OrderUpdated | None:
         """Send a committed ``pending`` order; None if the venue could not be reached (resolved at restart)."""
-        request = _venue_order(order)
+        request = VenueOrder.of(order)
         for attempt in range(1, SUBMIT_ATTEMPTS + 1):
             try:
                 ack = await self.venue.submit(request)
@@ -296,7 +296,7 @@ class OMS:
             after = records[-1].seq
         if isinstance(self.venue, PaperVenue):
             self.venue.restore(
-                open_orders=[_venue_order(o) for o in self.ledger.open_orders() if o.status == "submitted"],
+                open_orders=[VenueOrder.of(o) for o in self.ledger.open_orders() if o.status == "submitted"],
                 positions=[
                     VenuePosition(symbol=p.symbol, size=p.sign * p.size, entry_price=p.entry_price)
                     for p in self.ledger.positions.values()
@@ -389,20 +389,6 @@ class OMS:
             except Exception:
                 logger.critical("could not record the database write error either")
             raise
-
-
-def _venue_order(order: OrderUpdated) -> VenueOrder:
-    return VenueOrder(
-        cloid=order.cloid,
-        symbol=order.symbol,
-        side=order.order_side,
-        size=order.size,
-        role=order.role,
-        reduce_only=order.reduce_only,
-        trigger_price=order.trigger_price,
-        reference_price=order.reference_price,
-        not_before=order.not_before,
-    )
 
 
 class _Judged:

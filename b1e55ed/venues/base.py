@@ -12,7 +12,7 @@ from typing import Literal, Protocol
 
 import msgspec
 
-from b1e55ed.messages import Bar, OrderRole, Side
+from b1e55ed.messages import Bar, OrderRole, OrderUpdated, Side
 
 
 class VenueOrder(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,6 +28,21 @@ class VenueOrder(msgspec.Struct, frozen=True, kw_only=True):
     trigger_price: float | None = None
     reference_price: float | None = None
     not_before: int = 0
+
+    @classmethod
+    def of(cls, order: OrderUpdated) -> VenueOrder:
+        """The venue's view of an order the OMS logged."""
+        return cls(
+            cloid=order.cloid,
+            symbol=order.symbol,
+            side=order.order_side,
+            size=order.size,
+            role=order.role,
+            reduce_only=order.reduce_only,
+            trigger_price=order.trigger_price,
+            reference_price=order.reference_price,
+            not_before=order.not_before,
+        )
 
 
 class Ack(msgspec.Struct, frozen=True, kw_only=True):
