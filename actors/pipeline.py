@@ -25,6 +25,7 @@ from actors.oms.ledger import Ledger
 from actors.oms.oms import OMS
 from actors.producers.actor import ProducerStage
 from actors.strategies.actor import strategy_stage
+from actors.venue import build_venue
 from b1e55ed.collect import basis_premium
 from b1e55ed.config import Config, PluginSpec
 from b1e55ed.cycle import CycleBarrier, CycleTick, EnrichedCycle, Producer, Strategy
@@ -40,7 +41,6 @@ from b1e55ed.registry import resolve_enabled
 from b1e55ed.runtime import Runtime, Stage
 from b1e55ed.trading_config import day_ms, is_driven
 from b1e55ed.venues.hl_info import InfoClient
-from b1e55ed.venues.paper import PaperVenue
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +67,7 @@ class TradingPipeline:
         oms_cycles = runtime.channel(1)
         strategy_reports = runtime.channel(max(1, len(strategies)))
 
-        venue = PaperVenue(
-            fees=config.paper.fees,
-            slippage=config.paper.slippage,
-            latency_s=0.0 if is_driven(config.market) else config.paper.latency_s,
-            min_notional=config.risk.min_notional,
-            timeframe_ms=self.timeframe_ms,
-        )
+        venue = build_venue(config, self.timeframe_ms, self.services)
         log, clock = runtime.log, runtime.clock
         stages = [
             Stage(
@@ -97,7 +91,7 @@ class TradingPipeline:
                     barrier=self.barrier,
                     policy=config.risk,
                     ledger=Ledger(config.paper.starting_equity),
-                    max_drawdown_pct=config.killswitch.max_drawdown_pct,
+                    killswitch=config.killswitch,
                 ),
             ),
         ]

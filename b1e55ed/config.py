@@ -24,7 +24,7 @@ from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
 from b1e55ed.envfile import ENV_PREFIX, Override, apply_override, env_overrides
 from b1e55ed.registry import ConfigError, PluginSpec, resolve, resolve_plugin
 from b1e55ed.supervisor import RestartPolicy
-from b1e55ed.trading_config import KillSwitchConfig, MarketConfig, PaperConfig, RiskPolicy
+from b1e55ed.trading_config import HyperliquidConfig, KillSwitchConfig, MarketConfig, PaperConfig, RiskPolicy
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -145,6 +145,7 @@ class KeysConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     apify_token: Secret = Secret("")
     allium_api_key: Secret = Secret("")
+    hyperliquid_private_key: Secret = Secret("")
 
 
 class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -160,6 +161,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     paper: PaperConfig = msgspec.field(default_factory=PaperConfig)
     risk: RiskPolicy = msgspec.field(default_factory=RiskPolicy)
     killswitch: KillSwitchConfig = msgspec.field(default_factory=KillSwitchConfig)
+    hyperliquid: HyperliquidConfig = msgspec.field(default_factory=HyperliquidConfig)
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)
     keys: KeysConfig = msgspec.field(default_factory=KeysConfig)
 

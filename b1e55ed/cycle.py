@@ -48,6 +48,8 @@ class EnrichedCycle:
     signals: tuple[Signal, ...]
     context: Mapping[str, Mapping[str, float]]
     producers: Mapping[str, str]
+    # Karma's calibration when there is one: producer → conviction → win probability. Sizing prefers it.
+    calibration: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
 
     @property
     def cycle(self) -> int:

@@ -265,6 +265,18 @@ class RuntimeStopped(Event, frozen=True, tag="runtime_stopped"):
     reason: str
 
 
+class FundingPaid(Event, frozen=True, tag="funding"):
+    """A perpetual funding payment on an open position. ``amount`` is cash to the account (negative: paid);
+    a long pays ``rate × notional`` when the rate is positive, a short receives it."""
+
+    symbol: str
+    rate: float
+    notional: float
+    amount: float
+    venue: str
+    funding_ts: int
+
+
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -291,5 +303,6 @@ AnyEvent = (
     | ConsumerAdvanced
     | RuntimeStarted
     | RuntimeStopped
+    | FundingPaid
     | Alert
 )

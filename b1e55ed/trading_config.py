@@ -37,6 +37,20 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     fees: FeeSchedule = msgspec.field(default_factory=FeeSchedule)
     slippage: SlippageModel = msgspec.field(default_factory=SlippageModel)
     latency_s: Annotated[float, msgspec.Meta(ge=0)] = 0.05
+    funding: bool = True
+
+
+class HyperliquidConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The live venue. The signing key is ``keys.hyperliquid_private_key``, from the environment only."""
+
+    url: str = "https://api.hyperliquid.xyz"
+    is_mainnet: bool | None = None
+    account_address: Annotated[str, msgspec.Meta(pattern=r"^(0x[0-9a-fA-F]{40})?$")] = ""
+    weight_per_min: Annotated[int, msgspec.Meta(ge=1)] = 1200
+    timeout_s: _Positive = 10.0
+
+
+DEFAULT_SECTORS = {"BTC": "store-of-value", "ETH": "smart-contract-platform", "SOL": "smart-contract-platform"}
 
 
 class RiskPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -44,10 +58,19 @@ class RiskPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     max_leverage: _Positive = 3.0
     min_notional: Annotated[float, msgspec.Meta(ge=0)] = 10.0
     restricted_symbols: tuple[str, ...] = ()
+    max_open_positions: Annotated[int, msgspec.Meta(ge=1)] = 5
+    max_daily_loss_pct: Annotated[float, msgspec.Meta(gt=0, le=100)] = 5.0
+    sectors: dict[str, str] = msgspec.field(default_factory=lambda: dict(DEFAULT_SECTORS))
+    max_sector_exposure: _Fraction = 0.30
 
 
 class KillSwitchConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_drawdown_pct: Annotated[float, msgspec.Meta(gt=0, le=100)] = 20.0
+    max_daily_loss_pct: Annotated[float, msgspec.Meta(gt=0, le=100)] = 10.0
+    venue_error_rate: _Fraction = 0.5
+    venue_error_window: Annotated[int, msgspec.Meta(ge=1)] = 20
+    venue_disconnect_s: _Positive = 60.0
+    flatten_on_halt: bool = False
     poll_s: _Positive = 0.5
 
 

@@ -39,7 +39,7 @@ from b1e55ed.messages import (
     Trade,
     TradeDecided,
 )
-from b1e55ed.trading_config import RiskPolicy
+from b1e55ed.trading_config import KillSwitchConfig, RiskPolicy
 from b1e55ed.tradingstate import TradingGate
 from b1e55ed.venues.base import Venue, VenueFill, VenueOrder, VenuePosition
 from b1e55ed.venues.paper import PaperVenue
@@ -64,7 +64,7 @@ class OMS:
         barrier: CycleBarrier,
         policy: RiskPolicy,
         ledger: Ledger,
-        max_drawdown_pct: float,
+        killswitch: KillSwitchConfig,
     ) -> None:
         self._strategies = sorted(strategies)
         self._cycles = cycles
@@ -77,7 +77,7 @@ class OMS:
         self._barrier = barrier
         self._policy = policy
         self.ledger = ledger
-        self._max_drawdown_pct = max_drawdown_pct
+        self._killswitch = killswitch
         self._lock = trio.Lock()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -352,8 +352,8 @@ class OMS:
         equity = self.ledger.equity(marks)
         events: list[Event] = [*answers]
         drawdown_pct = (1 - equity / self.ledger.peak_equity) * 100 if self.ledger.peak_equity > 0 else 0.0
-        if drawdown_pct >= self._max_drawdown_pct:
-            peak, limit = self.ledger.peak_equity, self._max_drawdown_pct
+        if drawdown_pct >= self._killswitch.max_drawdown_pct:
+            peak, limit = self.ledger.peak_equity, self._killswitch.max_drawdown_pct
             detail = f"drawdown {drawdown_pct:.1f}% from peak {peak:,.2f} ≥ {limit:g}%"
             change = self._gate.transition("HALTED", "drawdown", detail, ts)
             if change is not None:

@@ -15,6 +15,19 @@ import msgspec
 from b1e55ed.messages import Bar, OrderRole, OrderUpdated, Side
 
 
+class VenueError(Exception):
+    """A venue call that did not get an answer. A reject is an answer: ``Ack(accepted=False)``, final."""
+
+
+class VenueUnavailable(VenueError):
+    """Transient (timeout, 5xx, rate limit): the call may be retried with the same cloid, which the venue
+    deduplicates. Counts towards the kill switch's venue error rate."""
+
+
+class VenueDisconnected(VenueUnavailable):
+    """The venue cannot be reached at all (connection refused or dropped): the kill switch's disconnect trigger."""
+
+
 class VenueOrder(msgspec.Struct, frozen=True, kw_only=True):
     """``size`` is in units. A trigger order (stop, target) fires when the price crosses ``trigger_price``.
     A paper market order fills on the first bar that opens at or after ``not_before`` (ms)."""

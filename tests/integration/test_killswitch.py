@@ -48,7 +48,7 @@ from b1e55ed.messages import (
     TradeDecided,
     TradingStateName,
 )
-from b1e55ed.trading_config import RiskPolicy
+from b1e55ed.trading_config import KillSwitchConfig, RiskPolicy
 from b1e55ed.tradingstate import TradingGate
 from b1e55ed.venues.fees import FeeSchedule, SlippageModel
 from b1e55ed.venues.paper import PaperVenue
@@ -134,7 +134,7 @@ class Desk:
             barrier=self.barrier,
             policy=RiskPolicy(),
             ledger=Ledger(10_000.0),
-            max_drawdown_pct=20.0,
+            killswitch=KillSwitchConfig(max_drawdown_pct=20.0),
         )
 
     async def cycle(self, log: EventLog, cycle: int, *trades: Trade) -> list[AnyEvent]:
