@@ -3,9 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+TAILWIND := npx --yes tailwindcss@3.4.19
+DASHBOARD := b1e55ed/api/dashboard
 SECRET_PATTERN := (sk-[a-zA-Z0-9]{20,}|xai-[a-zA-Z0-9]{20,}|apify_api_[a-zA-Z0-9]{20,}|0x[0-9a-fA-F]{64})
 
-.PHONY: install run test lint typecheck secrets pytest bench clean
+.PHONY: install run test lint typecheck secrets pytest browser css bench clean
 
 install: $(STAMP)
 
@@ -17,7 +21,7 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/python -m b1e55ed $(ARGS)
 
-test: install lint typecheck secrets pytest
+test: install lint typecheck secrets browser pytest
 
 lint: install
 	$(BIN)/ruff check .
@@ -31,8 +35,17 @@ secrets:
 		echo "hard-coded secret found (see above): move it to the environment or .env"; exit 1; \
 	else echo "secrets: no key-shaped strings in b1e55ed/ actors/ config/ bench/"; fi
 
-pytest: install
+pytest: install browser
 	$(BIN)/pytest
+
+# The dashboard's browser test drives Debian's Chromium (tests/e2e); install it only when it is missing.
+browser:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
+
+# Rebuild the dashboard's committed CSS from its templates with the Tailwind v3 CLI (needs Node; npx caches the
+# CLI outside the repository, so no node_modules appears here).
+css:
+	cd $(DASHBOARD)/tailwind && $(TAILWIND) -c tailwind.config.js -i input.css -o ../static/dashboard.css --minify
 
 bench: install
 	$(BIN)/python bench/eventlog.py

@@ -5,22 +5,27 @@ across the symbols, and a symbol without a candle at that time is absent from th
 the simulation in real time), the feed fills the market in the background and a cycle starts every
 ``interval_s``. Either way a cycle's tick carries its id, its as-of time and read-only views of the market up to
 that time, and a run into a database that already holds settled cycles resumes after the last of them.
+
+Live, ``scan`` (``POST /scan``) starts a cycle now instead of at the next interval and waits for it to settle;
+driven by history the candles set the pace, so a manual scan is refused.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import trio
 
+from b1e55ed.api.context import ScanRefused
 from b1e55ed.clock import Clock, ManualClock
 from b1e55ed.cycle import CycleBarrier, CycleTick
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.health import ActorHealth
 from b1e55ed.market.bars import MarketState
-from b1e55ed.market.feed import Feed
+from b1e55ed.market.feed import CloseBatch, Feed
 from b1e55ed.market.hyperliquid import HyperliquidFeed
 from b1e55ed.messages import CycleSettled, CycleStarted
 
@@ -45,6 +50,7 @@ class Brain:
         interval_s: float,
         on_exhausted: Callable[[], None],
         stall_timeout_s: float = 60.0,
+        on_cycle_time: Callable[[float], None] | None = None,
     ) -> None:
         self._open_feed = open_feed
         self._market = market
@@ -58,7 +64,28 @@ class Brain:
         self._interval_s = interval_s
         self._on_exhausted = on_exhausted
         self._stall_timeout_s = stall_timeout_s
+        self._on_cycle_time = on_cycle_time
         self.cycle = 0
+        self.next_cycle_ms: int | None = None
+        self._wake = trio.Event()
+        self._running = False
+
+    async def scan(self) -> int:
+        """Run a cycle now (live only) and return its number once it has settled.
+
+        Raises ``ScanRefused`` when driven by history, or when the brain is not ticking.
+        """
+        if self._driven:
+            raise ScanRefused(
+                "this run is driven by history (a replay or the simulation at full speed): one cycle per candle "
+                "close, so a manual scan is refused"
+            )
+        if not self._running:
+            raise ScanRefused("the brain is not running: no cycle can start now")
+        wanted = self.cycle + 1
+        self._wake.set()
+        await self._barrier.wait(wanted)
+        return wanted
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         resume_as_of = await self._resume_point()
@@ -91,10 +118,11 @@ class Brain:
     async def _follow_history(
         self, feed: Feed, resume_as_of: int, outputs: list[trio.MemorySendChannel[CycleTick]]
     ) -> None:
-        async for batch in feed.closes():
-            self._market.add(batch)
-            if batch.close_ts > resume_as_of:
-                await self._run_cycle(batch.close_ts, sorted(batch.bars), feed, outputs)
+        async with _closing(feed.closes()) as closes:
+            async for batch in closes:
+                self._market.add(batch)
+                if batch.close_ts > resume_as_of:
+                    await self._run_cycle(batch.close_ts, sorted(batch.bars), feed, outputs)
         logger.info("market data exhausted after cycle %d", self.cycle)
         self._on_exhausted()
 
@@ -103,17 +131,29 @@ class Brain:
             nursery.start_soon(self._fill_market, feed)
             if isinstance(feed, HyperliquidFeed):
                 nursery.start_soon(feed.watch_mids)  # live mid prices, polled within the API's weight budget
-            while True:
-                as_of = self._clock.now_ms()
-                fresh_after = as_of - 2 * self._market.timeframe_ms  # a stalled symbol sits out, not trade stale
-                symbols = sorted(s for s, bars in self._market.view(as_of, 1).items() if bars.close_ts >= fresh_after)
-                if symbols:
-                    await self._run_cycle(as_of, symbols, feed, outputs)
-                await trio.sleep(self._interval_s)
+            self._running = True
+            try:
+                await self._tick_forever(feed, outputs)
+            finally:
+                self._running = False
+                self.next_cycle_ms = None
+
+    async def _tick_forever(self, feed: Feed, outputs: list[trio.MemorySendChannel[CycleTick]]) -> None:
+        while True:
+            self._wake = trio.Event()  # a scan asked for while this cycle runs starts the next one at once
+            as_of = self._clock.now_ms()
+            fresh_after = as_of - 2 * self._market.timeframe_ms  # a stalled symbol sits out, not trade stale
+            symbols = sorted(s for s, bars in self._market.view(as_of, 1).items() if bars.close_ts >= fresh_after)
+            if symbols:
+                await self._run_cycle(as_of, symbols, feed, outputs)
+            self.next_cycle_ms = self._clock.now_ms() + int(self._interval_s * 1000)
+            with trio.move_on_after(self._interval_s):
+                await self._wake.wait()
 
     async def _fill_market(self, feed: Feed) -> None:
-        async for batch in feed.closes():
-            self._market.add(batch)
+        async with _closing(feed.closes()) as closes:
+            async for batch in closes:
+                self._market.add(batch)
 
     async def _run_cycle(
         self, as_of: int, symbols: list[str], feed: Feed, outputs: list[trio.MemorySendChannel[CycleTick]]
@@ -128,11 +168,14 @@ class Brain:
             CycleStarted(ts=self._clock.now_ms(), cycle=self.cycle, as_of=as_of, source=feed.source, closes=closes)
         )
         tick = CycleTick(cycle=self.cycle, as_of=as_of, source=feed.source, market=view)
+        started = time.perf_counter()  # how long the cycle took, for /metrics: a measurement, not event time
         for attempt in range(1, STALL_ATTEMPTS + 1):
             for output in outputs:
                 await output.send(tick)
             with trio.move_on_after(self._stall_timeout_s):
                 await self._barrier.wait(self.cycle)
+                if self._on_cycle_time is not None:
+                    self._on_cycle_time(time.perf_counter() - started)
                 return
             # A stage that crashed mid-cycle was restarted without the message it held: ask again.
             logger.error(
@@ -142,3 +185,15 @@ class Brain:
                 attempt,
             )
         raise RuntimeError(f"cycle {self.cycle} did not settle after {STALL_ATTEMPTS} attempts")
+
+
+@asynccontextmanager
+async def _closing(batches: AsyncIterator[CloseBatch]) -> AsyncIterator[AsyncIterator[CloseBatch]]:
+    """Close a feed's generator when the brain stops (cancelled mid-history), not when it is collected."""
+    try:
+        yield batches
+    finally:
+        aclose = getattr(batches, "aclose", None)
+        if aclose is not None:
+            with trio.CancelScope(shield=True):
+                await aclose()

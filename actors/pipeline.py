@@ -3,8 +3,9 @@
     Brain ──tick──► each producer ──report──► Enricher ──enriched cycle──► each strategy ──report──► OMS
       └─────tick──────────────────────────────►┘          └──────────────enriched cycle───────────────►┘
 
-Started in dependency order, the kill switch first (it restores the trading state), the brain last (it is the
-source). The runtime resolves this class from ``runtime.pipeline`` in the config.
+Started in dependency order: the HTTP API (it needs only the log), the kill switch (it restores the trading
+state), the trading stages, and the brain (the source) last. The runtime resolves this class from
+``runtime.pipeline`` in the config.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from actors.oms.oms import OMS
 from actors.producers.actor import ProducerStage
 from actors.strategies.actor import strategy_stage
 from actors.venue import build_venue
+from b1e55ed.api.metrics import ApiMetrics
+from b1e55ed.api.wiring import api_context, api_stage
 from b1e55ed.collect import basis_premium
 from b1e55ed.config import Config, PluginSpec
 from b1e55ed.cycle import CycleBarrier, CycleTick, EnrichedCycle, Producer, Strategy
@@ -122,6 +125,7 @@ class TradingPipeline:
         brain_outputs: list[trio.MemorySendChannel[CycleTick]] = [send for send, _ in producer_inboxes] + [
             enricher_ticks[0]
         ]
+        metrics = ApiMetrics()
         brain = Brain(
             open_feed=self.open_feed,
             market=self.market,
@@ -134,11 +138,23 @@ class TradingPipeline:
             driven=is_driven(config.market),
             interval_s=config.brain.interval_s,
             on_exhausted=lambda: runtime.request_stop("market data exhausted"),
+            on_cycle_time=metrics.cycle_timed,
         )
         stages.append(Stage("brain", brain, source=True))
         # Off the trading path: it follows the log; at shutdown it catches up, flushes and returns.
         features = FeatureStore(log=log, root=Path(config.data_dir) / "features", stopping=runtime.stopping)
         stages.append(Stage("features", features))
+        api = api_context(
+            runtime,
+            strategies=[s.name for s in strategies],
+            producers=[p.name for p in producers],
+            run_cycle=brain.scan,
+            next_cycle=lambda: brain.next_cycle_ms,
+            metrics=metrics,
+            busy=lambda: brain.cycle > self.barrier.settled,
+        )
+        # First: a bad API address stops the process before the first cycle can trade.
+        stages.insert(0, api_stage(api))
         return stages
 
     def _plugins(self, specs: Sequence[PluginSpec], key: str) -> list:  # type: ignore[type-arg]

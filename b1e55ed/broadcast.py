@@ -8,7 +8,7 @@ client reconnects and resumes from the log). Trading can never be stalled by a s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
@@ -33,6 +33,10 @@ class Subscription(Generic[T]):
     async def receive(self) -> T:
         """The next item; raises ``trio.EndOfChannel`` after the last one."""
         return await self._receive.receive()
+
+    def receive_nowait(self) -> T:
+        """The next item if one is buffered: raises ``trio.WouldBlock`` if none, ``trio.EndOfChannel`` at the end."""
+        return self._receive.receive_nowait()
 
     def close(self) -> None:
         """Unsubscribe. Idempotent."""
@@ -71,6 +75,7 @@ class Broadcast(Generic[T]):
         self._closed = False
         self._dropped_count = 0
         self._published_count = 0
+        self._listeners: list[Callable[[Sequence[T]], None]] = []
 
     @property
     def subscriber_count(self) -> int:
@@ -103,6 +108,17 @@ class Broadcast(Generic[T]):
         self._subscribers[subscription] = send
         return subscription
 
+    def listen(self, listener: Callable[[Sequence[T]], None]) -> Callable[[], None]:
+        """Call ``listener`` synchronously with every published batch, before the subscribers get it; it is
+        never dropped, so it must be quick and must not raise. Returns the function that removes it."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
+
     def publish(self, item: T) -> None:
         """Hand ``item`` to every subscriber that has room; drop the ones that do not. Never blocks."""
         self.publish_many((item,))
@@ -112,6 +128,8 @@ class Broadcast(Generic[T]):
         if self._closed:
             raise trio.ClosedResourceError("the broadcast hub is closed")
         self._published_count += len(items)
+        for listener in self._listeners:
+            listener(items)
         for subscription, send in list(self._subscribers.items()):
             try:
                 for item in items:

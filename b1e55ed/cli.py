@@ -18,12 +18,13 @@ from pathlib import Path
 import httpx
 import msgspec
 import trio
+import yaml
 from msgspec.structs import replace
 
 from b1e55ed import killswitch_file, logsetup
 from b1e55ed.clock import Clock, ManualClock, WallClock
 from b1e55ed.collect.cli import add_collect_parser, run_collect
-from b1e55ed.config import Config, ConfigError, load_config
+from b1e55ed.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from b1e55ed.eventlog import codec
 from b1e55ed.eventlog.chain import ChainBroken
 from b1e55ed.eventlog.sqlite_store import WriterLock, open_offline, rebuild_connection
@@ -37,9 +38,10 @@ from b1e55ed.runtime import Runtime
 from b1e55ed.summary import summarize
 from b1e55ed.supervisor import ActorStartupError
 from b1e55ed.trading_config import MarketConfig, is_driven
-from b1e55ed.venues.hl_info import InfoClient
+from b1e55ed.venues.hl_info import MAINNET_API_URL, TESTNET_API_URL, InfoClient
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
+PRIVATE_KEY_VARIABLE = "B1E55ED_KEYS__HYPERLIQUID_PRIVATE_KEY"
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--speed", help="replay pace: max, or a multiple of real time (default: max)")
     run.add_argument("--funding", metavar="PATH", help="funding history folder of <SYMBOL>USDT.parquet (ts, rate)")
     run.add_argument("--fear-greed", dest="fear_greed", metavar="PATH", help="Fear & Greed daily Parquet file")
+    run.add_argument(
+        "--live",
+        action="store_true",
+        help="trade real orders on Hyperliquid (mode: live); needs B1E55ED_KEYS__HYPERLIQUID_PRIVATE_KEY and "
+        "hyperliquid.is_mainnet",
+    )
 
     verify = commands.add_parser("verify", help="walk the hash chain; exit 1 naming the first bad seq")
     verify.add_argument("--db", type=Path, help=db_help)
@@ -80,7 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"b1e55ed: invalid configuration: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    secrets = [config.api.auth_token, config.keys.apify_token, config.keys.allium_api_key]
+    secrets = [
+        config.api.auth_token,
+        config.keys.apify_token,
+        config.keys.allium_api_key,
+        config.keys.hyperliquid_private_key,
+    ]
     logsetup.configure(config.runtime.log_level, secrets=[secret.reveal() for secret in secrets])
     db: Path = getattr(args, "db", None) or Path(config.eventlog.path)
     command = args.command or "run"
@@ -97,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = run_overrides(config, args)
         except ValueError as exc:
             print(f"b1e55ed: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if config.mode == "live" and (problem := live_problem(config, args.config or DEFAULT_CONFIG_PATH)):
+            print(f"b1e55ed: cannot trade live: {problem}", file=sys.stderr)
             return EXIT_USAGE
         return run(config, db)
     except StoreError as exc:
@@ -179,13 +195,56 @@ def run_overrides(config: Config, args: argparse.Namespace) -> Config:
     symbols = tuple(getattr(args, "symbols", None) or config.symbols)
     if len(set(symbols)) != len(symbols):
         raise ValueError(f"--symbols {' '.join(symbols)}: a symbol repeats")
-    return replace(config, market=market, symbols=symbols)
+    mode = "live" if getattr(args, "live", False) else config.mode
+    return replace(config, market=market, symbols=symbols, mode=mode)
+
+
+def live_problem(config: Config, config_file: Path) -> str:
+    """Why live trading must not start with this configuration, as an instruction; "" when it may."""
+    if _file_sets_private_key(config_file):
+        return (
+            f"{config_file} sets keys.hyperliquid_private_key: remove it from the file; the signing key is read "
+            f"from the environment only ({PRIVATE_KEY_VARIABLE})"
+        )
+    if not config.keys.hyperliquid_private_key:
+        return f"no signing key: set {PRIVATE_KEY_VARIABLE} in the environment (an API wallet's key is best)"
+    if config.hyperliquid.is_mainnet is None:
+        return (
+            "hyperliquid.is_mainnet is unset: set it to true (real money) or false (testnet), in the config file or "
+            "as B1E55ED_HYPERLIQUID__IS_MAINNET"
+        )
+    from b1e55ed.venues.hl_signing import Signer  # the signing stack is slow to import: only live needs it
+
+    try:
+        Signer(config.keys.hyperliquid_private_key.reveal(), is_mainnet=config.hyperliquid.is_mainnet)
+    except ValueError as exc:
+        return f"{PRIVATE_KEY_VARIABLE}: {exc}"
+    if config.market.source == "auto":
+        return "market.source is auto, which may fall back to a simulation: set market.source (or --market)"
+    url, mainnet = config.hyperliquid.url.rstrip("/"), config.hyperliquid.is_mainnet
+    if (mainnet and url == TESTNET_API_URL) or (not mainnet and url == MAINNET_API_URL):
+        network = "mainnet" if mainnet else "testnet"
+        return f"hyperliquid.is_mainnet says {network} but hyperliquid.url is {url}: make them agree"
+    return ""
+
+
+def _file_sets_private_key(config_file: Path) -> bool:
+    try:
+        raw = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return False  # load_config has already read and parsed it
+    keys = raw.get("keys") if isinstance(raw, dict) else None
+    return isinstance(keys, dict) and bool(keys.get("hyperliquid_private_key"))
 
 
 def run(config: Config, db: Path) -> int:
-    if config.mode == "live":
-        print("b1e55ed: live trading is not available yet: set mode: paper", file=sys.stderr)
-        return EXIT_USAGE
+    if config.mode == "live" and config.market.source != "hyperliquid":
+        logger.warning("LIVE ORDERS on %s while the market data is %s", config.hyperliquid.url, config.market.source)
+    if config.mode == "live" and not config.hyperliquid.account_address:
+        logger.warning(
+            "hyperliquid.account_address is empty: orders, fills and positions are read for the signing key's own "
+            "address, which is wrong if the key is an API wallet's"
+        )
     if config.market.source == "auto":
         config = replace(config, market=replace(config.market, source=trio.run(resolve_auto, config.market)))
     driven = is_driven(config.market)

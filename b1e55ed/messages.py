@@ -108,6 +108,7 @@ class Fill(Event, frozen=True, tag="fill"):
     venue: str
     liquidity: Literal["taker", "maker"] = "taker"
     cycle: int = 0
+    fill_id: str = ""
 
 
 PositionStatus = Literal["open", "closed", "stopped"]

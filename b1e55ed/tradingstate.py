@@ -1,8 +1,8 @@
 """TradingState, the kill switch's output: ACTIVE trades; REDUCING only shrinks exposure; HALTED adds none.
 
 The gate is one object shared by the kill-switch actor (manual control), the runtime (supervisor escalation) and
-the OMS (drawdown, and the orders it lets through). Every transition becomes a ``KillSwitchChanged`` event in the
-log, and the state at start is the last one the log recorded.
+the OMS (drawdown, daily loss, venue error rate and disconnect; and the orders it lets through). Every transition
+becomes a ``KillSwitchChanged`` event in the log, and the state at start is the last one the log recorded.
 """
 
 from __future__ import annotations

@@ -3,13 +3,17 @@
 The same ``apply`` runs live, as the OMS records each event, and at start, over the whole log: the book after a
 restart is exactly what the log says it is.
 
-Cash is perps-style: fees and realised P&L move it; open positions add their unrealised P&L to equity. A position
-remembers what its partial exits realised (folded from their fills), so its P&L at close is everything it made.
+Cash is perps-style: fees, realised P&L and funding move it; open positions add their unrealised P&L to equity. A
+position remembers what its partial exits realised and the funding it paid or received (folded from their events),
+so its P&L at close is everything it made, funding included.
+
+The day's starting equity, for the daily loss limits, is the equity of the first settled cycle of the UTC day, in
+event time (the cycle's ``as_of``, never the wall clock), so a replay computes the same limits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from b1e55ed.messages import (
@@ -17,6 +21,7 @@ from b1e55ed.messages import (
     Direction,
     Event,
     Fill,
+    FundingPaid,
     KillSwitchChanged,
     OrderUpdated,
     PositionStatus,
@@ -27,6 +32,7 @@ from b1e55ed.messages import (
 )
 
 FINAL_ORDER_STATES = frozenset({"filled", "rejected", "cancelled", "duplicate"})
+DAY_MS = 86_400_000
 
 
 @dataclass
@@ -41,6 +47,7 @@ class Position:
     opened_at: int
     fees: float = 0.0
     realised: float = 0.0  # by partial exits so far; the final exit's is added at close
+    funding: float = 0.0  # received (+) or paid (-) while open
 
     @property
     def sign(self) -> int:
@@ -65,6 +72,9 @@ class Ledger:
     last_settled_cycle: int = 0
     last_settled_as_of: int = 0
     trading_state: TradingStateName = "ACTIVE"
+    day: int = -1  # the UTC day (as_of // DAY_MS) of the last settled cycle
+    day_start_equity: float = 0.0
+    fill_ids: set[str] = field(default_factory=set)  # the venue's ids of the fills already recorded
 
     def __post_init__(self) -> None:
         self.cash = self.cash or self.starting_equity
@@ -79,6 +89,8 @@ class Ledger:
             case TradeDecided():
                 self.trades[event.decision_id] = event.trade
             case Fill():
+                if event.fill_id:
+                    self.fill_ids.add(event.fill_id)
                 self.cash -= event.fee
                 position = self.positions.get(event.symbol)
                 if position is not None and event.role != "entry":
@@ -87,9 +99,15 @@ class Ledger:
                     position.realised += realised
             case PositionUpdated():
                 self._apply_position(event)
+            case FundingPaid():
+                self.cash += event.amount
+                if (held := self.positions.get(event.symbol)) is not None:
+                    held.funding += event.amount
             case CycleSettled():
                 self.last_settled_cycle, self.last_settled_as_of = event.cycle, event.as_of
                 self.peak_equity = max(self.peak_equity, event.equity)
+                if event.as_of // DAY_MS != self.day:
+                    self.day, self.day_start_equity = event.as_of // DAY_MS, event.equity
             case KillSwitchChanged():
                 self.trading_state = event.state
 
@@ -98,7 +116,8 @@ class Ledger:
             self.positions.pop(event.symbol, None)
             return
         previous = self.positions.get(event.symbol)
-        realised = previous.realised if previous and previous.position_id == event.position_id else 0.0
+        same = previous is not None and previous.position_id == event.position_id
+        realised, funding = (previous.realised, previous.funding) if previous and same else (0.0, 0.0)
         self.positions[event.symbol] = Position(
             position_id=event.position_id,
             symbol=event.symbol,
@@ -110,6 +129,7 @@ class Ledger:
             opened_at=event.opened_at,
             fees=event.fees,
             realised=realised,
+            funding=funding,
         )
 
     def fold(self, events: Iterable[Event]) -> None:
@@ -124,7 +144,9 @@ class Ledger:
     def exposure(self, marks: Mapping[str, float]) -> float:
         return sum(abs(p.size * marks.get(p.symbol, p.entry_price)) for p in self.positions.values())
 
-    def pending_entry_notional(self, marks: Mapping[str, float]) -> float:
+    def pending_entry_notional(
+        self, marks: Mapping[str, float], include: Callable[[str], bool] = lambda symbol: True
+    ) -> float:
         """Σ|notional| of the entry orders not yet filled: exposure the book has committed to but not yet holds.
 
         Priced at the mark, or at the order's reference price when its symbol has none; a partly filled order
@@ -132,12 +154,22 @@ class Ledger:
         """
         total = 0.0
         for order in self.open_orders():
-            if order.role != "entry":
+            if order.role != "entry" or not include(order.symbol):
                 continue
             unfilled = max(0.0, order.size - (order.filled_size or 0.0))
             price = marks.get(order.symbol, order.reference_price or order.filled_price or 0.0)
             total += abs(unfilled * price)
         return total
+
+    def daily_loss_pct(self, equity: float, as_of: int) -> float:
+        """How far ``equity`` is below the day's starting equity, in percent (0 when up, or on a new day)."""
+        if as_of // DAY_MS != self.day or self.day_start_equity <= 0:
+            return 0.0
+        return max(0.0, (1 - equity / self.day_start_equity) * 100)
+
+    def open_entry_symbols(self) -> set[str]:
+        """Symbols held or with an entry order still open: the positions the book has or has committed to."""
+        return set(self.positions) | {o.symbol for o in self.open_orders() if o.role == "entry"}
 
     def open_orders(self) -> list[OrderUpdated]:
         return [order for order in self.orders.values() if order.status not in FINAL_ORDER_STATES]
@@ -178,9 +210,8 @@ class Ledger:
             return _position(current, ts, size=remaining, fees=fees)
         realised = current.realised + current.realised_by(fill.price, fill.size)
         status: PositionStatus = "stopped" if order.role == "stop" else "closed"
-        return _position(
-            current, ts, status=status, exit_price=fill.price, pnl=realised - fees, closed_at=ts, fees=fees
-        )
+        pnl = realised - fees + current.funding
+        return _position(current, ts, status=status, exit_price=fill.price, pnl=pnl, closed_at=ts, fees=fees)
 
 
 def _position(current: Position, ts: int, **changes: object) -> PositionUpdated:

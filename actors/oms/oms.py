@@ -2,25 +2,41 @@
 
 Per cycle, in the log's canonical order:
 
-1. decisions (sorted by strategy, symbol), risk verdicts, approved trades; committed before any order is made;
+1. decisions (sorted by strategy, symbol), risk verdicts (conflicts between strategies first: ``conflicts``),
+   approved trades; committed before any order is made;
 2. new entry orders as ``pending``, then each venue fill with its order update, its position change and, for an
-   entry, its stop and target as ``pending`` reduce-only orders; committed *before* the venue is called;
-3. the venue's answers to those orders, kill-switch changes, and ``CycleSettled`` with the portfolio.
+   entry, its stop and target as ``pending`` reduce-only orders, then funding payments; committed *before* the
+   venue is called;
+3. the venue's answers to those orders (and to pending orders resolved by cloid), kill-switch changes with their
+   alerts and cancellations, and ``CycleSettled`` with the portfolio.
 
 An order is sent at most once per decision: its cloid is the decision's id, a cloid already in the log is a
-duplicate, and at start every ``pending`` order is resolved by asking the venue for that cloid before trading.
+duplicate, and at start the book is reconciled with the venue (``reconcile``) before trading.
+
+Kill-switch triggers checked here (the kill-switch actor applies manual requests, the runtime supervisor
+escalation): drawdown from the peak and the day's loss (at settlement, in event time), the venue error rate and a
+venue disconnect (``VenueHealth``; a disconnect is also watched between cycles). Entering HALTED or REDUCING
+cancels every open entry order and keeps the reduce-only stops and targets; with ``flatten_on_halt``, HALTED also
+closes every position with reduce-only market orders.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import partial
 
 import trio
 from msgspec.structs import replace
 
+from actors.oms.conflicts import Intent, resolve
+from actors.oms.execution import Execution
+from actors.oms.fills import record_fills, record_funding
+from actors.oms.guard import Guard
 from actors.oms.ledger import Ledger
+from actors.oms.reconcile import reconcile
 from actors.oms.risk import entry_checks
+from actors.oms.venue_health import VenueHealth
 from b1e55ed.clock import Clock
 from b1e55ed.cycle import CycleBarrier, EnrichedCycle, StrategyReport, child_id, decision_id
 from b1e55ed.eventlog.chain import Record
@@ -29,10 +45,10 @@ from b1e55ed.market.bars import MarketState
 from b1e55ed.messages import (
     Alert,
     Bar,
+    Check,
     CycleSettled,
     Decision,
     Event,
-    Fill,
     OrderRole,
     OrderUpdated,
     RiskVerdict,
@@ -41,12 +57,10 @@ from b1e55ed.messages import (
 )
 from b1e55ed.trading_config import KillSwitchConfig, RiskPolicy
 from b1e55ed.tradingstate import TradingGate
-from b1e55ed.venues.base import Venue, VenueFill, VenueOrder, VenuePosition
+from b1e55ed.venues.base import Venue, VenueOrder, VenuePosition, VenueUnavailable
 from b1e55ed.venues.paper import PaperVenue
 
 logger = logging.getLogger(__name__)
-
-SUBMIT_ATTEMPTS = 3
 
 
 class OMS:
@@ -79,13 +93,29 @@ class OMS:
         self.ledger = ledger
         self._killswitch = killswitch
         self._lock = trio.Lock()
+        self.health = VenueHealth(
+            window=killswitch.venue_error_window,
+            error_rate=killswitch.venue_error_rate,
+            disconnect_s=killswitch.venue_disconnect_s,
+        )
+        self._execution = Execution(venue=venue, health=self.health, clock=clock, ledger=ledger)
+        self._guard = Guard(
+            gate=gate,
+            config=killswitch,
+            execution=self._execution,
+            append=self._append,
+            marks=self._marks,
+            lock=self._lock,
+        )
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with self._lock:
             await self._restore()
-            await self._resolve_pending()
+            if reconciled := await reconcile(self._execution, self._clock.now_ms()):
+                await self._append(*reconciled)
         async with self._cycles.clone() as cycles, self._reports.clone() as reports, trio.open_nursery() as nursery:
-            nursery.start_soon(self._cancel_entries_when_halted)
+            nursery.start_soon(self._guard.follow_trading_state)
+            nursery.start_soon(self._guard.watch_disconnect, self._clock.now_ms)
             task_status.started()
             async for enriched in cycles:
                 answers = await self._collect(enriched.cycle, reports)
@@ -108,11 +138,18 @@ class OMS:
 
     async def _run_cycle(self, enriched: EnrichedCycle, reports: list[StrategyReport]) -> None:
         # Fills happened at this cycle's bars, before its decisions: the risk gate must see them.
-        fill_events = self._record_fills(await self.venue.poll(self._new_bars(enriched.as_of)), enriched.cycle)
+        fill_events = await self._poll(enriched)
+        # Orders still pending (the venue was unreachable) are resolved by cloid; entries, if trading stopped,
+        # are cancelled instead (a cancel that failed before is tried again).
+        active = self._gate.state == "ACTIVE"
+        housekeeping: list[OrderUpdated] = await self._execution.resolve_pending(allow_entries=active)
+        housekeeping += await self._execution.finish_partial_fills()
+        if not active:
+            housekeeping += await self._execution.cancel_entries(f"kill switch {self._gate.state}")
         judged = self._judge(enriched, reports)
         if not judged.trades and not fill_events:
             self._log.enqueue(*judged.decisions, *judged.verdicts)
-            await self._settle(enriched, [])
+            await self._settle(enriched, housekeeping)
             return
         decided: list[Event] = [*judged.decisions, *judged.verdicts, *judged.trades]
         records = await self._append(*decided)
@@ -120,8 +157,23 @@ class OMS:
         entries = [replace(order, trade_seq=trade_seq.get(order.cloid)) for order in judged.entries]
         self.ledger.fold(entries)
         await self._append(*entries, *fill_events)
-        answers = [await self._submit(order) for order in entries]
-        await self._settle(enriched, [answer for answer in answers if answer is not None])
+        answers = [await self._execution.submit(order) for order in entries]
+        await self._settle(enriched, [*housekeeping, *(answer for answer in answers if answer is not None)])
+
+    async def _poll(self, enriched: EnrichedCycle) -> list[Event]:
+        """The venue's fills and funding since the last cycle, as events (already in the ledger). An unreachable
+        venue gives none this cycle: a live venue reports them at the next poll."""
+        ts = self._clock.now_ms()
+        try:
+            fills = await self.health.call("poll", partial(self.venue.poll, self._new_bars(enriched.as_of)))
+        except VenueUnavailable:
+            fills = []
+        events = record_fills(self.ledger, fills, cycle=enriched.cycle, ts=ts, venue=self.venue.name)
+        try:
+            payments = await self.health.call("funding", self.venue.funding)
+        except VenueUnavailable:
+            payments = []
+        return events + record_funding(self.ledger, payments, ts=ts, venue=self.venue.name)
 
     def _new_bars(self, as_of: int) -> dict[str, list[Bar]]:
         # A fresh book has no orders: the history before the first cycle has nothing to fill.
@@ -131,6 +183,7 @@ class OMS:
     def _judge(self, enriched: EnrichedCycle, reports: list[StrategyReport]) -> _Judged:
         judged = _Judged()
         ts = self._clock.now_ms()
+        intents: list[Intent] = []
         for report in reports:
             if report.status == "failed":
                 logger.error("strategy %s failed in cycle %d: %s", report.strategy, enriched.cycle, report.detail)
@@ -153,28 +206,38 @@ class OMS:
                     )
                 )
                 if candidate.taken and candidate.trade is not None:
-                    self._gate_entry(judged, did, candidate.trade, enriched, report.strategy, ts)
+                    intents.append(Intent(report.strategy, did, candidate.trade))
+        conflicts = resolve(intents)
+        for intent in intents:
+            self._gate_entry(judged, intent, conflicts[intent.decision_id], enriched, ts)
         return judged
 
-    def _gate_entry(
-        self, judged: _Judged, did: str, trade: Trade, enriched: EnrichedCycle, strategy: str, ts: int
-    ) -> None:
+    def _gate_entry(self, judged: _Judged, intent: Intent, conflict: Check, enriched: EnrichedCycle, ts: int) -> None:
+        did, trade = intent.decision_id, intent.trade
         marks = self._marks()
-        checks = entry_checks(
-            trade, did, ledger=self.ledger, marks=marks, policy=self._policy, trading_state=self._gate.state
-        )
+        checks = [conflict]
+        if conflict.passed:
+            checks = entry_checks(
+                trade,
+                did,
+                ledger=self.ledger,
+                marks=marks,
+                policy=self._policy,
+                trading_state=self._gate.state,
+                as_of=enriched.as_of,
+            )
+            checks.append(conflict)
         failed = [check.name for check in checks if not check.passed]
-        reason = "approved" if not failed else "rejected: " + ", ".join(failed)
         judged.verdicts.append(
             RiskVerdict(
                 ts=ts,
                 cycle=enriched.cycle,
                 decision_id=did,
-                strategy=strategy,
+                strategy=intent.strategy,
                 symbol=trade.symbol,
                 approved=not failed,
                 checks=checks,
-                reason=reason,
+                reason="approved" if not failed else "rejected: " + ", ".join(failed),
             )
         )
         if failed:
@@ -195,43 +258,10 @@ class OMS:
             not_before=enriched.as_of,
             cycle=enriched.cycle,
         )
-        judged.entries += [order, *self._protect(order, trade)]
+        protection = self._protect(order, trade)
+        judged.entries += [order, *protection]
         self.ledger.apply(judged.trades[-1])
-        self.ledger.fold(judged.entries)  # so later candidates this cycle see them (one position per symbol, leverage)
-
-    def _record_fills(self, fills: Sequence[VenueFill], cycle: int) -> list[Event]:
-        events: list[Event] = []
-        ts = self._clock.now_ms()
-        for venue_fill in fills:
-            order = self.ledger.orders.get(venue_fill.cloid)
-            if order is None:
-                logger.error("venue fill for unknown order %s: %r", venue_fill.cloid, venue_fill)
-                continue
-            fill = Fill(
-                ts=venue_fill.ts,
-                cloid=venue_fill.cloid,
-                symbol=venue_fill.symbol,
-                side=venue_fill.side,
-                size=venue_fill.size,
-                price=venue_fill.price,
-                fee=venue_fill.fee,
-                role=venue_fill.role,
-                venue=self.venue.name,
-                liquidity=venue_fill.liquidity,
-                cycle=cycle,
-            )
-            position = self.ledger.position_after(fill, order, venue_fill.ts)
-            filled = replace(order, ts=ts, status="filled", filled_price=fill.price, filled_size=fill.size)
-            batch: list[Event] = [filled, fill] + ([position] if position else [])
-            if order.role in ("stop", "target"):
-                batch += self._close_siblings(order, ts)
-                what = "stop hit" if order.role == "stop" else "target reached"
-                pnl = position.pnl if position and position.pnl is not None else 0.0
-                message = f"{what}: {order.symbol} {order.side} at {fill.price:g}, P&L {pnl:+.2f}"
-                batch.append(Alert(ts=ts, severity="info", source="oms", message=message))
-            self.ledger.fold(batch)
-            events += batch
-        return events
+        self.ledger.fold([order, *protection])  # later candidates this cycle see them (positions, leverage)
 
     def _protect(self, entry: OrderUpdated, trade: Trade) -> list[OrderUpdated]:
         """Reduce-only stop and target, sent with the entry so they guard it from its first bar; their cloids
@@ -251,52 +281,21 @@ class OMS:
             for role, price in roles
         ]
 
-    def _close_siblings(self, order: OrderUpdated, ts: int) -> list[OrderUpdated]:
-        """Once a stop or target closes the position, the venue cancels the other (one cancels the other)."""
-        return [
-            replace(sibling, ts=ts, status="cancelled", reason=f"{order.role} {order.cloid} closed the position")
-            for sibling in self.ledger.open_orders()
-            if sibling.parent == order.parent and sibling.cloid != order.cloid
-        ]
-
-    # -- talking to the venue ----------------------------------------------------------------------------------
-
-    async def _submit(self, order: OrderUpdated) -> OrderUpdated | None:
-        """Send a committed ``pending`` order; None if the venue could not be reached (resolved at restart)."""
-        request = VenueOrder.of(order)
-        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
-            try:
-                ack = await self.venue.submit(request)
-            except Exception as exc:  # transient: retried with the same cloid, which the venue deduplicates
-                logger.warning("submit %s attempt %d failed: %s", order.cloid, attempt, exc)
-                continue
-            status = "submitted" if ack.accepted or await self._reached_venue(order.cloid) else "rejected"
-            answer = replace(
-                order,
-                ts=self._clock.now_ms(),
-                status=status,
-                reason=ack.reason,
-                exchange_order_id=ack.exchange_order_id,
-            )
-            self.ledger.apply(answer)
-            return answer
-        return None
-
-    async def _reached_venue(self, cloid: str) -> bool:
-        """A refusal of a retry may mean the first attempt got through (a duplicate cloid): ask the venue."""
-        state = await self.venue.order_state(cloid)
-        return state is not None and state.status in ("open", "filled")
+    # -- start -------------------------------------------------------------------------------------------------
 
     async def _restore(self) -> None:
         """The book is what the log says; a simulated venue is rebuilt from it too."""
         self.ledger = Ledger(self.ledger.starting_equity)
+        self._execution.ledger = self.ledger
         after = 0
         while records := await self._log.store.read(after, 10_000):
             self.ledger.fold(record.event() for record in records)
             after = records[-1].seq
         if isinstance(self.venue, PaperVenue):
             self.venue.restore(
-                open_orders=[VenueOrder.of(o) for o in self.ledger.open_orders() if o.status == "submitted"],
+                open_orders=[
+                    VenueOrder.of(o) for o in self.ledger.open_orders() if o.status in ("submitted", "partially_filled")
+                ],
                 positions=[
                     VenuePosition(symbol=p.symbol, size=p.sign * p.size, entry_price=p.entry_price)
                     for p in self.ledger.positions.values()
@@ -304,67 +303,23 @@ class OMS:
                 seen_cloids=[cloid for cloid, order in self.ledger.orders.items() if order.status != "pending"],
             )
 
-    async def _resolve_pending(self) -> None:
-        """Before trading: every order the log has as pending either reached the venue or is sent now."""
-        answers: list[Event] = []
-        for order in [o for o in self.ledger.open_orders() if o.status == "pending"]:
-            state = await self.venue.order_state(order.cloid)
-            if state is None:
-                answer = await self._submit(order)
-                if answer is not None:
-                    answers.append(answer)
-            elif state.status in ("open", "filled"):
-                answer = replace(order, ts=self._clock.now_ms(), status="submitted")
-                self.ledger.apply(answer)
-                answers.append(answer)
-        if answers:
-            await self._append(*answers)
-
-    async def _cancel_entries_when_halted(self) -> None:
-        """HALTED and REDUCING cancel resting entries, which would add exposure when they fill: at start if the
-        state already is one of them, then on every change to one."""
-        while True:
-            version = self._gate.version
-            if self._gate.state != "ACTIVE":
-                async with self._lock:
-                    if cancels := await self._cancel_entries(f"kill switch {self._gate.state}"):
-                        await self._append(*cancels)
-            await self._gate.wait_changed(version)
-
-    async def _cancel_entries(self, reason: str) -> list[OrderUpdated]:
-        """Cancel every open entry order, and the stop and target waiting on it (they have nothing to protect);
-        the stops and targets of filled positions stay, so no position loses its protection."""
-        cancels = []
-        entries = [o for o in self.ledger.open_orders() if o.role == "entry"]
-        orphans = [o for o in self.ledger.open_orders() if o.parent in {entry.cloid for entry in entries}]
-        for order in [*entries, *orphans]:
-            await self.venue.cancel(order.cloid)
-            cancel = replace(order, ts=self._clock.now_ms(), status="cancelled", reason=reason)
-            self.ledger.apply(cancel)
-            cancels.append(cancel)
-        return cancels
-
     # -- settling ----------------------------------------------------------------------------------------------
 
     async def _settle(self, enriched: EnrichedCycle, answers: list[OrderUpdated]) -> None:
         ts = self._clock.now_ms()
-        marks = self._marks()
-        equity = self.ledger.equity(marks)
         events: list[Event] = [*answers]
-        drawdown_pct = (1 - equity / self.ledger.peak_equity) * 100 if self.ledger.peak_equity > 0 else 0.0
-        if drawdown_pct >= self._killswitch.max_drawdown_pct:
-            peak, limit = self.ledger.peak_equity, self._killswitch.max_drawdown_pct
-            detail = f"drawdown {drawdown_pct:.1f}% from peak {peak:,.2f} ≥ {limit:g}%"
-            change = self._gate.transition("HALTED", "drawdown", detail, ts)
-            if change is not None:
-                events += [change, Alert(ts=ts, severity="critical", source="killswitch", message=detail)]
-                events += await self._cancel_entries("kill switch HALTED: " + detail)
+        if (trigger := self._guard.trigger(self.ledger.equity(self._marks()), enriched.as_of)) is not None:
+            cause, detail = trigger
+            if tripped := self._guard.trip(cause, detail, ts):
+                await self._guard.stop_trading([*events, *tripped], f"kill switch HALTED: {detail}")
+                events = []
+        marks = self._marks()
         settled = CycleSettled(
             ts=ts,
             cycle=enriched.cycle,
             as_of=enriched.as_of,
             cash=round(self.ledger.cash, 8),
-            equity=round(equity, 8),
+            equity=round(self.ledger.equity(marks), 8),
             exposure=round(self.ledger.exposure(marks), 8),
             open_positions=len(self.ledger.positions),
         )

@@ -1,45 +1,41 @@
 """Confluence: trade when producers agree. At least two directional signals one way, and fewer the other way.
 
-Size is ``base_size × mean conviction of the agreeing signals ÷ 7`` (conviction 7 gives the base 5%), capped at
-``max_size``; ``size`` is notional ÷ equity. Stop and target sit ``stop_pct`` and ``target_pct`` from the entry
-(the spec's -3% / +10%). The trade's conviction is the mean conviction rounded half up. Every symbol with a
-directional signal is a candidate, taken or not, with its reason.
+Every symbol with a directional signal is a candidate, taken or not, with its reason. The agreeing signals drive
+the size (``sizing.py``: ``base_size × mean conviction ÷ 7``, calibrated when karma knows the producers, capped by
+Kelly when configured and always by ``max_size``); stop and target sit ``stop_pct`` and ``target_pct`` from the
+entry (the spec's -3% / +10%). The trade's conviction is the agreeing signals' mean conviction rounded half up.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
+from actors.strategies.sizing import SizingRule, signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
-from b1e55ed.messages import Direction, Signal, SignalRef, Trade
+from b1e55ed.messages import Direction, Signal
 from b1e55ed.plugins import PluginSetup
 
 
 class ConfluenceStrategy:
     def __init__(self, setup: PluginSetup) -> None:
         self.name = setup.name
-        self.timeframe_ms = setup.timeframe_ms
         self.min_agreeing = int(setup.param("min_agreeing", 2))
-        self.base_size = setup.param("base_size", 0.05)
-        self.reference_conviction = setup.param("reference_conviction", 7.0)
-        self.max_size = setup.param("max_size", 0.15)
-        self.stop_pct = setup.param("stop_pct", 3.0)
-        self.target_pct = setup.param("target_pct", 10.0)
+        self.rule = SizingRule.from_setup(setup)
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
         candidates = []
         for symbol, bars in sorted(cycle.tick.market.items()):
             directional = [s for s in cycle.signals_for(symbol) if s.signal != "neutral"]
             if directional:
-                candle_close = int(bars.ts[-1]) + self.timeframe_ms
-                candidates.append(self._judge(symbol, directional, float(bars.close[-1]), candle_close))
+                candidates.append(self._judge(cycle, symbol, directional, bars.last_close, bars.close_ts))
         return candidates
 
-    def _judge(self, symbol: str, signals: list[Signal], price: float, candle_close: int) -> Candidate:
+    def _judge(
+        self, cycle: EnrichedCycle, symbol: str, signals: list[Signal], price: float, candle_close: int
+    ) -> Candidate:
         longs = [s for s in signals if s.signal == "long"]
         shorts = [s for s in signals if s.signal == "short"]
-        refs = tuple(SignalRef(s.producer, s.signal, s.conviction) for s in signals)
+        refs = signal_refs(signals, cycle.calibration)
         tally = f"{len(longs)} long vs {len(shorts)} short"
         direction: Direction
         if len(longs) >= self.min_agreeing and len(shorts) < len(longs):
@@ -50,33 +46,22 @@ class ConfluenceStrategy:
             reason = f"no confluence: {tally}; needs {self.min_agreeing}+ agreeing and fewer against"
             return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=candle_close)
 
-        mean_conviction = sum(s.conviction for s in agreeing) / len(agreeing)
-        raw_size = self.base_size * mean_conviction / self.reference_conviction
-        size = min(raw_size, self.max_size)
-        sign = 1 if direction == "long" else -1
-        stop = price * (1 - sign * self.stop_pct / 100)
-        target = price * (1 + sign * self.target_pct / 100)
+        sizing = self.rule.size(signal_drivers(agreeing), cycle.calibration)
+        if not sizing.has_edge:
+            reason = f"confluence ({tally}) but {self.rule.no_edge_reason(sizing)}"
+            return Candidate(
+                symbol=symbol,
+                taken=False,
+                reason=reason,
+                signals=refs,
+                sizing=sizing.numbers,
+                candle_close=candle_close,
+            )
         producers = ", ".join(f"{s.producer} {s.conviction}" for s in agreeing)
-        rationale = f"{tally} on {symbol} ({producers}); mean conviction {mean_conviction:.1f} → size {size:.2%}"
-        trade = Trade(
-            symbol=symbol,
-            direction=direction,
-            size=round(size, 6),
-            entry=price,
-            stop=round(stop, 8),
-            target=round(target, 8),
-            rationale=rationale,
-            strategy=self.name,
-            conviction=math.floor(mean_conviction + 0.5),  # half up: 6.5 is 7 (round() would say 6, 7.5 → 8)
+        rationale = f"{tally} on {symbol} ({producers}); {self.rule.describe(sizing)}"
+        trade = self.rule.trade(
+            symbol=symbol, direction=direction, entry=price, sizing=sizing, rationale=rationale, strategy=self.name
         )
-        sizing = {
-            "mean_conviction": mean_conviction,
-            "base_size": self.base_size,
-            "reference_conviction": self.reference_conviction,
-            "raw_size": raw_size,
-            "max_size": self.max_size,
-            "size": trade.size,
-        }
         return Candidate(
             symbol=symbol,
             taken=True,
@@ -84,6 +69,6 @@ class ConfluenceStrategy:
             direction=direction,
             trade=trade,
             signals=refs,
-            sizing=sizing,
+            sizing=sizing.numbers,
             candle_close=candle_close,
         )

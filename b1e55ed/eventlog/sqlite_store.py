@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
@@ -108,6 +109,49 @@ def _projection(conn: sqlite3.Connection, table: str) -> list[dict[str, Any]]:
     cursor = conn.execute(f"SELECT * FROM {table} ORDER BY rowid")
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, row, strict=True)) for row in cursor]
+
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def _column(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise KeyError(f"not a column name: {name!r}")
+    return name
+
+
+def _rows(
+    conn: sqlite3.Connection,
+    table: str,
+    equals: Mapping[str, object],
+    at_least: Mapping[str, int],
+    limit: int,
+) -> list[dict[str, Any]]:
+    if table not in PROJECTION_TABLES:
+        raise KeyError(f"no projection table {table!r}")
+    where = [f"{_column(c)} = ?" for c in equals] + [f"{_column(c)} >= ?" for c in at_least]
+    sql = f"SELECT * FROM {table}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY rowid DESC LIMIT ?"
+    try:
+        cursor = conn.execute(sql, [*equals.values(), *at_least.values(), limit])
+    except sqlite3.OperationalError as exc:
+        raise KeyError(f"{table}: {exc}") from None
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor]
+
+
+def _recent(
+    conn: sqlite3.Connection, kinds: Sequence[str], limit: int, field: tuple[str, str | int] | None
+) -> list[Record]:
+    sql = f"{_SELECT} WHERE kind IN ({', '.join('?' * len(kinds))})"
+    params: list[object] = list(kinds)
+    if field is not None:
+        sql += " AND json_extract(CAST(payload AS TEXT), ?) = ?"
+        params += [f"$.{_column(field[0])}", field[1]]
+    rows = conn.execute(sql + " ORDER BY seq DESC LIMIT ?", [*params, limit]).fetchall()
+    return [Record(*row) for row in rows]
 
 
 def rebuild_connection(conn: sqlite3.Connection) -> int:
@@ -219,6 +263,23 @@ class SqliteStore:
 
     async def projection(self, table: str) -> list[dict[str, Any]]:
         return await self._thread.call(lambda conn: _projection(conn, table))
+
+    async def rows(
+        self,
+        table: str,
+        *,
+        equals: Mapping[str, object] | None = None,
+        at_least: Mapping[str, int] | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        return await self._thread.call(lambda conn: _rows(conn, table, equals or {}, at_least or {}, limit))
+
+    async def recent(
+        self, kinds: Sequence[str], *, limit: int = 100, field: tuple[str, str | int] | None = None
+    ) -> list[Record]:
+        if not kinds:
+            return []
+        return await self._thread.call(lambda conn: _recent(conn, kinds, limit, field))
 
     async def verify(self) -> Verified:
         return await trio.to_thread.run_sync(verify_database, self.path)

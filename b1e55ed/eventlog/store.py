@@ -6,7 +6,7 @@ computes hashes: the writer owns the chain head.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import trio
@@ -40,6 +40,24 @@ class EventStore(Protocol):
 
     async def projection(self, table: str) -> list[dict[str, Any]]:
         """Every row of one projection table, in insertion order."""
+        ...
+
+    async def rows(
+        self,
+        table: str,
+        *,
+        equals: Mapping[str, object] | None = None,
+        at_least: Mapping[str, int] | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Rows of one projection table, newest first: each ``equals`` column equal, each ``at_least`` column >=."""
+        ...
+
+    async def recent(
+        self, kinds: Sequence[str], *, limit: int = 100, field: tuple[str, str | int] | None = None
+    ) -> list[Record]:
+        """The latest records of these kinds, newest first; with ``field`` (name, value), only those whose
+        payload's top-level ``name`` equals ``value``."""
         ...
 
     async def verify(self) -> Verified: ...
@@ -114,6 +132,43 @@ class MemoryStore:
         if table not in self._tables:
             raise KeyError(f"no projection table {table!r}")
         return [dict(row) for row in self._tables[table].values()]
+
+    async def rows(
+        self,
+        table: str,
+        *,
+        equals: Mapping[str, object] | None = None,
+        at_least: Mapping[str, int] | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        await trio.lowlevel.checkpoint()
+        if table not in self._tables:
+            raise KeyError(f"no projection table {table!r}")
+        found: list[dict[str, Any]] = []
+        for row in reversed(self._tables[table].values()):
+            if len(found) >= limit:
+                break
+            if equals and any(row.get(column) != value for column, value in equals.items()):
+                continue
+            if at_least and any((v := row.get(column)) is None or v < bound for column, bound in at_least.items()):
+                continue
+            found.append(dict(row))
+        return found
+
+    async def recent(
+        self, kinds: Sequence[str], *, limit: int = 100, field: tuple[str, str | int] | None = None
+    ) -> list[Record]:
+        await trio.lowlevel.checkpoint()
+        found: list[Record] = []
+        for record in reversed(self._records):
+            if len(found) >= limit:
+                break
+            if record.kind not in kinds:
+                continue
+            if field is not None and getattr(record.event(), field[0], None) != field[1]:
+                continue
+            found.append(record)
+        return found
 
     async def verify(self) -> Verified:
         await trio.lowlevel.checkpoint()

@@ -75,6 +75,7 @@ class VenueFill(msgspec.Struct, frozen=True, kw_only=True):
     ts: int
     role: OrderRole
     liquidity: Literal["taker", "maker"] = "taker"
+    fill_id: str = ""  # the venue's id of this execution: a fill reported again (after a restart) is recorded once
 
 
 class VenuePosition(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,6 +84,18 @@ class VenuePosition(msgspec.Struct, frozen=True, kw_only=True):
     symbol: str
     size: float
     entry_price: float
+
+
+class VenueFunding(msgspec.Struct, frozen=True, kw_only=True):
+    """A perpetual funding settlement on an open position. ``amount`` is cash to the account (negative: paid);
+    ``notional`` is |size| × the mark at ``ts``, the settlement time (ms). A long pays ``rate × notional`` when the
+    rate is positive, a short receives it."""
+
+    symbol: str
+    rate: float
+    notional: float
+    amount: float
+    ts: int
 
 
 OrderStateName = Literal["open", "filled", "cancelled", "rejected"]
@@ -113,6 +126,11 @@ class Venue(Protocol):
     async def poll(self, bars: Mapping[str, Sequence[Bar]]) -> list[VenueFill]:
         """Fills since the last poll. A simulated venue executes against ``bars`` (new candles per symbol, in
         time order); a live venue ignores them and asks the exchange."""
+        ...
+
+    async def funding(self) -> list[VenueFunding]:
+        """Funding settled since the last call, in time order. A simulated venue settles it while ``poll``
+        executes bars; a live venue whose exchange settles funding itself may return ``[]``."""
         ...
 
     async def open_orders(self) -> list[VenueOrder]: ...

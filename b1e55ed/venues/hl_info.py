@@ -35,11 +35,21 @@ from b1e55ed.venues.hl_wire import (
     CANDLES_DECODER,
     CLEARINGHOUSE_DECODER,
     FUNDING_DECODER,
+    META_DECODER,
     MIDS_DECODER,
+    OPEN_ORDERS_DECODER,
+    ORDER_STATUS_DECODER,
     PREDICTED_DECODER,
+    USER_FILLS_DECODER,
+    USER_FUNDING_DECODER,
     AssetContext,
     ClearinghouseState,
     WireCandle,
+    WireOpenOrder,
+    WireOrderStatus,
+    WirePerpMeta,
+    WireUserFill,
+    WireUserFunding,
 )
 
 logger = logging.getLogger(__name__)
@@ -52,6 +62,7 @@ INFO_WEIGHT_DEFAULT: Final = 20  # every other documented info request: openOrde
 CANDLE_WEIGHT_ITEMS: Final = 60  # candleSnapshot costs one more weight per this many candles returned
 CANDLE_PAGE_LIMIT: Final = 5000  # at most this many candles per answer ("only the most recent 5000 are available")
 FUNDING_WEIGHT_ITEMS: Final = 20  # fundingHistory costs one more weight per this many rows returned
+FILLS_WEIGHT_ITEMS: Final = 20  # userFills costs one more weight per this many fills returned
 FUNDING_PAGE_LIMIT: Final = 500  # at most this many funding rows per answer
 HL_FUNDING_INTERVAL_MS: Final = 3_600_000  # Hyperliquid settles funding hourly (rates are per hour)
 
@@ -257,6 +268,34 @@ class InfoClient:
                 if name == venue and prediction is not None:
                     rates[coin] = prediction.rate
         return rates
+
+    async def perp_meta(self) -> WirePerpMeta:
+        """The perp universe: each asset's name and ``szDecimals``, its index being its asset id (weight 20)."""
+        return await self._post({"type": "meta"}, INFO_WEIGHT_DEFAULT, META_DECODER)
+
+    async def open_orders(self, user: str) -> list[WireOpenOrder]:
+        """``user``'s resting orders, trigger orders included (``frontendOpenOrders``, weight 20)."""
+        return await self._post({"type": "frontendOpenOrders", "user": user}, INFO_WEIGHT_DEFAULT, OPEN_ORDERS_DECODER)
+
+    async def user_fills(self, user: str) -> list[WireUserFill]:
+        """``user``'s most recent fills, at most 2,000 (weight 20, plus one per 20 fills: spent once they came)."""
+        fills = await self._post({"type": "userFills", "user": user}, INFO_WEIGHT_DEFAULT, USER_FILLS_DECODER)
+        if extra := len(fills) // FILLS_WEIGHT_ITEMS:
+            await self.budget.spend(extra)
+        return fills
+
+    async def user_funding(self, user: str, start_ms: int) -> list[WireUserFunding]:
+        """Funding ``user`` paid or received from ``start_ms`` on (weight 20, plus one per 20 rows, once known)."""
+        body = {"type": "userFunding", "user": user, "startTime": start_ms}
+        rows = await self._post(body, INFO_WEIGHT_DEFAULT, USER_FUNDING_DECODER)
+        if extra := len(rows) // FILLS_WEIGHT_ITEMS:
+            await self.budget.spend(extra)
+        return rows
+
+    async def order_status(self, user: str, oid_or_cloid: int | str) -> WireOrderStatus:
+        """One order of ``user`` by exchange id or cloid; ``status`` "unknownOid" if it never arrived (weight 2)."""
+        body = {"type": "orderStatus", "user": user, "oid": oid_or_cloid}
+        return await self._post(body, INFO_WEIGHT_LIGHT, ORDER_STATUS_DECODER)
 
     async def _candle_page(
         self, coin: str, interval: str, interval_ms: int, start_ms: int, end_ms: int

@@ -109,3 +109,89 @@ ASSET_CTXS_DECODER: Final = msgspec.json.Decoder(tuple[WireMeta, list[AssetConte
 PREDICTED_DECODER: Final = msgspec.json.Decoder(
     list[tuple[str, list[tuple[str, WireVenueFunding | None]]]], strict=False
 )
+
+
+# -- the trading account: ``meta``, ``frontendOpenOrders``, ``userFills``, ``orderStatus`` --------------------------
+
+
+class WirePerpAsset(msgspec.Struct, frozen=True):
+    """One ``meta.universe`` entry; its index in the list is the asset id orders use."""
+
+    name: str
+    sz_decimals: Annotated[int, msgspec.Meta(ge=0, le=6)] = msgspec.field(name="szDecimals")
+    is_delisted: bool = msgspec.field(name="isDelisted", default=False)
+
+
+class WirePerpMeta(msgspec.Struct, frozen=True):
+    universe: list[WirePerpAsset]
+
+
+class WireOpenOrder(msgspec.Struct, frozen=True):
+    """One ``frontendOpenOrders`` entry (also the ``order`` of an ``orderStatus`` answer). ``side`` B buys, A sells;
+    ``sz`` is what is left, ``origSz`` what was asked; ``orderType`` is "Limit", "Stop Market", "Take Profit
+    Market", ..."""
+
+    coin: str
+    side: str
+    limit_px: WirePrice = msgspec.field(name="limitPx")
+    sz: WireQuantity
+    oid: int
+    timestamp: int = 0
+    orig_sz: WireQuantity = msgspec.field(name="origSz", default=0.0)
+    cloid: str | None = None
+    reduce_only: bool = msgspec.field(name="reduceOnly", default=False)
+    order_type: str = msgspec.field(name="orderType", default="Limit")
+    is_trigger: bool = msgspec.field(name="isTrigger", default=False)
+    trigger_px: WireQuantity = msgspec.field(name="triggerPx", default=0.0)
+
+
+class WireOrderStatusEntry(msgspec.Struct, frozen=True):
+    order: WireOpenOrder
+    status: str  # open, filled, canceled, triggered, rejected, marginCanceled, ...
+    status_timestamp: int = msgspec.field(name="statusTimestamp", default=0)
+
+
+class WireOrderStatus(msgspec.Struct, frozen=True):
+    """``{"status": "order", "order": {...}}``, or ``{"status": "unknownOid"}`` for an order never received."""
+
+    status: str
+    order: WireOrderStatusEntry | None = None
+
+
+class WireUserFill(msgspec.Struct, frozen=True):
+    """One ``userFills`` entry: ``crossed`` is true for the taker; ``fee`` is in ``feeToken`` (USDC for perps)."""
+
+    coin: str
+    px: WirePrice
+    sz: WireQuantity
+    side: str
+    time: int
+    oid: int
+    tid: int
+    fee: WireSigned = 0.0
+    crossed: bool = True
+    cloid: str | None = None
+    dir: str = ""
+    closed_pnl: WireSigned = msgspec.field(name="closedPnl", default=0.0)
+
+
+class WireFundingDelta(msgspec.Struct, frozen=True):
+    """``delta`` of a ``userFunding`` entry: ``usdc`` paid to the account (negative: paid by it), ``szi`` the
+    signed position it was paid on, ``fundingRate`` the hourly rate."""
+
+    coin: str
+    usdc: WireSigned
+    szi: WireSigned = 0.0
+    funding_rate: WireSigned = msgspec.field(name="fundingRate", default=0.0)
+
+
+class WireUserFunding(msgspec.Struct, frozen=True):
+    time: int
+    delta: WireFundingDelta
+
+
+META_DECODER: Final = msgspec.json.Decoder(WirePerpMeta, strict=False)
+USER_FUNDING_DECODER: Final = msgspec.json.Decoder(list[WireUserFunding], strict=False)
+OPEN_ORDERS_DECODER: Final = msgspec.json.Decoder(list[WireOpenOrder], strict=False)
+ORDER_STATUS_DECODER: Final = msgspec.json.Decoder(WireOrderStatus, strict=False)
+USER_FILLS_DECODER: Final = msgspec.json.Decoder(list[WireUserFill], strict=False)

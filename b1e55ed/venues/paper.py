@@ -21,7 +21,14 @@ position does not exist yet simply waits; if its entry is cancelled, it is cance
 
 Simplifications, on purpose: no partial fills (an order fills whole, or capped for reduce-only); no order book
 (the open and the trigger are the reference prices); every fill's ``ts`` is its bar's ``ts`` (the open), for
-triggers too, since a candle does not say when inside it the price was touched. Funding is not simulated yet.
+triggers too, since a candle does not say when inside it the price was touched.
+
+**Funding.** With a ``FundingRates`` source, every settlement time ``T`` of a symbol's funding history that falls
+inside a bar's span ``(open, close]`` is settled after that bar's fills, on the position held then, marked at the
+bar's close: ``amount = −sign × rate × |size| × close`` (a long pays a positive rate, a short receives it). So a
+position opened at the open of the bar starting at ``T`` does not pay ``T``'s funding, and one closed before ``T``
+does not either. The times and rates come from the history (Binance every 8 h, Hyperliquid hourly), never from a
+clock: a replay settles exactly the same payments. ``funding()`` hands them over once, after ``poll``.
 
 Venue-side cancellations (OCO, orphaned reduce-only orders) produce no fill; ``poll`` returns fills only, so the
 OMS sees them through ``order_state``/``open_orders``.
@@ -35,7 +42,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import trio
 
 from b1e55ed.messages import Bar, Side
-from b1e55ed.venues.base import Ack, OrderState, VenueFill, VenueOrder, VenuePosition
+from b1e55ed.plugins import FundingRates
+from b1e55ed.venues.base import Ack, OrderState, VenueFill, VenueFunding, VenueOrder, VenuePosition
 from b1e55ed.venues.fees import FeeSchedule, SlippageModel
 
 __all__ = ["PaperVenue"]
@@ -51,7 +59,8 @@ class PaperVenue:
     ``latency_s`` delays every ``submit`` (with ``trio.sleep``, so the autojump clock and the replay stay
     deterministic). ``min_notional`` is Hyperliquid's $10 minimum, applied to orders that add exposure, checked
     against ``size × reference_price``. ``timeframe_ms`` is the candle length; ``poll`` uses it to refuse a bar that
-    overlaps one it has already executed against, which would double-trigger stops.
+    overlaps one it has already executed against, which would double-trigger stops. ``funding``, when given, is
+    the rate history the venue settles perpetual funding from (None: no funding).
     """
 
     name = "paper"
@@ -64,6 +73,7 @@ class PaperVenue:
         latency_s: float = 0.0,
         min_notional: float = 10.0,
         timeframe_ms: int,
+        funding: FundingRates | None = None,
     ) -> None:
         if not (math.isfinite(latency_s) and latency_s >= 0):
             raise ValueError(f"latency_s must be finite and >= 0, got {latency_s}")
@@ -81,6 +91,8 @@ class PaperVenue:
         self._seen: set[str] = set()
         self._positions: dict[str, VenuePosition] = {}
         self._last_bar_ts: dict[str, int] = {}
+        self._funding_rates = funding
+        self._funding_due: list[VenueFunding] = []
 
     # -- the Venue protocol --------------------------------------------------------------------------------------
 
@@ -115,8 +127,8 @@ class PaperVenue:
     async def poll(self, bars: Mapping[str, Sequence[Bar]]) -> list[VenueFill]:
         """Execute against each symbol's new bars, in time order; fills by symbol (as given), bar, then processing.
 
-        Every bar is checked for sequence before any executes, so a bad batch changes nothing. Funding, when it
-        comes, belongs here: settle each open position's funding per bar after that bar's fills.
+        Every bar is checked for sequence before any executes, so a bad batch changes nothing. Funding settled
+        inside a bar is settled after that bar's fills, and kept for ``funding()``.
         """
         await trio.lowlevel.checkpoint()
         for symbol, symbol_bars in bars.items():
@@ -132,8 +144,15 @@ class PaperVenue:
         for symbol, symbol_bars in bars.items():
             for bar in symbol_bars:
                 fills.extend(self._execute_bar(symbol, bar))
+                self._funding_due.extend(self._settle_funding(symbol, bar))
                 self._last_bar_ts[symbol] = bar.ts
         return fills
+
+    async def funding(self) -> list[VenueFunding]:
+        """The funding settled by the polls since the last call, by symbol (as polled) and time."""
+        await trio.lowlevel.checkpoint()
+        due, self._funding_due = self._funding_due, []
+        return due
 
     async def open_orders(self) -> list[VenueOrder]:
         """Open orders in submission order, the order ``restore`` expects them back in."""
@@ -166,6 +185,7 @@ class PaperVenue:
         self._states.update({cloid: OrderState(cloid=cloid, status="open") for cloid in self._open})
         self._seen = set(seen_cloids) | self._states.keys()
         self._last_bar_ts = {}
+        self._funding_due = []
 
     # -- rules ---------------------------------------------------------------------------------------------------
 
@@ -218,6 +238,26 @@ class PaperVenue:
                 continue
             fills.append(self._fill(order, bar, _trigger_reference(order, bar), size))
         return fills
+
+    def _settle_funding(self, symbol: str, bar: Bar) -> list[VenueFunding]:
+        """Funding for every settlement in ``(bar.ts, bar close]`` on the position held after the bar's fills."""
+        position = self._positions.get(symbol)
+        if self._funding_rates is None or position is None:
+            return []
+        close_ts = bar.ts + self.timeframe_ms
+        rates = self._funding_rates.rates(symbol, close_ts)
+        settled: list[tuple[int, float]] = []
+        for index in range(len(rates) - 1, -1, -1):
+            ts, rate = rates[index]
+            if ts <= bar.ts:
+                break
+            settled.append((ts, rate))
+        notional = abs(position.size) * bar.close
+        sign = 1 if position.size > 0 else -1
+        return [
+            VenueFunding(symbol=symbol, rate=rate, notional=notional, amount=-sign * rate * notional, ts=ts)
+            for ts, rate in reversed(settled)
+        ]
 
     def _fill(self, order: VenueOrder, bar: Bar, reference: float, size: float) -> VenueFill:
         price = self.slippage.fill_price(reference, order.side, bar, size)

@@ -173,3 +173,34 @@ async def test_closing_commits_what_is_queued_and_refuses_more(store: EventStore
         with pytest.raises(trio.ClosedResourceError):
             await log.append(alert(99))
     assert (await store.verify()).count == 50
+
+
+async def test_projection_rows_filter_newest_first(store: EventStore) -> None:
+    async with running_log(store) as log:
+        await log.append(*[signal(i, symbol=("BTC", "ETH")[i % 2], producer=("rsi", "momentum")[i % 3 == 0])
+                           for i in range(12)])  # fmt: skip
+        await log.append(*lifecycle()[1:])
+    btc = await store.rows("signal_events", equals={"symbol": "BTC"})
+    assert [row["id"] for row in btc] == [11, 9, 7, 5, 3, 1]
+    rsi_btc = await store.rows("signal_events", equals={"symbol": "BTC", "producer": "rsi"}, limit=2)
+    assert [row["cycle"] for row in rsi_btc] == [10, 8]
+    recent = await store.rows("signal_events", at_least={"timestamp": 1_700_000_009}, limit=10)
+    assert [row["cycle"] for row in recent] == [11, 10, 9]
+    assert await store.rows("signal_events", equals={"symbol": "DOGE"}) == []
+    (order,) = await store.rows("order_events", equals={"cloid": "0xabc"})
+    assert order["status"] == "filled"  # the upserted row, in its first place
+    with pytest.raises(KeyError):
+        await store.rows("no_such_table")
+
+
+async def test_recent_records_of_kinds_newest_first_with_a_field_filter(store: EventStore) -> None:
+    async with running_log(store) as log:
+        await log.append(*[signal(i) for i in range(5)], *[alert(i) for i in range(3)], *lifecycle())
+    kinds = [r.kind for r in await store.recent(["alert", "position"], limit=4)]
+    assert kinds == ["position", "position", "alert", "alert"]
+    by_cycle = await store.recent(["signal"], limit=10, field=("cycle", 3))
+    assert [r.event().cycle for r in by_cycle] == [3]  # type: ignore[union-attr]
+    by_text = await store.recent(["order"], limit=10, field=("cloid", "0xabc"))
+    assert [r.event().status for r in by_text] == ["filled", "submitted"]  # type: ignore[union-attr]
+    assert await store.recent(["alert"], limit=10, field=("message", "nothing")) == []
+    assert await store.recent([], limit=10) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -228,6 +229,33 @@ def test_trade_conviction_is_the_mean_rounded_half_up(convictions: tuple[int, ..
     trade = only(confluence().evaluate(cycle(signals))).trade
     assert trade is not None
     assert trade.conviction == aggregated
+
+
+def test_calibration_resizes_and_is_recorded_on_each_signal() -> None:
+    """rsi's 8s have won 40%, momentum's 6s 60%: conviction-equivalents 4 and 6, mean 5 → 5% × 5/7."""
+    signals = [signal("BTC", "long", 8, "rsi"), signal("BTC", "long", 6, "momentum"), signal("BTC", "short", 3, "x")]
+    enriched = replace(cycle(signals), calibration={"rsi": {8: 0.4}, "momentum": {6: 0.6}})
+    candidate = only(confluence().evaluate(enriched))
+    assert candidate.trade is not None
+    assert candidate.trade.size == pytest.approx(0.05 * 5 / 7, abs=1e-6)
+    assert candidate.trade.conviction == 7  # the reported mean
+    assert candidate.sizing["reported_conviction"] == 7.0
+    assert candidate.sizing["win_probability"] == pytest.approx(0.5)
+    assert candidate.signals == (
+        SignalRef("rsi", "long", 8, 0.4),
+        SignalRef("momentum", "long", 6, 0.6),
+        SignalRef("x", "short", 3, None),
+    )
+
+
+def test_confluence_without_edge_is_not_taken_under_kelly() -> None:
+    signals = [signal("BTC", "long", 8, "rsi"), signal("BTC", "long", 6, "momentum")]
+    enriched = replace(cycle(signals), calibration={"rsi": {8: 0.2}, "momentum": {6: 0.2}})
+    candidate = only(confluence(kelly_fraction=0.25).evaluate(enriched))
+    assert not candidate.taken
+    assert candidate.trade is None
+    assert "no edge" in candidate.reason
+    assert candidate.sizing["kelly_optimal"] == pytest.approx(0.2 - 0.8 * 0.3)
 
 
 # -- the decision's candle ----------------------------------------------------------------------------------------

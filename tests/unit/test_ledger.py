@@ -16,6 +16,7 @@ from b1e55ed.messages import (
     Direction,
     Event,
     Fill,
+    FundingPaid,
     KillSwitchChanged,
     OrderUpdated,
     PositionUpdated,
@@ -337,3 +338,46 @@ def test_final_orders_are_not_open(status: str) -> None:
     book.record(replace(book.ledger.orders[cloid], status=status))
     assert cloid not in {o.cloid for o in book.ledger.open_orders()}
     assert book.ledger.pending_entry("BTC") is None
+
+
+# -- funding and the day's starting equity --------------------------------------------------------------------------
+
+
+def test_funding_moves_cash_and_counts_in_the_positions_pnl_at_close() -> None:
+    book, cloid = opened_long()
+    paid = FundingPaid(
+        ts=T_ENTRY, symbol="BTC", rate=0.0001, notional=5_000.0, amount=-0.5, venue="paper", funding_ts=1
+    )
+    received = replace(paid, rate=-0.00002, amount=0.1)
+    book.record(paid, received)
+    assert book.ledger.cash == pytest.approx(START - 2.25 - 0.4)
+    assert book.ledger.positions["BTC"].funding == pytest.approx(-0.4)
+    closed = book.fill(target_of(cloid), 55_000.0, T_EXIT)
+    assert closed is not None
+    assert closed.pnl == pytest.approx(500.0 - 2.25 - 55_000.0 * 0.1 * TAKER - 0.4)
+    assert replayed(book.log) == book.ledger
+
+
+def test_funding_without_a_position_still_moves_cash() -> None:
+    ledger = Ledger(START)
+    ledger.apply(FundingPaid(ts=1, symbol="SOL", rate=0.001, notional=100.0, amount=-0.1, venue="paper", funding_ts=1))
+    assert ledger.cash == pytest.approx(START - 0.1)
+
+
+def test_the_days_starting_equity_is_the_first_settled_cycle_of_each_utc_day() -> None:
+    day = 86_400_000
+    ledger = Ledger(START)
+
+    def settle(cycle: int, as_of: int, equity: float) -> None:
+        ledger.apply(
+            CycleSettled(ts=0, cycle=cycle, as_of=as_of, cash=equity, equity=equity, exposure=0.0, open_positions=0)
+        )
+
+    settle(1, 5 * day + 1, 10_000.0)
+    settle(2, 5 * day + 3_600_000, 9_500.0)
+    assert (ledger.day, ledger.day_start_equity) == (5, 10_000.0)
+    assert ledger.daily_loss_pct(9_500.0, 5 * day + 7_200_000) == pytest.approx(5.0)
+    assert ledger.daily_loss_pct(10_500.0, 5 * day + 7_200_000) == 0.0
+    assert ledger.daily_loss_pct(9_000.0, 6 * day) == 0.0  # a new day, not settled yet: nothing lost on it
+    settle(3, 6 * day, 9_000.0)
+    assert (ledger.day, ledger.day_start_equity) == (6, 9_000.0)

@@ -6,7 +6,16 @@ import pytest
 
 from actors.oms.ledger import Ledger
 from actors.oms.risk import entry_checks
-from b1e55ed.messages import Check, Direction, OrderRole, OrderStatus, OrderUpdated, PositionUpdated, Trade
+from b1e55ed.messages import (
+    Check,
+    CycleSettled,
+    Direction,
+    OrderRole,
+    OrderStatus,
+    OrderUpdated,
+    PositionUpdated,
+    Trade,
+)
 from b1e55ed.trading_config import RiskPolicy
 
 EQUITY = 10_000.0
@@ -19,6 +28,9 @@ CHECK_NAMES = [
     "max_position",
     "max_leverage",
     "min_notional",
+    "max_open_positions",
+    "sector_exposure",
+    "daily_loss",
 ]
 
 
@@ -86,6 +98,7 @@ def check(
     policy: RiskPolicy | None = None,
     state: str = "ACTIVE",
     cloid: str = CLOID,
+    as_of: int = 0,
 ) -> list[Check]:
     return entry_checks(
         the_trade or trade(),
@@ -94,6 +107,7 @@ def check(
         marks=marks or {},
         policy=policy or RiskPolicy(),
         trading_state=state,
+        as_of=as_of,
     )
 
 
@@ -245,4 +259,71 @@ def test_every_violation_is_named_at_once() -> None:
         "one_position_per_symbol",
         "max_position",
         "max_leverage",
+        "sector_exposure",  # 50% of equity in BTC's sector, over 30%
     }
+
+
+def test_max_open_positions_counts_positions_and_pending_entries() -> None:
+    ledger = Ledger(EQUITY)
+    ledger.apply(position("ETH", 0.1, 3_000.0))
+    ledger.apply(order("0xsol", "SOL", 1.0, 150.0, status="submitted"))
+    policy = RiskPolicy(max_open_positions=3)
+    assert failed(check(trade(size=0.01), ledger=ledger, policy=policy)) == set()  # ETH, SOL + BTC = 3
+    checks = check(trade(size=0.01), ledger=ledger, policy=RiskPolicy(max_open_positions=2))
+    assert failed(checks) == {"max_open_positions"}
+    assert (
+        detail(checks, "max_open_positions")
+        == "3 open positions and entries after this order vs limit 2 (ETH, SOL already)"
+    )
+
+
+def test_sector_exposure_sums_the_sectors_positions_pending_entries_and_this_order() -> None:
+    ledger = Ledger(EQUITY)
+    ledger.apply(position("ETH", 0.5, 3_000.0))  # $1,500 in smart-contract-platform
+    ledger.apply(order("0xsol", "SOL", 10.0, 100.0, status="pending"))  # $1,000 in the same sector
+    policy = RiskPolicy(sectors={"ETH": "l1", "SOL": "l1", "AVAX": "l1"}, max_sector_exposure=0.30)
+    assert failed(check(trade("AVAX", size=0.05, entry=30.0), ledger=ledger, policy=policy)) == set()  # $3,000
+    checks = check(trade("AVAX", size=0.06, entry=30.0), ledger=ledger, policy=policy)  # $3,100 > $3,000
+    assert failed(checks) == {"sector_exposure"}
+    assert detail(checks, "sector_exposure") == (
+        "sector l1: $3,100.00 after order (open $1,500.00 + pending entries $1,000.00 + this order $600.00)"
+        " vs limit 30% of equity $3,000.00"
+    )
+    # BTC is in no sector of this map: a sector of its own, which the others do not count towards.
+    btc = check(trade("BTC", size=0.15), ledger=ledger, policy=policy)
+    assert failed(btc) == set()
+    assert detail(btc, "sector_exposure").startswith("sector BTC: $1,500.00")
+
+
+def test_daily_loss_compares_equity_with_the_days_first_settled_cycle_in_event_time() -> None:
+    day = 86_400_000
+    ledger = Ledger(EQUITY)
+    ledger.apply(
+        CycleSettled(
+            ts=0, cycle=1, as_of=20 * day + 3_600_000, cash=EQUITY, equity=EQUITY, exposure=0.0, open_positions=0
+        )
+    )
+    ledger.apply(position("ETH", 1.0, 3_000.0))
+    at_2500 = {"ETH": 2_500.0}  # -$500: 5% down, the default limit
+    checks = check(trade(size=0.01), ledger=ledger, marks=at_2500, as_of=20 * day + 5 * 3_600_000)
+    assert failed(checks) == {"daily_loss"}
+    assert detail(checks, "daily_loss") == (
+        "down 5.00% today (equity $9,500.00 vs $10,000.00 at the day's first cycle) vs limit 5%"
+    )
+    assert (
+        failed(check(trade(size=0.01), ledger=ledger, marks={"ETH": 2_510.0}, as_of=20 * day + 5 * 3_600_000)) == set()
+    )
+    # The next UTC day starts afresh, whatever the wall clock says.
+    assert failed(check(trade(size=0.01), ledger=ledger, marks=at_2500, as_of=21 * day)) == set()
+    assert (
+        failed(
+            check(
+                trade(size=0.01),
+                ledger=ledger,
+                marks=at_2500,
+                as_of=20 * day + 5 * 3_600_000,
+                policy=RiskPolicy(max_daily_loss_pct=6.0),
+            )
+        )
+        == set()
+    )

@@ -1,0 +1,100 @@
+"""Combined: momentum and an MA crossover that agree (the spec's "best backtest results").
+
+What it uses: the momentum producer's signal (``producer``, default ``momentum``) and the symbol's closes. A
+symbol is considered when the fast MA crossed the slow one (``fast``/``slow``/``ma``, as in ``ma_crossover.py``:
+SMA 20 and 50 by default) within the last ``within_bars`` closed bars (default 24: the last day on 1h) and is
+still on the side it crossed to. It is taken when the momentum signal points the same way as the cross.
+
+No volume confirmation and no long-MA trend filter: the 20-day momentum is the trend filter here (``trend`` N > 0
+adds the MA filter of ``ma_crossover.py`` anyway). The momentum signal drives the size (``sizing.py``); stop and
+target ``stop_pct`` and ``target_pct`` from the entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from actors.strategies.ma_crossover import Cross, latest_cross, ma_params, moving_average
+from actors.strategies.momentum import directional_signals
+from actors.strategies.sizing import SizingRule, signal_drivers, signal_refs
+from b1e55ed.cycle import Candidate, EnrichedCycle
+from b1e55ed.market.bars import BarsView
+from b1e55ed.messages import Signal
+from b1e55ed.plugins import PluginSetup
+
+
+class CombinedStrategy:
+    def __init__(self, setup: PluginSetup) -> None:
+        self.name = setup.name
+        self.producer = setup.text("producer", "momentum")
+        self.fast, self.slow, self.kind = ma_params(setup)
+        self.within_bars = int(setup.param("within_bars", 24))
+        self.trend = int(setup.param("trend", 0))
+        if self.within_bars < 1:
+            raise ValueError(f"{self.name}: params.within_bars must be at least 1, got {self.within_bars}")
+        self.rule = SizingRule.from_setup(setup)
+
+    def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
+        candidates = []
+        signals = directional_signals(cycle, self.producer)
+        for symbol, bars in sorted(cycle.tick.market.items()):
+            close = bars.close
+            if len(close) <= self.trend:
+                continue
+            cross = latest_cross(close, self.fast, self.slow, self.kind, within=self.within_bars)
+            if cross is not None:
+                candidates.append(self._judge(cycle, symbol, bars, cross, signals.get(symbol)))
+        return candidates
+
+    def _judge(
+        self, cycle: EnrichedCycle, symbol: str, bars: BarsView, cross: Cross, signal: Signal | None
+    ) -> Candidate:
+        kind = self.kind.upper()
+        ago = "on the latest bar" if cross.bars_ago == 0 else f"{cross.bars_ago} bars ago"
+        crossed = "above" if cross.direction == "long" else "below"
+        what = f"{kind}({self.fast}) crossed {crossed} {kind}({self.slow}) {ago}"
+        what += f" (now {cross.fast:,.6g} vs {cross.slow:,.6g})"
+        refs = signal_refs([signal], cycle.calibration) if signal is not None else ()
+        price = bars.last_close
+        blocked = None
+        if signal is None:
+            blocked = f"no directional {self.producer} signal"
+        elif signal.signal != cross.direction:
+            blocked = f"{self.producer} says {signal.signal} ({signal.rationale})"
+        elif self.trend:
+            trend_ma = float(moving_average(bars.close, self.trend, self.kind, 1)[0])
+            if (price > trend_ma) != (cross.direction == "long"):
+                blocked = f"against the trend: close {price:,.6g} vs {kind}({self.trend}) {trend_ma:,.6g}"
+        if blocked or signal is None:
+            reason = f"{what}, but {blocked}"
+            return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=bars.close_ts)
+        sizing = self.rule.size(signal_drivers([signal]), cycle.calibration)
+        if not sizing.has_edge:
+            reason = f"{what} with {self.producer}, but {self.rule.no_edge_reason(sizing)}"
+            return Candidate(
+                symbol=symbol,
+                taken=False,
+                reason=reason,
+                signals=refs,
+                sizing=sizing.numbers,
+                candle_close=bars.close_ts,
+            )
+        momentum = f"{self.producer} {signal.signal} {signal.conviction} ({signal.rationale})"
+        trade = self.rule.trade(
+            symbol=symbol,
+            direction=cross.direction,
+            entry=price,
+            sizing=sizing,
+            rationale=f"{symbol}: {what}; {momentum}; {self.rule.describe(sizing)}",
+            strategy=self.name,
+        )
+        return Candidate(
+            symbol=symbol,
+            taken=True,
+            reason=f"MA cross {cross.direction} {ago} and {self.producer} agree",
+            direction=cross.direction,
+            trade=trade,
+            signals=refs,
+            sizing=sizing.numbers,
+            candle_close=bars.close_ts,
+        )

@@ -1,0 +1,149 @@
+"""MA crossover: the fast moving average crosses the slow one on the latest closed bar, with the trend.
+
+What it uses: the symbol's closes only (no producer). Moving averages of kind ``ma`` (``sma``, or ``ema`` seeded
+with the SMA of the window's first values), ``fast`` and ``slow`` bars long (defaults 20 and 50). A cross up on
+bar *i* means fast > slow on bar *i* and fast ≤ slow on bar *i − 1*; a cross down is the mirror image.
+
+A symbol is considered when a cross happened on the latest closed bar. It is taken when the trend agrees: the
+close is above the ``trend`` moving average (default 200 bars) for a long, below it for a short (``trend`` 0
+turns the filter off), and the direction is one of ``directions`` (both by default). The strategy's own rule
+drives the size with the fixed ``conviction`` param (default 6), looked up in karma's calibration under the
+strategy's name once karma scores it (``sizing.py``). Stop and target ``stop_pct`` and ``target_pct`` from the entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from actors.strategies.sizing import Driver, SizingRule
+from b1e55ed.cycle import Candidate, EnrichedCycle
+from b1e55ed.market.bars import BarsView
+from b1e55ed.market.indicators import ema, sma
+from b1e55ed.messages import Direction
+from b1e55ed.plugins import PluginSetup
+
+Floats = npt.NDArray[np.float64]
+MA_KINDS = ("sma", "ema")
+DIRECTIONS = ("long", "short")
+
+
+@dataclass(frozen=True)
+class Cross:
+    direction: Direction  # long: the fast MA crossed above the slow one
+    bars_ago: int  # 0: on the latest closed bar
+    fast: float  # both averages on the latest closed bar
+    slow: float
+
+
+def moving_average(close: Floats, n: int, kind: str, last: int) -> Floats:
+    """The ``last`` values of the ``n``-bar moving average. An SMA needs only the closes it averages; an EMA is
+    computed over the whole window, since it remembers all of it (the window is fixed, so it stays a pure function).
+    """
+    if kind == "ema":
+        return ema(close, n)[-last:]
+    return sma(close[-(n + last - 1) :], n)[-last:]
+
+
+def latest_cross(close: Floats, fast: int, slow: int, kind: str, within: int = 1) -> Cross | None:
+    """The most recent cross among the last ``within`` bars, when the fast MA is still on the side it crossed to.
+
+    None when there was none, or when the window is too short (``slow + within`` closes are needed).
+    """
+    if len(close) < slow + within:
+        return None
+    fast_ma = moving_average(close, fast, kind, within + 1)
+    slow_ma = moving_average(close, slow, kind, within + 1)
+    side = np.sign(fast_ma - slow_ma)  # NaN before the slow MA exists: neither side
+    ups = (side[1:] > 0) & (side[:-1] <= 0)
+    downs = (side[1:] < 0) & (side[:-1] >= 0)
+    crossed = np.flatnonzero(ups | downs)
+    if len(crossed) == 0:
+        return None
+    last = int(crossed[-1])
+    direction: Direction = "long" if ups[last] else "short"
+    if side[-1] != (1 if direction == "long" else -1):  # back to equal since: no longer crossed
+        return None
+    return Cross(direction, within - 1 - last, float(fast_ma[-1]), float(slow_ma[-1]))
+
+
+def ma_params(setup: PluginSetup, fast: int = 20, slow: int = 50) -> tuple[int, int, str]:
+    fast_n, slow_n = int(setup.param("fast", fast)), int(setup.param("slow", slow))
+    kind = setup.text("ma", "sma")
+    if kind not in MA_KINDS:
+        raise ValueError(f"{setup.name}: params.ma must be one of {', '.join(MA_KINDS)}, got {kind!r}")
+    if not 1 <= fast_n < slow_n:
+        raise ValueError(f"{setup.name}: params.fast ({fast_n}) must be at least 1 and below params.slow ({slow_n})")
+    return fast_n, slow_n, kind
+
+
+class MACrossoverStrategy:
+    def __init__(self, setup: PluginSetup) -> None:
+        self.name = setup.name
+        self.fast, self.slow, self.kind = ma_params(setup)
+        self.trend = int(setup.param("trend", 200))
+        self.conviction = int(setup.param("conviction", 6))
+        self.directions = setup.texts("directions", DIRECTIONS)
+        if unknown := set(self.directions) - set(DIRECTIONS):
+            raise ValueError(f"{self.name}: params.directions may hold long and short only, got {sorted(unknown)}")
+        if not 1 <= self.conviction <= 10:
+            raise ValueError(f"{self.name}: params.conviction must be 1 to 10, got {self.conviction}")
+        self.rule = SizingRule.from_setup(setup)
+
+    def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
+        candidates = []
+        for symbol, bars in sorted(cycle.tick.market.items()):
+            close = bars.close
+            if len(close) <= max(self.slow, self.trend):
+                continue
+            cross = latest_cross(close, self.fast, self.slow, self.kind)
+            if cross is not None:
+                candidates.append(self._judge(cycle, symbol, bars, close, cross))
+        return candidates
+
+    def _judge(self, cycle: EnrichedCycle, symbol: str, bars: BarsView, close: Floats, cross: Cross) -> Candidate:
+        price = float(close[-1])
+        kind = self.kind.upper()
+        crossed = "above" if cross.direction == "long" else "below"
+        what = f"{kind}({self.fast}) {cross.fast:,.6g} crossed {crossed} {kind}({self.slow}) {cross.slow:,.6g}"
+        blocked = None
+        trend_text = ""
+        if cross.direction not in self.directions:
+            blocked = f"{cross.direction}s are disabled (params.directions)"
+        elif self.trend:
+            trend_ma = float(moving_average(close, self.trend, self.kind, 1)[0])
+            aligned = price > trend_ma if cross.direction == "long" else price < trend_ma
+            side = "above" if price > trend_ma else "below" if price < trend_ma else "at"
+            trend_text = f"close {price:,.6g} {side} {kind}({self.trend}) {trend_ma:,.6g}"
+            if not aligned:
+                blocked = f"against the trend: {trend_text}"
+        if blocked:
+            reason = f"{what}, but {blocked}"
+            return Candidate(symbol=symbol, taken=False, reason=reason, candle_close=bars.close_ts)
+        sizing = self.rule.size([Driver(self.name, self.conviction)], cycle.calibration)
+        if not sizing.has_edge:
+            reason = f"{what}, but {self.rule.no_edge_reason(sizing)}"
+            return Candidate(
+                symbol=symbol, taken=False, reason=reason, sizing=sizing.numbers, candle_close=bars.close_ts
+            )
+        trend_part = f", {trend_text}" if trend_text else ""
+        trade = self.rule.trade(
+            symbol=symbol,
+            direction=cross.direction,
+            entry=price,
+            sizing=sizing,
+            rationale=f"{symbol}: {what}{trend_part}; {self.rule.describe(sizing)}",
+            strategy=self.name,
+        )
+        return Candidate(
+            symbol=symbol,
+            taken=True,
+            reason=f"MA cross {cross.direction}{' with the trend' if trend_text else ''}",
+            direction=cross.direction,
+            trade=trade,
+            sizing=sizing.numbers,
+            candle_close=bars.close_ts,
+        )

@@ -1,0 +1,118 @@
+"""RSI oversold: RSI below 30 with the price near support. Longs only.
+
+What it uses: the symbol's bars only (no producer). Wilder's RSI(``rsi_period``, default 14) on the window's
+closes, rounded to 4 decimals: the same number as the RSI producer's. A symbol is considered when the RSI of the
+latest closed bar is below ``oversold`` (30).
+
+**Support, exactly.** Among the last ``support_bars`` bars (default 200), a *swing low* is a bar whose low is
+strictly below the lows of the ``swing_bars`` bars on each side of it (default 5; ``indicators.swing_lows``). A
+swing low is therefore only known ``swing_bars`` bars after it, and the latest bars never are one: no look-ahead.
+Support is the lowest low of the most recent ``swing_count`` swing lows (default 3).
+
+It is taken when the close is at or above support and at most ``near_pct`` percent above it (default 2%):
+``0 ≤ (close − support) ÷ support ≤ near_pct ÷ 100``. A close below support means support broke: not taken.
+
+Conviction is the RSI producer's: 5 at the threshold plus one per whole point below it, capped at 10 (RSI 27.4
+gives 7), looked up in karma's calibration under the strategy's name (``sizing.py``). Stop and target
+``stop_pct`` and ``target_pct`` from the entry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from actors.strategies.sizing import Driver, SizingRule
+from b1e55ed.cycle import Candidate, EnrichedCycle
+from b1e55ed.market.bars import BarsView
+from b1e55ed.market.indicators import swing_lows, wilder_rsi
+from b1e55ed.plugins import PluginSetup
+
+RSI_DECIMALS = 4
+_EPSILON = 1e-9
+
+
+class RSIOversoldStrategy:
+    def __init__(self, setup: PluginSetup) -> None:
+        self.name = setup.name
+        self.rsi_period = int(setup.param("rsi_period", 14))
+        self.oversold = setup.param("oversold", 30.0)
+        self.swing_bars = int(setup.param("swing_bars", 5))
+        self.swing_count = int(setup.param("swing_count", 3))
+        self.support_bars = int(setup.param("support_bars", 200))
+        self.near_pct = setup.param("near_pct", 2.0)
+        for key in ("rsi_period", "swing_bars", "swing_count"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{self.name}: params.{key} must be at least 1, got {getattr(self, key)}")
+        if self.support_bars <= 2 * self.swing_bars:
+            raise ValueError(f"{self.name}: params.support_bars must exceed twice params.swing_bars")
+        self.rule = SizingRule.from_setup(setup)
+
+    def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
+        candidates = []
+        min_bars = max(self.rsi_period * 3 + 1, self.support_bars)  # Wilder smoothing needs a few periods
+        for symbol, bars in sorted(cycle.tick.market.items()):
+            close = bars.close
+            if len(close) < min_bars:
+                continue
+            rsi = round(
+                float(wilder_rsi(close, self.rsi_period)[-1]), RSI_DECIMALS
+            )  # the whole window, as the producer
+            if not math.isnan(rsi) and rsi < self.oversold:
+                candidates.append(self._judge(cycle, symbol, bars, rsi))
+        return candidates
+
+    def support(self, bars: BarsView) -> tuple[float, int] | None:
+        """The support level and how many bars ago its swing low was, or None without a swing low."""
+        low = bars.low[-self.support_bars :]
+        found = swing_lows(low, self.swing_bars, self.swing_bars)
+        if len(found) == 0:
+            return None
+        recent = found[-self.swing_count :]
+        lowest = int(recent[low[recent].argmin()])
+        return float(low[lowest]), len(low) - 1 - lowest
+
+    def _judge(self, cycle: EnrichedCycle, symbol: str, bars: BarsView, rsi: float) -> Candidate:
+        price = bars.last_close
+        oversold = f"RSI({self.rsi_period}) {rsi:.1f} < {self.oversold:g}"
+        found = self.support(bars)
+        if found is None:
+            reason = f"{oversold}, but no swing low in the last {self.support_bars} bars: no support to lean on"
+            return Candidate(symbol=symbol, taken=False, reason=reason, candle_close=bars.close_ts)
+        support, ago = found
+        distance_pct = (price / support - 1.0) * 100.0
+        where = (
+            f"close {price:,.6g} is {distance_pct:+.2f}% from support {support:,.6g} (lowest of the last"
+            f" {self.swing_count} swing lows, {ago} bars ago)"
+        )
+        if distance_pct < 0:
+            reason = f"{oversold}, but support broke: {where}"
+            return Candidate(symbol=symbol, taken=False, reason=reason, candle_close=bars.close_ts)
+        if distance_pct > self.near_pct:
+            reason = f"{oversold}, but not near support: {where}, more than {self.near_pct:g}%"
+            return Candidate(symbol=symbol, taken=False, reason=reason, candle_close=bars.close_ts)
+        conviction = min(10, 5 + math.floor(self.oversold - rsi + _EPSILON))
+        sizing = self.rule.size([Driver(self.name, conviction)], cycle.calibration)
+        if not sizing.has_edge:
+            reason = f"{oversold} near support, but {self.rule.no_edge_reason(sizing)}"
+            return Candidate(
+                symbol=symbol, taken=False, reason=reason, sizing=sizing.numbers, candle_close=bars.close_ts
+            )
+        trade = self.rule.trade(
+            symbol=symbol,
+            direction="long",
+            entry=price,
+            sizing=sizing,
+            rationale=f"{symbol}: {oversold} (conviction {conviction}); {where}; {self.rule.describe(sizing)}",
+            strategy=self.name,
+        )
+        return Candidate(
+            symbol=symbol,
+            taken=True,
+            reason=f"oversold near support: {oversold}, {distance_pct:.2f}% above support",
+            direction="long",
+            trade=trade,
+            signals=(),
+            sizing=sizing.numbers,
+            candle_close=bars.close_ts,
+        )

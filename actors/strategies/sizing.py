@@ -1,0 +1,191 @@
+"""Conviction-weighted sizing, and the trade's exits, shared by every strategy.
+
+**Size** (notional ÷ equity) is ``base_size × conviction ÷ reference_conviction``: with the defaults, conviction 7
+gives the spec's 5%. The conviction is the mean over the trade's *drivers*, the signals (or the strategy's own
+rule) that made it, each counting once.
+
+**Calibration.** When karma has calibrated a driver, ``cycle.calibration[source][conviction]`` is the win
+probability ``p`` that this source has earned at the conviction it reported, and that driver counts as a
+conviction-equivalent of ``10 × p``: the inverse of reading conviction ``c`` as a ``c/10`` chance of winning. A
+source reporting 8 that has won only 45% of the time sizes like a 4.5. Uncalibrated drivers count with their
+reported conviction. A strategy's own rule (MA crossover, RSI and support) is looked up under the strategy's name.
+
+**Kelly cap** (optional, ``kelly_fraction`` 0 = off). ``f* = p − (1 − p) ÷ b`` with ``b = target_pct ÷ stop_pct``,
+and the size may not exceed ``kelly_fraction × f*``. It applies only when *every* driver is calibrated, with ``p``
+their mean win probability. A reported conviction is an opinion, not a probability: Kelly fed ``c/10`` would
+claim a 70% hit rate for every conviction-7 signal and never bind, so without calibration it is skipped
+(``kelly_applied`` 0 in the record). When ``f* ≤ 0`` there is no edge at these exits: size 0, and the strategy
+does not take the trade.
+
+**Policy cap.** The size never exceeds ``max_size`` (the risk policy's 15%); the risk gate checks it again.
+
+Every number used goes into the decision record (``Candidate.sizing``), so the size can be recomputed by hand.
+Stop and target sit ``stop_pct`` and ``target_pct`` from the entry (the spec's -3% / +10%).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from b1e55ed.messages import Direction, Signal, SignalRef, Trade
+from b1e55ed.plugins import PluginSetup
+
+Calibration = Mapping[str, Mapping[int, float]]
+SIZE_DECIMALS = 6
+
+
+@dataclass(frozen=True)
+class Driver:
+    """One reason for a trade's size: who said it (a producer, or the strategy's own rule) and how strongly."""
+
+    source: str
+    conviction: int
+
+
+@dataclass(frozen=True)
+class Sizing:
+    size: float
+    conviction: int  # the trade's aggregated conviction: the mean reported conviction, rounded half up
+    numbers: dict[str, float]
+
+    @property
+    def has_edge(self) -> bool:
+        return self.size > 0
+
+
+@dataclass(frozen=True)
+class SizingRule:
+    base_size: float = 0.05
+    reference_conviction: float = 7.0
+    max_size: float = 0.15
+    kelly_fraction: float = 0.0
+    stop_pct: float = 3.0
+    target_pct: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("base_size", "reference_conviction", "max_size", "stop_pct", "target_pct"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"params.{name} must be positive, got {getattr(self, name)!r}")
+        if not 0 <= self.kelly_fraction <= 1:
+            raise ValueError(f"params.kelly_fraction must be between 0 and 1, got {self.kelly_fraction!r}")
+
+    @classmethod
+    def from_setup(cls, setup: PluginSetup) -> SizingRule:
+        defaults = cls()
+        try:
+            return cls(
+                base_size=setup.param("base_size", defaults.base_size),
+                reference_conviction=setup.param("reference_conviction", defaults.reference_conviction),
+                max_size=setup.param("max_size", defaults.max_size),
+                kelly_fraction=setup.param("kelly_fraction", defaults.kelly_fraction),
+                stop_pct=setup.param("stop_pct", defaults.stop_pct),
+                target_pct=setup.param("target_pct", defaults.target_pct),
+            )
+        except ValueError as err:
+            raise ValueError(f"{setup.name}: {err}") from err
+
+    def size(self, drivers: Sequence[Driver], calibration: Calibration) -> Sizing:
+        if not drivers:
+            raise ValueError("sizing needs at least one driver")
+        reported = sum(d.conviction for d in drivers) / len(drivers)
+        probabilities = [win_probability(calibration, d.source, d.conviction) for d in drivers]
+        calibrated = [p for p in probabilities if p is not None]
+        effective = [
+            10.0 * p if p is not None else float(d.conviction) for d, p in zip(drivers, probabilities, strict=True)
+        ]
+        conviction = sum(effective) / len(effective)
+        numbers: dict[str, float] = {}
+        if calibrated:
+            numbers["reported_conviction"] = reported
+            numbers["win_probability"] = sum(calibrated) / len(calibrated)
+            numbers["calibrated_drivers"] = float(len(calibrated))
+        raw_size = self.base_size * conviction / self.reference_conviction
+        numbers |= {
+            "mean_conviction": conviction,
+            "base_size": self.base_size,
+            "reference_conviction": self.reference_conviction,
+            "raw_size": raw_size,
+        }
+        size = raw_size
+        if self.kelly_fraction > 0:
+            numbers["kelly_fraction"] = self.kelly_fraction
+            kelly_applies = len(calibrated) == len(drivers)
+            numbers["kelly_applied"] = 1.0 if kelly_applies else 0.0
+            if kelly_applies:
+                p = numbers["win_probability"]
+                payoff = self.target_pct / self.stop_pct
+                optimal = p - (1.0 - p) / payoff
+                cap = self.kelly_fraction * max(optimal, 0.0)
+                numbers |= {"payoff_ratio": payoff, "kelly_optimal": optimal, "kelly_cap": cap}
+                size = min(size, cap)
+        numbers["max_size"] = self.max_size
+        size = round(max(min(size, self.max_size), 0.0), SIZE_DECIMALS)
+        numbers["size"] = size
+        return Sizing(size=size, conviction=round_half_up(reported), numbers=numbers)
+
+    def trade(
+        self, *, symbol: str, direction: Direction, entry: float, sizing: Sizing, rationale: str, strategy: str
+    ) -> Trade:
+        sign = 1 if direction == "long" else -1
+        return Trade(
+            symbol=symbol,
+            direction=direction,
+            size=sizing.size,
+            entry=entry,
+            stop=round(entry * (1 - sign * self.stop_pct / 100), 8),
+            target=round(entry * (1 + sign * self.target_pct / 100), 8),
+            rationale=rationale,
+            strategy=strategy,
+            conviction=sizing.conviction,
+        )
+
+    def describe(self, sizing: Sizing) -> str:
+        """The size in words for a rationale: ``conviction 7.0 → size 5.00%`` and what capped it."""
+        numbers = sizing.numbers
+        text = f"mean conviction {numbers['mean_conviction']:.1f}"
+        if "win_probability" in numbers:
+            text += f" (calibrated: win probability {numbers['win_probability']:.0%})"
+        text += f" → size {sizing.size:.2%}"
+        if numbers.get("kelly_applied") and numbers["kelly_cap"] < numbers["raw_size"]:
+            text += f" (Kelly cap {numbers['kelly_cap']:.2%})"
+        elif numbers["raw_size"] > self.max_size:
+            text += f" (capped at {self.max_size:.0%})"
+        return text
+
+    def no_edge_reason(self, sizing: Sizing) -> str:
+        numbers = sizing.numbers
+        return (
+            f"no edge: Kelly f* {numbers.get('kelly_optimal', 0.0):+.3f} at win probability "
+            f"{numbers.get('win_probability', 0.0):.0%} and payoff {self.target_pct:g}/{self.stop_pct:g}"
+        )
+
+
+def win_probability(calibration: Calibration, source: str, conviction: int) -> float | None:
+    table = calibration.get(source)
+    if table is None:
+        return None
+    p = table.get(conviction)
+    if p is None:
+        return None
+    if not 0.0 <= p <= 1.0:  # NaN fails this too
+        raise ValueError(f"calibration[{source!r}][{conviction}] is {p!r}, not a probability")
+    return float(p)
+
+
+def signal_refs(signals: Iterable[Signal], calibration: Calibration) -> tuple[SignalRef, ...]:
+    """The signals a decision looked at, each with its calibrated win probability when karma has one."""
+    return tuple(
+        SignalRef(s.producer, s.signal, s.conviction, win_probability(calibration, s.producer, s.conviction))
+        for s in signals
+    )
+
+
+def signal_drivers(signals: Iterable[Signal]) -> list[Driver]:
+    return [Driver(s.producer, s.conviction) for s in signals]
+
+
+def round_half_up(value: float) -> int:
+    """6.5 is 7 and 7.5 is 8 (``round`` would say 6 and 8: it rounds half to even)."""
+    return math.floor(value + 0.5)

@@ -1,0 +1,103 @@
+"""``GET /stream``: committed events as Server-Sent Events, live from the fan-out, missed ones from the log.
+
+Each frame's ``id`` is the event's ``seq``, its ``event`` one of ``EVENT_TYPES``, its ``data`` the event's JSON
+with ``seq`` added. A client that reconnects with ``Last-Event-ID`` first gets what it missed, read from the log,
+then the live stream, with no gap and no repeat. A client that falls behind is dropped (``fanout``), so a slow
+client never slows trading. A comment line every ``heartbeat_s`` keeps proxies from closing an idle stream.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable
+
+import trio
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from b1e55ed.api.context import ApiContext
+from b1e55ed.api.errors import ApiError
+from b1e55ed.api.fanout import EVENT_TYPES as EVENT_TYPES  # re-exported: the dashboard names the types
+from b1e55ed.api.fanout import TYPE_OF_KIND, Fanout, StreamEnded, frame
+from b1e55ed.eventlog.chain import Record
+
+BACKFILL_PAGE = 500
+RETRY_MS = 1000
+LAST_EVENT_ID = re.compile(r"^[0-9]{1,15}$")
+TYPES_PATTERN = "^({0})(,({0}))*$".format("|".join(EVENT_TYPES))
+
+
+def frames(records: Iterable[Record], types: frozenset[str]) -> bytes:
+    chunk = bytearray()
+    for record in records:
+        event_type = TYPE_OF_KIND.get(record.kind)
+        if event_type is not None and event_type in types:
+            chunk += frame(record, event_type)
+    return bytes(chunk)
+
+
+def _types(request: Request) -> frozenset[str]:
+    raw = request.query_params.get("types")
+    if not raw:
+        return frozenset(EVENT_TYPES)
+    wanted = frozenset(raw.split(","))
+    if not wanted <= set(EVENT_TYPES):
+        raise ApiError(400, f"`types` must be a comma-separated list of {', '.join(EVENT_TYPES)}", "types")
+    return wanted
+
+
+def _last_event_id(request: Request) -> int | None:
+    raw = request.headers.get("last-event-id")
+    if raw is None:
+        return None
+    if not LAST_EVENT_ID.match(raw):
+        raise ApiError(400, f"`Last-Event-ID` must be an event seq (up to 15 digits), got {raw!r}", "Last-Event-ID")
+    return int(raw)
+
+
+def sse_routes(ctx: ApiContext, fanout: Fanout) -> list[BaseRoute]:
+    async def stream(request: Request) -> Response:
+        types = _types(request)
+        after = _last_event_id(request)
+        if not fanout.running:
+            raise ApiError(503, "the event stream is not running (the server is starting or stopping)")
+        return StreamingResponse(
+            _events(ctx, fanout, types, after),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return [Route("/stream", stream, methods=["GET"])]
+
+
+async def _events(ctx: ApiContext, fanout: Fanout, types: frozenset[str], after: int | None) -> AsyncIterator[bytes]:
+    client = fanout.register(types)  # before the backfill, so nothing falls between the two
+    ctx.metrics.sse_connections += 1
+    ctx.metrics.sse_clients += 1
+    try:
+        yield b"retry: %d\n: connected\n\n" % RETRY_MS
+        sent = -1
+        if after is not None:
+            sent = after
+            while records := await ctx.store.read(after=sent, limit=BACKFILL_PAGE):
+                sent = records[-1].seq
+                if chunk := frames(records, client.types):
+                    yield chunk
+        while True:
+            pending: list[tuple[int, bytes]] | None = None
+            with trio.move_on_after(ctx.sse_heartbeat_s):
+                try:
+                    pending = await client.take()
+                except StreamEnded:
+                    return
+            if pending is None:
+                yield b": heartbeat\n\n"
+                continue
+            fresh = [data for seq, data in pending if seq > sent]
+            if fresh:
+                sent = pending[-1][0]
+                yield b"".join(fresh)
+    finally:
+        fanout.unregister(client)
+        ctx.metrics.sse_clients -= 1
