@@ -68,33 +68,15 @@ class CombinedStrategy:
         if blocked or signal is None:
             reason = f"{what}, but {blocked}"
             return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=bars.close_ts)
-        sizing = self.rule.size(signal_drivers([signal]), cycle.calibration)
-        if not sizing.has_edge:
-            reason = f"{what} with {self.producer}, but {self.rule.no_edge_reason(sizing)}"
-            return Candidate(
-                symbol=symbol,
-                taken=False,
-                reason=reason,
-                signals=refs,
-                sizing=sizing.numbers,
-                candle_close=bars.close_ts,
-            )
         momentum = f"{self.producer} {signal.signal} {signal.conviction} ({signal.rationale})"
-        trade = self.rule.trade(
+        return self.rule.candidate(
+            strategy=self.name,
             symbol=symbol,
             direction=cross.direction,
             entry=price,
-            sizing=sizing,
-            rationale=f"{symbol}: {what}; {momentum}; {self.rule.describe(sizing)}",
-            strategy=self.name,
-        )
-        return Candidate(
-            symbol=symbol,
-            taken=True,
-            reason=f"MA cross {cross.direction} {ago} and {self.producer} agree",
-            direction=cross.direction,
-            trade=trade,
-            signals=refs,
-            sizing=sizing.numbers,
+            sizing=self.rule.size(signal_drivers([signal]), cycle.calibration),
+            setup=f"MA cross {cross.direction} {ago} and {self.producer} agree",
+            rationale=f"{symbol}: {what}; {momentum}",
             candle_close=bars.close_ts,
+            refs=refs,
         )

@@ -46,29 +46,15 @@ class ConfluenceStrategy:
             reason = f"no confluence: {tally}; needs {self.min_agreeing}+ agreeing and fewer against"
             return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=candle_close)
 
-        sizing = self.rule.size(signal_drivers(agreeing), cycle.calibration)
-        if not sizing.has_edge:
-            reason = f"confluence ({tally}) but {self.rule.no_edge_reason(sizing)}"
-            return Candidate(
-                symbol=symbol,
-                taken=False,
-                reason=reason,
-                signals=refs,
-                sizing=sizing.numbers,
-                candle_close=candle_close,
-            )
         producers = ", ".join(f"{s.producer} {s.conviction}" for s in agreeing)
-        rationale = f"{tally} on {symbol} ({producers}); {self.rule.describe(sizing)}"
-        trade = self.rule.trade(
-            symbol=symbol, direction=direction, entry=price, sizing=sizing, rationale=rationale, strategy=self.name
-        )
-        return Candidate(
+        return self.rule.candidate(
+            strategy=self.name,
             symbol=symbol,
-            taken=True,
-            reason=f"confluence: {tally}",
             direction=direction,
-            trade=trade,
-            signals=refs,
-            sizing=sizing.numbers,
+            entry=price,
+            sizing=self.rule.size(signal_drivers(agreeing), cycle.calibration),
+            setup=f"confluence: {tally}",
+            rationale=f"{tally} on {symbol} ({producers})",
             candle_close=candle_close,
+            refs=refs,
         )

@@ -123,27 +123,14 @@ class MACrossoverStrategy:
         if blocked:
             reason = f"{what}, but {blocked}"
             return Candidate(symbol=symbol, taken=False, reason=reason, candle_close=bars.close_ts)
-        sizing = self.rule.size([Driver(self.name, self.conviction)], cycle.calibration)
-        if not sizing.has_edge:
-            reason = f"{what}, but {self.rule.no_edge_reason(sizing)}"
-            return Candidate(
-                symbol=symbol, taken=False, reason=reason, sizing=sizing.numbers, candle_close=bars.close_ts
-            )
         trend_part = f", {trend_text}" if trend_text else ""
-        trade = self.rule.trade(
+        return self.rule.candidate(
+            strategy=self.name,
             symbol=symbol,
             direction=cross.direction,
             entry=price,
-            sizing=sizing,
-            rationale=f"{symbol}: {what}{trend_part}; {self.rule.describe(sizing)}",
-            strategy=self.name,
-        )
-        return Candidate(
-            symbol=symbol,
-            taken=True,
-            reason=f"MA cross {cross.direction}{' with the trend' if trend_text else ''}",
-            direction=cross.direction,
-            trade=trade,
-            sizing=sizing.numbers,
+            sizing=self.rule.size([Driver(self.name, self.conviction)], cycle.calibration),
+            setup=f"MA cross {cross.direction}{' with the trend' if trend_text else ''}: {what}",
+            rationale=f"{symbol}: {what}{trend_part}",
             candle_close=bars.close_ts,
         )

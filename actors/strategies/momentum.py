@@ -73,33 +73,14 @@ class MomentumStrategy:
         if math.isnan(ratio) or ratio < self.min_volume_ratio:
             reason = f"{momentum} not confirmed: {volume}, needs ≥ {self.min_volume_ratio:g}×"
             return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=bars.close_ts)
-        sizing = self.rule.size(signal_drivers([signal]), cycle.calibration)
-        if not sizing.has_edge:
-            reason = f"{momentum} confirmed by {volume} but {self.rule.no_edge_reason(sizing)}"
-            return Candidate(
-                symbol=symbol,
-                taken=False,
-                reason=reason,
-                signals=refs,
-                sizing=sizing.numbers,
-                candle_close=bars.close_ts,
-            )
-        rationale = f"{momentum}; {volume} ≥ {self.min_volume_ratio:g}×; {self.rule.describe(sizing)}"
-        trade = self.rule.trade(
+        return self.rule.candidate(
+            strategy=self.name,
             symbol=symbol,
             direction="long" if signal.signal == "long" else "short",
             entry=bars.last_close,
-            sizing=sizing,
-            rationale=rationale,
-            strategy=self.name,
-        )
-        return Candidate(
-            symbol=symbol,
-            taken=True,
-            reason=f"momentum {signal.signal} confirmed by {volume}",
-            direction=trade.direction,
-            trade=trade,
-            signals=refs,
-            sizing=sizing.numbers,
+            sizing=self.rule.size(signal_drivers([signal]), cycle.calibration),
+            setup=f"momentum {signal.signal} confirmed by {volume}",
+            rationale=f"{momentum}; {volume} ≥ {self.min_volume_ratio:g}×",
             candle_close=bars.close_ts,
+            refs=refs,
         )

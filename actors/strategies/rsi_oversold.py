@@ -92,27 +92,13 @@ class RSIOversoldStrategy:
             reason = f"{oversold}, but not near support: {where}, more than {self.near_pct:g}%"
             return Candidate(symbol=symbol, taken=False, reason=reason, candle_close=bars.close_ts)
         conviction = min(10, 5 + math.floor(self.oversold - rsi + _EPSILON))
-        sizing = self.rule.size([Driver(self.name, conviction)], cycle.calibration)
-        if not sizing.has_edge:
-            reason = f"{oversold} near support, but {self.rule.no_edge_reason(sizing)}"
-            return Candidate(
-                symbol=symbol, taken=False, reason=reason, sizing=sizing.numbers, candle_close=bars.close_ts
-            )
-        trade = self.rule.trade(
+        return self.rule.candidate(
+            strategy=self.name,
             symbol=symbol,
             direction="long",
             entry=price,
-            sizing=sizing,
-            rationale=f"{symbol}: {oversold} (conviction {conviction}); {where}; {self.rule.describe(sizing)}",
-            strategy=self.name,
-        )
-        return Candidate(
-            symbol=symbol,
-            taken=True,
-            reason=f"oversold near support: {oversold}, {distance_pct:.2f}% above support",
-            direction="long",
-            trade=trade,
-            signals=(),
-            sizing=sizing.numbers,
+            sizing=self.rule.size([Driver(self.name, conviction)], cycle.calibration),
+            setup=f"oversold near support: {oversold}, {distance_pct:.2f}% above support",
+            rationale=f"{symbol}: {oversold} (conviction {conviction}); {where}",
             candle_close=bars.close_ts,
         )

@@ -29,6 +29,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from b1e55ed.cycle import Candidate
 from b1e55ed.messages import Direction, Signal, SignalRef, Trade
 from b1e55ed.plugins import PluginSetup
 
@@ -139,6 +140,46 @@ class SizingRule:
             rationale=rationale,
             strategy=strategy,
             conviction=sizing.conviction,
+        )
+
+    def candidate(
+        self,
+        *,
+        strategy: str,
+        symbol: str,
+        direction: Direction,
+        entry: float,
+        sizing: Sizing,
+        setup: str,
+        rationale: str,
+        candle_close: int,
+        refs: tuple[SignalRef, ...] = (),
+    ) -> Candidate:
+        """What a strategy whose rule fired proposes: the sized trade, or why not when the sizing finds no edge.
+        ``setup`` says what fired (the decision's reason); ``rationale`` explains the trade, and gets the size."""
+        if not sizing.has_edge:
+            reason = f"{setup}, but {self.no_edge_reason(sizing)}"
+            numbers = sizing.numbers
+            return Candidate(
+                symbol=symbol, taken=False, reason=reason, signals=refs, sizing=numbers, candle_close=candle_close
+            )
+        trade = self.trade(
+            symbol=symbol,
+            direction=direction,
+            entry=entry,
+            sizing=sizing,
+            rationale=f"{rationale}; {self.describe(sizing)}",
+            strategy=strategy,
+        )
+        return Candidate(
+            symbol=symbol,
+            taken=True,
+            reason=setup,
+            direction=direction,
+            trade=trade,
+            signals=refs,
+            sizing=sizing.numbers,
+            candle_close=candle_close,
         )
 
     def describe(self, sizing: Sizing) -> str:

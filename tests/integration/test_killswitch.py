@@ -617,7 +617,7 @@ def test_a_request_with_nothing_running_waits_for_the_next_start(tmp_path: Path)
         finally:
             watcher.join(WAIT_S)
     assert exited, f"killswitch still waiting after {WAIT_S:g}s with nothing running"
-    assert exited[0] - started < 8, "killswitch kept waiting with nothing running"
+    assert exited[0] - started < 12, "killswitch kept waiting with nothing running"
     assert orphan.returncode != 0, output.read_text()
     assert f"{killswitch_file.control_path(idle)} will be applied at the next start" in output.read_text()
     assert killswitch_file.control_path(idle).read_text().startswith("halt\n")
