@@ -278,6 +278,16 @@ class FundingPaid(Event, frozen=True, tag="funding"):
     funding_ts: int
 
 
+class EquitySynced(Event, frozen=True, tag="equity_synced"):
+    """The book's equity set to the live venue's account value, at the first cycle after a start: what the log
+    never saw (the account's real size, deposits, withdrawals, funding while stopped). ``adjustment`` (venue minus
+    book) is added to cash, and to the peak and the day's start, as an external cash flow, not a profit."""
+
+    venue: str
+    equity: float
+    adjustment: float
+
+
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -305,5 +315,6 @@ AnyEvent = (
     | RuntimeStarted
     | RuntimeStopped
     | FundingPaid
+    | EquitySynced
     | Alert
 )

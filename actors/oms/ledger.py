@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from b1e55ed.messages import (
     CycleSettled,
     Direction,
+    EquitySynced,
     Event,
     Fill,
     FundingPaid,
@@ -108,6 +109,10 @@ class Ledger:
                 self.peak_equity = max(self.peak_equity, event.equity)
                 if event.as_of // DAY_MS != self.day:
                     self.day, self.day_start_equity = event.as_of // DAY_MS, event.equity
+            case EquitySynced():
+                self.cash += event.adjustment
+                self.peak_equity += event.adjustment
+                self.day_start_equity += event.adjustment
             case KillSwitchChanged():
                 self.trading_state = event.state
 

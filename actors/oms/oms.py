@@ -48,6 +48,7 @@ from b1e55ed.messages import (
     Check,
     CycleSettled,
     Decision,
+    EquitySynced,
     Event,
     OrderRole,
     OrderUpdated,
@@ -61,6 +62,8 @@ from b1e55ed.venues.base import Venue, VenueOrder, VenuePosition, VenueUnavailab
 from b1e55ed.venues.paper import PaperVenue
 
 logger = logging.getLogger(__name__)
+
+EQUITY_TOLERANCE_USD = 0.01
 
 
 class OMS:
@@ -93,6 +96,7 @@ class OMS:
         self.ledger = ledger
         self._killswitch = killswitch
         self._lock = trio.Lock()
+        self._equity_synced = False
         self.health = VenueHealth(
             window=killswitch.venue_error_window,
             error_rate=killswitch.venue_error_rate,
@@ -139,6 +143,7 @@ class OMS:
     async def _run_cycle(self, enriched: EnrichedCycle, reports: list[StrategyReport]) -> None:
         # Fills happened at this cycle's bars, before its decisions: the risk gate must see them.
         fill_events = await self._poll(enriched)
+        fill_events += await self._sync_equity()
         # Orders still pending (the venue was unreachable) are resolved by cloid; entries, if trading stopped,
         # are cancelled instead (a cancel that failed before is tried again).
         active = self._gate.state == "ACTIVE"
@@ -174,6 +179,30 @@ class OMS:
         except VenueUnavailable:
             payments = []
         return events + record_funding(self.ledger, payments, ts=ts, venue=self.venue.name)
+
+    async def _sync_equity(self) -> list[Event]:
+        """Once per start, before the first decisions are sized: a live venue's account value is the equity
+        (the log starts from ``paper.starting_equity`` and never sees deposits, withdrawals or funding paid while
+        no process ran). A simulated venue has none: its account is the log."""
+        if self._equity_synced:
+            return []
+        try:
+            value = await self.health.call("account_value", self.venue.account_value)
+        except VenueUnavailable:
+            return []  # tried again next cycle
+        self._equity_synced = True
+        if value is None:
+            return []
+        book = self.ledger.equity(self._marks())
+        if abs(value - book) < EQUITY_TOLERANCE_USD:
+            return []
+        ts = self._clock.now_ms()
+        synced = EquitySynced(ts=ts, venue=self.venue.name, equity=value, adjustment=value - book)
+        message = f"equity set to the venue's account value {value:,.2f} (the log had {book:,.2f})"
+        logger.warning(message)
+        events: list[Event] = [synced, Alert(ts=ts, severity="warning", source="oms", message=message)]
+        self.ledger.fold(events)
+        return events
 
     def _new_bars(self, as_of: int) -> dict[str, list[Bar]]:
         # A fresh book has no orders: the history before the first cycle has nothing to fill.

@@ -135,4 +135,9 @@ class Venue(Protocol):
 
     async def open_orders(self) -> list[VenueOrder]: ...
 
+    async def account_value(self) -> float | None:
+        """The account's value in USD (cash plus unrealised P&L), or None for a simulated venue, whose value is
+        what the log says."""
+        ...
+
     async def positions(self) -> list[VenuePosition]: ...

@@ -314,6 +314,10 @@ class HyperliquidVenue:
             if p.size != 0
         ]
 
+    async def account_value(self) -> float | None:
+        state = await _venue_call(self._info.clearinghouse_state(self.account))
+        return state.account_value
+
     def restore(
         self,
         open_orders: Sequence[VenueOrder],

@@ -163,6 +163,10 @@ class PaperVenue:
         await trio.lowlevel.checkpoint()
         return [self._positions[symbol] for symbol in sorted(self._positions)]
 
+    async def account_value(self) -> float | None:
+        await trio.lowlevel.checkpoint()
+        return None  # simulated: the account is what the log says
+
     # -- restart -------------------------------------------------------------------------------------------------
 
     def restore(

@@ -36,7 +36,7 @@ from b1e55ed.venues.base import (
 )
 
 E = TypeVar("E")
-METHODS = ("submit", "cancel", "order_state", "poll", "funding", "open_orders", "positions")
+METHODS = ("submit", "cancel", "order_state", "poll", "funding", "open_orders", "positions", "account_value")
 
 
 class FakeVenue:
@@ -49,6 +49,7 @@ class FakeVenue:
         self.calls: list[tuple[str, str]] = []
         self.reject: dict[str, str] = {}
         self.down: Exception | None = None
+        self.value: float | None = None  # the account value; None: simulated, the log's is the truth
         self._failures: dict[str, deque[Exception]] = {name: deque() for name in METHODS}
         self._fills: list[VenueFill] = []
         self._funding: list[VenueFunding] = []
@@ -143,6 +144,10 @@ class FakeVenue:
     async def positions(self) -> list[VenuePosition]:
         await self._enter("positions")
         return [self.held[symbol] for symbol in sorted(self.held)]
+
+    async def account_value(self) -> float | None:
+        await self._enter("account_value")
+        return self.value
 
 
 # -- the OMS around it ---------------------------------------------------------------------------------------------

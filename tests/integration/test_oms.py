@@ -14,8 +14,11 @@ from b1e55ed.cycle import child_id
 from b1e55ed.messages import (
     Alert,
     AnyEvent,
+    CycleSettled,
+    EquitySynced,
     Fill,
     FundingPaid,
+    KillSwitchChanged,
     OrderUpdated,
     PositionUpdated,
 )
@@ -372,3 +375,34 @@ async def test_funding_reported_by_the_venue_moves_cash_and_the_positions_pnl(
         desk.next_bar()
         (closed,) = only(await desk.cycle(3), PositionUpdated)
         assert closed.pnl == pytest.approx(50.0 - 0.05)
+
+
+# -- the live account's value --------------------------------------------------------------------------------------
+
+
+async def test_a_live_account_sets_the_equity_once_before_the_first_trade_is_sized(autojump_clock: MockClock) -> None:
+    desk = Desk()
+    desk.venue.value = 2_500.0  # the real account is smaller than paper.starting_equity
+    async with desk.running():
+        first = await desk.cycle(1, trade("BTC", 100.0))  # 5% of equity at 100
+        (synced,) = only(first, EquitySynced)
+        assert (synced.equity, synced.adjustment) == (2_500.0, -7_500.0)
+        entry, _, _ = cloids("BTC", 1)
+        (pending, *_) = only(first, OrderUpdated, lambda o: o.cloid == entry)
+        assert pending.size == pytest.approx(1.25)  # 5% of 2,500, not of 10,000
+        # An external cash flow, not a loss: the drawdown trigger stays quiet.
+        assert not only(first, KillSwitchChanged)
+        (settled,) = only(first, CycleSettled)
+        assert settled.equity == pytest.approx(2_500.0)
+
+        desk.venue.value = 2_600.0
+        desk.next_bar()
+        assert not only(await desk.cycle(2), EquitySynced)  # once per start
+
+
+async def test_a_simulated_venue_keeps_the_logs_equity(autojump_clock: MockClock) -> None:
+    desk = Desk()  # FakeVenue.value None: simulated
+    async with desk.running():
+        first = await desk.cycle(1, trade("BTC", 100.0))
+        assert not only(first, EquitySynced)
+        assert ("account_value", "") in desk.venue.calls
