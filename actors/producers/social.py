@@ -43,7 +43,7 @@ from b1e55ed.sources.apify import ApifyClient, ApifyRunFailed, ApifyRunTimeout, 
 from b1e55ed.sources.reddit import SUBREDDIT_NAME, RedditClient
 
 NO_TOKEN: Final = "disabled: no APIFY token"
-OFFLINE: Final = "disabled: offline replay"
+OFFLINE: Final = "disabled: offline (replayed or simulated market)"
 DEFAULT_SUBREDDITS: Final = ("CryptoCurrency", "Bitcoin")
 DEFAULT_ALIASES: Final[Mapping[str, Sequence[str]]] = MappingProxyType(
     {"BTC": ("bitcoin",), "ETH": ("ethereum",), "SOL": ("solana",)}

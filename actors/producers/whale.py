@@ -32,7 +32,7 @@ from b1e55ed.plugins import PluginSetup
 from b1e55ed.sources import SourceUnavailable
 from b1e55ed.sources.allium import SUCCESS, AlliumClient, AlliumQueryFailed, ExchangeFlow, exchange_flows
 
-OFFLINE: Final = "disabled: offline replay"
+OFFLINE: Final = "disabled: offline (replayed or simulated market)"
 NO_ADDRESSES: Final = "disabled: no whale addresses configured"
 _ADDRESS: Final = re.compile(r"0x[0-9a-fA-F]{40}")
 _EPSILON: Final = 1e-9

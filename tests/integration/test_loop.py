@@ -43,7 +43,7 @@ def test_replay_of_real_history_trades_verifies_and_rebuilds(tmp_path: Path, sha
     producers = "SELECT DISTINCT producer FROM signal_events"
     assert {row[0] for row in projection(db, producers)} >= {"rsi", "momentum", "funding"}
     (snapshot,) = projection(db, "SELECT CAST(payload AS TEXT) FROM events WHERE kind = 'snapshot' LIMIT 1 OFFSET 9000")
-    assert '"social":"disabled: offline replay"' in str(snapshot[0])
+    assert '"social":"disabled: offline (replayed or simulated market)"' in str(snapshot[0])
     assert '"whale":"disabled' in str(snapshot[0])
     assert '"fear_greed":' in str(snapshot[0])
     producer_alerts = "SELECT seq FROM events WHERE kind = 'alert' AND CAST(payload AS TEXT) LIKE '%producer%'"
