@@ -9,10 +9,9 @@
   *held* (accepted: "waits for entry fill") and placed by ``poll`` once the entry fills; if the entry ends unfilled
   it is dropped (its state: cancelled). A child's entry is found by its cloid: ``child_id(entry, role)``.
 - **Fills** come from ``userFills``: ``poll`` reports, once each (by trade id), the fills of the orders this venue
-  watches: those submitted through it, those ``restore`` hands it (open in the log), those ``order_state`` found
-  (pending in the log, or open there and gone from the book) and, from the moment it lists them, those resting
-  in ``open_orders``. An order whose fills the log already holds is never watched, so no fill is counted twice
-  across a restart.
+  watches: those submitted through it, those ``order_state`` found (pending in the log, or open there and gone
+  from the book: their fills while no process ran are news) and, from the moment it lists them, those resting in
+  ``open_orders``. Each fill carries its trade id, so the OMS records a fill once even if it is reported again.
 - **Errors**: timeouts, 5xx and 429 are retried with the same cloid (``hl_exchange``), then raise
   ``VenueUnavailable``; no connection raises ``VenueDisconnected``; a refusal is ``Ack(accepted=False, reason)``.
   A refusal of a retry may mean an earlier attempt got through: the venue asks ``orderStatus`` by cloid first.
@@ -23,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -81,15 +80,13 @@ class HyperliquidVenue:
         self.slippage = slippage
         self.entry_tif = entry_tif
         self._assets: dict[str, _Asset] = {}
-        self._orders: dict[str, VenueOrder] = {}  # cloid → what we submitted (or were handed by restore)
+        self._orders: dict[str, VenueOrder] = {}  # cloid → what we submitted, or learnt from the exchange
         self._held: dict[str, VenueOrder] = {}
         self._dropped: set[str] = set()
         self._watched: dict[str, int] = {}  # cloid → report its fills from this time (ms) on
         self._reported: set[int] = set()  # trade ids already returned by poll
         self._oids: dict[int, str] = {}
         self._filled: dict[str, float] = {}
-        self._seen: set[str] = set()  # cloids the log knows: where a child's entry is looked for
-        self._unchecked: list[VenueOrder] = []  # restored children: held, placed, or unknown to the exchange?
         self._funding_after = int(time.time() * 1000)
 
     @classmethod
@@ -247,7 +244,6 @@ class HyperliquidVenue:
     async def poll(self, bars: Mapping[str, Sequence[Bar]]) -> list[VenueFill]:
         """New fills of the watched orders (``bars`` is ignored: the exchange executes); then held stops and
         targets whose entry has filled are placed."""
-        await self._check_restored()
         fills: list[VenueFill] = []
         wire_fills = await _venue_call(self._info.user_fills(self.account)) if self._watched else []
         for fill in sorted(wire_fills, key=lambda f: (f.time, f.tid)):
@@ -318,28 +314,12 @@ class HyperliquidVenue:
         state = await _venue_call(self._info.clearinghouse_state(self.account))
         return state.account_value
 
-    def restore(
-        self,
-        open_orders: Sequence[VenueOrder],
-        positions: Sequence[VenuePosition] = (),
-        seen_cloids: Iterable[str] = (),
-        order_states: Iterable[OrderState] = (),
-    ) -> None:
-        """What the log says after a restart: ``open_orders`` (submitted, not final) are watched for fills, and
-        their stops and targets are checked on the next ``poll`` (held again, or placed, if the exchange lacks
-        them); ``seen_cloids`` are where a child's entry is looked for. ``positions`` and ``order_states`` are
-        the exchange's to say, and are not needed."""
-        self._seen.update(seen_cloids)
-        for order in open_orders:
-            self._orders[order.cloid] = order
-            self._watched.setdefault(order.cloid, 0)
-            if order.role in _TRIGGER_ROLES and order.trigger_price is not None:
-                self._unchecked.append(order)
-
     # -- helpers -------------------------------------------------------------------------------------------------
 
     def _parent_of(self, child: VenueOrder) -> str | None:
-        return next((c for c in (*self._orders, *self._seen) if child_id(c, child.role) == child.cloid), None)
+        """The entry a stop or target belongs to, among the orders this process knows; None after a restart whose
+        entry filled (the child is then placed at once: its position exists)."""
+        return next((c for c in self._orders if child_id(c, child.role) == child.cloid), None)
 
     async def _entry_filled(self, cloid: str) -> bool | None:
         """True once the entry has any fill; False if it ended without one; None while it may still fill."""
@@ -366,15 +346,6 @@ class HyperliquidVenue:
             del self._held[child.cloid]
             if not ack.accepted:
                 logger.error("%s %s for entry %s refused: %s", child.role, child.cloid, parent, ack.reason)
-
-    async def _check_restored(self) -> None:
-        while self._unchecked:
-            child = self._unchecked[0]
-            if await self._state(child.cloid) is None:
-                ack = await self.submit(child)
-                if not ack.accepted:
-                    logger.error("restored %s %s refused: %s", child.role, child.cloid, ack.reason)
-            self._unchecked.pop(0)
 
     async def _asset(self, symbol: str) -> _Asset | None:
         if not self._assets:

@@ -130,7 +130,9 @@ async def test_a_restart_does_not_report_fills_the_log_already_has_and_places_lo
     stop, target = protection(order, 49_000.0, 52_000.0)
 
     restarted = rig.venue()  # crashed before the stop and target reached the exchange; the log has them open
-    restarted.restore(open_orders=[stop, target], seen_cloids=[order.cloid, stop.cloid, target.cloid])
+    for lost in (stop, target):  # what the OMS's reconciliation does: unknown to the exchange → sent again
+        assert await restarted.order_state(lost.cloid) is None
+        assert (await restarted.submit(lost)).accepted
     assert await restarted.poll({}) == []
     resting = {o.cloid: o.role for o in await restarted.open_orders()}
     assert resting == {stop.cloid: "stop", target.cloid: "target"}
