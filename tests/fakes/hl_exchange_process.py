@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from typing import Any
 import httpx
 
 from actors.oms.ledger import Ledger
+from b1e55ed.api.server import free_port
 from b1e55ed.eventlog import codec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +89,7 @@ def mock_exchange_process(wallet: str) -> Iterator[MockProcess]:
 
 def live_env(key: str, url: str, db: Path, *, interval_s: float = 0.3, api_port: int = 0) -> dict[str, str]:
     """``api_port`` 0: a free port, so that several runs (and a developer's own) do not collide."""
-    api_port = api_port or _free_port()
+    api_port = api_port or free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("B1E55ED_")}
     env.update(
         {
@@ -111,13 +111,6 @@ def live_env(key: str, url: str, db: Path, *, interval_s: float = 0.3, api_port:
         }
     )
     return env
-
-
-def _free_port() -> int:
-    with closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def start_live(env: dict[str, str], cwd: Path, stderr: Path) -> subprocess.Popen[bytes]:
