@@ -101,7 +101,7 @@ _Count = Annotated[int, msgspec.Meta(ge=0)]
 
 class EventLogConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     path: _Text = "data/brain.db"
-    max_batch: Annotated[int, msgspec.Meta(ge=1)] = 1000
+    max_batch: Annotated[int, msgspec.Meta(ge=1)] = 20_000
 
 
 class RuntimeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -115,6 +115,7 @@ class BrainConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     interval_s: _Seconds = 60.0
     producer_deadline_s: _Seconds = 10.0
     window_bars: Annotated[int, msgspec.Meta(ge=2)] = 500
+    replay_batch: Annotated[int, msgspec.Meta(ge=1)] = 512
     producers: tuple[PluginSpec, ...] = DEFAULT_PRODUCERS
     strategies: tuple[PluginSpec, ...] = DEFAULT_STRATEGIES
     enrichers: tuple[PluginSpec, ...] = ()
@@ -202,9 +203,17 @@ def load_config(
     return config
 
 
+PERFORMANCE_ONLY: Final = (("brain", "replay_batch"), ("eventlog", "max_batch"))
+"""Settings that change only how fast a run goes, never what it records: left out of ``config_hash``."""
+
+
 def config_hash(config: Config) -> str:
-    """sha256 hex of the deterministic JSON encoding, secrets masked: identifies a run's settings in the log."""
-    return hashlib.sha256(_HASH_ENCODER.encode(config)).hexdigest()
+    """sha256 hex of the deterministic JSON encoding, secrets and ``PERFORMANCE_ONLY`` settings left out: identifies
+    what a run records, so the same settings at another speed have the same hash."""
+    data = redacted(config)
+    for section, key in PERFORMANCE_ONLY:
+        del data[section][key]
+    return hashlib.sha256(_HASH_ENCODER.encode(data)).hexdigest()
 
 
 def redacted(config: Config) -> dict[str, Any]:

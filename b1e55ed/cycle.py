@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import trio
 
@@ -97,12 +97,28 @@ class Producer(Protocol):
     def produce(self, symbol: str, bars: BarsView, as_of: int) -> Signal | None: ...
 
 
+@runtime_checkable
+class BatchProducer(Producer, Protocol):
+    """A producer that can answer for many consecutive cycles of one symbol at once (a replay's batch), giving
+    exactly what ``produce`` gives for each window, only faster: ``windows[i]`` is the symbol's window as of
+    ``as_ofs[i]``."""
+
+    def produce_batch(self, symbol: str, windows: Sequence[BarsView], as_ofs: Sequence[int]) -> list[Signal | None]: ...
+
+
 class Strategy(Protocol):
     """Turns a whole enriched cycle, market views included, into candidates with reasons."""
 
     name: str
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]: ...
+
+
+@runtime_checkable
+class BatchStrategy(Strategy, Protocol):
+    """A strategy that can judge many consecutive cycles at once, giving exactly what ``evaluate`` gives for each."""
+
+    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]: ...
 
 
 def decision_id(strategy: str, symbol: str, direction: str | None, candle_close: int) -> str:
