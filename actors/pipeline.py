@@ -153,8 +153,8 @@ class TradingPipeline:
             metrics=metrics,
             busy=lambda: brain.cycle > self.barrier.settled,
         )
-        # First: a bad API address stops the process before the first cycle can trade.
-        stages.insert(0, api_stage(api))
+        if config.api.enabled:  # first: a bad API address stops the process before the first cycle can trade
+            stages.insert(0, api_stage(api))
         return stages
 
     def _plugins(self, specs: Sequence[PluginSpec], key: str) -> list:  # type: ignore[type-arg]

@@ -126,6 +126,7 @@ class BrainConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 
 class ApiConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    enabled: bool = True
     host: _Text = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 5050
     auth_token: Secret = Secret("")
@@ -203,15 +204,16 @@ def load_config(
     return config
 
 
-PERFORMANCE_ONLY: Final = (("brain", "replay_batch"), ("eventlog", "max_batch"))
-"""Settings that change only how fast a run goes, never what it records: left out of ``config_hash``."""
+NOT_RECORDED: Final = (("brain", "replay_batch"), ("eventlog", "max_batch"), ("api", "enabled"))
+"""Settings that change only how a run goes (its speed, whether it serves the API), never what it records: left
+out of ``config_hash``."""
 
 
 def config_hash(config: Config) -> str:
-    """sha256 hex of the deterministic JSON encoding, secrets and ``PERFORMANCE_ONLY`` settings left out: identifies
+    """sha256 hex of the deterministic JSON encoding, secrets and ``NOT_RECORDED`` settings left out: identifies
     what a run records, so the same settings at another speed have the same hash."""
     data = redacted(config)
-    for section, key in PERFORMANCE_ONLY:
+    for section, key in NOT_RECORDED:
         del data[section][key]
     return hashlib.sha256(_HASH_ENCODER.encode(data)).hexdigest()
 
