@@ -1,5 +1,8 @@
 """The enricher: gathers a cycle's signals, adds PCS context, snapshots the cycle, and hands it to strategies.
 
+Cycles come in batches (one live, many in a history-driven run) and go on as one batch. The enricher makes its
+events (signals, the snapshot, alerts) and hands them on with each cycle; the OMS logs them in the cycle's order.
+
 It waits for every enabled producer's answer (a report, "no data" or "failed"). Live, it waits at most
 ``deadline_s``; a producer that misses it is recorded as missed, and its health shows degraded. In replay there
 is no deadline, so a run is deterministic. Three missed or failed cycles in a row raise an alert.
@@ -18,9 +21,7 @@ from typing import Protocol
 
 import trio
 
-from b1e55ed.clock import Clock
-from b1e55ed.cycle import CycleTick, EnrichedCycle, ProducerReport
-from b1e55ed.eventlog.writer import EventLog
+from b1e55ed.cycle import CycleTick, EnrichedCycle, EnrichedCycles, ProducerReport, ProducerReports, Ticks
 from b1e55ed.features import snapshot_hash
 from b1e55ed.health import HealthRegistry
 from b1e55ed.market.bars import BarsView
@@ -57,11 +58,9 @@ class Enricher:
         self,
         *,
         producers: Sequence[str],
-        ticks: trio.MemoryReceiveChannel[CycleTick],
-        reports: trio.MemoryReceiveChannel[ProducerReport],
-        outputs: Sequence[trio.MemorySendChannel[EnrichedCycle]],
-        log: EventLog,
-        clock: Clock,
+        ticks: trio.MemoryReceiveChannel[Ticks],
+        reports: trio.MemoryReceiveChannel[ProducerReports],
+        outputs: Sequence[trio.MemorySendChannel[EnrichedCycles]],
         health: HealthRegistry,
         deadline_s: float | None,
         plugins: Sequence[EnrichmentPlugin] = (),
@@ -71,8 +70,6 @@ class Enricher:
         self._ticks = ticks
         self._reports = reports
         self._outputs = outputs
-        self._log = log
-        self._clock = clock
         self._health = health
         self._deadline_s = deadline_s
         self._plugins = plugins
@@ -84,9 +81,9 @@ class Enricher:
             outputs = [output.clone() for output in self._outputs]
             try:
                 task_status.started()
-                async for tick in ticks:
-                    answers = await self._collect(tick, reports)
-                    enriched = self._enrich(tick, answers)
+                async for batch in ticks:
+                    answers = await self._collect(batch, reports)
+                    enriched = tuple(self._enrich(tick, answers[tick.cycle]) for tick in batch)
                     for output in outputs:
                         await output.send(enriched)
             finally:
@@ -94,20 +91,26 @@ class Enricher:
                     output.close()  # not ``aclose``: its checkpoint would raise when cancelled, leaving the rest open
 
     async def _collect(
-        self, tick: CycleTick, reports: trio.MemoryReceiveChannel[ProducerReport]
-    ) -> dict[str, ProducerReport]:
-        answers: dict[str, ProducerReport] = {}
+        self, batch: Ticks, reports: trio.MemoryReceiveChannel[ProducerReports]
+    ) -> dict[int, dict[str, ProducerReport]]:
+        answers: dict[int, dict[str, ProducerReport]] = {tick.cycle: {} for tick in batch}
+        expected = len(batch) * len(self._producers)
+        received = 0
         deadline = trio.move_on_after(self._deadline_s) if self._deadline_s is not None else nullcontext()
         with deadline:
-            while len(answers) < len(self._producers):
-                report = await reports.receive()
-                if report.producer not in self._troubles:
-                    logger.warning("report from unknown producer %r ignored (cycle %d)", report.producer, report.cycle)
-                elif report.cycle == tick.cycle:
-                    answers[report.producer] = report
-                # An older cycle's report came after its deadline: that cycle went on without it.
-        for name in self._producers:
-            answers.setdefault(name, ProducerReport(cycle=tick.cycle, producer=name, status="missed"))
+            while received < expected:
+                for report in await reports.receive():
+                    if report.producer not in self._troubles:
+                        logger.warning(
+                            "report from unknown producer %r ignored (cycle %d)", report.producer, report.cycle
+                        )
+                    elif (found := answers.get(report.cycle)) is not None and report.producer not in found:
+                        found[report.producer] = report
+                        received += 1
+                    # An older cycle's report came after its deadline: that cycle went on without it.
+        for cycle, reported in answers.items():
+            for name in self._producers:
+                reported.setdefault(name, ProducerReport(cycle=cycle, producer=name, status="missed"))
         return answers
 
     def _enrich(self, tick: CycleTick, answers: Mapping[str, ProducerReport]) -> EnrichedCycle:
@@ -118,7 +121,7 @@ class Enricher:
         )
         context = {symbol: self._context(symbol, bars, tick.as_of) for symbol, bars in sorted(tick.market.items())}
         statuses = {name: _describe(answers[name]) for name in self._producers}
-        now = self._clock.now_ms()
+        now = tick.ts
         directional = [s for s in signals if s.signal != "neutral"]
         snapshot = SnapshotRecorded(
             ts=now,
@@ -128,8 +131,8 @@ class Enricher:
             producers=statuses,
             features_hash=snapshot_hash(tick.cycle, tick.as_of, context, directional),
         )
-        self._log.enqueue(*(SignalRecorded(ts=now, cycle=tick.cycle, signal=s) for s in directional), snapshot, *alerts)
-        return EnrichedCycle(tick=tick, signals=tuple(signals), context=context, producers=statuses)
+        events = (*(SignalRecorded(ts=now, cycle=tick.cycle, signal=s) for s in directional), snapshot, *alerts)
+        return EnrichedCycle(tick=tick, signals=tuple(signals), context=context, producers=statuses, events=events)
 
     def _context(self, symbol: str, bars: BarsView, as_of: int) -> dict[str, float]:
         """PCS context, then each plug-in's fields as ``<plugin>.<field>``. A plug-in that raises, or gives a value
@@ -170,7 +173,7 @@ class Enricher:
         if self._troubles[name] != ALERT_AFTER:
             return None
         message = f"producer {name} {report.status} {ALERT_AFTER} cycles in a row (last: cycle {tick.cycle})"
-        return Alert(ts=self._clock.now_ms(), severity="warning", source="enricher", message=message)
+        return Alert(ts=tick.ts, severity="warning", source="enricher", message=message)
 
 
 def _describe(report: ProducerReport) -> str:

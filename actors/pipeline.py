@@ -29,9 +29,10 @@ from actors.strategies.actor import strategy_stage
 from actors.venue import build_venue
 from b1e55ed.api.metrics import ApiMetrics
 from b1e55ed.api.wiring import api_context, api_stage
+from b1e55ed.clock import ManualClock
 from b1e55ed.collect import basis_premium
 from b1e55ed.config import Config, PluginSpec
-from b1e55ed.cycle import CycleBarrier, CycleTick, EnrichedCycle, Producer, Strategy
+from b1e55ed.cycle import CycleBarrier, EnrichedCycles, Producer, Strategy, Ticks
 from b1e55ed.market.bars import MarketState
 from b1e55ed.market.feed import TIMEFRAME_MS, Feed
 from b1e55ed.market.funding import FundingHistory
@@ -72,6 +73,7 @@ class TradingPipeline:
 
         venue = build_venue(config, self.timeframe_ms, self.services)
         log, clock = runtime.log, runtime.clock
+        driven = is_driven(config.market)
         stages = [
             Stage(
                 "killswitch",
@@ -95,12 +97,14 @@ class TradingPipeline:
                     policy=config.risk,
                     ledger=Ledger(config.paper.starting_equity),
                     killswitch=config.killswitch,
+                    driven=driven,
+                    follow_clock=clock.set if isinstance(clock, ManualClock) else None,
                 ),
             ),
         ]
         for strategy, (_, inbox) in zip(strategies, strategy_inboxes, strict=True):
             stages.append(Stage(strategy.name, strategy_stage(strategy, inbox, strategy_reports[0])))
-        enricher_outputs: list[trio.MemorySendChannel[EnrichedCycle]] = [send for send, _ in strategy_inboxes] + [
+        enricher_outputs: list[trio.MemorySendChannel[EnrichedCycles]] = [send for send, _ in strategy_inboxes] + [
             oms_cycles[0]
         ]
         stages.append(
@@ -111,10 +115,8 @@ class TradingPipeline:
                     ticks=enricher_ticks[1],
                     reports=producer_reports[1],
                     outputs=enricher_outputs,
-                    log=log,
-                    clock=clock,
                     health=runtime.health,
-                    deadline_s=None if is_driven(config.market) else config.brain.producer_deadline_s,
+                    deadline_s=None if driven else config.brain.producer_deadline_s,
                     plugins=enrichers,
                     sources=self._context_sources(),
                 ),
@@ -122,7 +124,7 @@ class TradingPipeline:
         )
         for producer, (_, inbox) in zip(producers, producer_inboxes, strict=True):
             stages.append(Stage(producer.name, ProducerStage(producer, inbox, producer_reports[0])))
-        brain_outputs: list[trio.MemorySendChannel[CycleTick]] = [send for send, _ in producer_inboxes] + [
+        brain_outputs: list[trio.MemorySendChannel[Ticks]] = [send for send, _ in producer_inboxes] + [
             enricher_ticks[0]
         ]
         metrics = ApiMetrics()
@@ -135,9 +137,11 @@ class TradingPipeline:
             log=log,
             clock=clock,
             health=runtime.health.register("brain"),
-            driven=is_driven(config.market),
+            driven=driven,
             interval_s=config.brain.interval_s,
             on_exhausted=lambda: runtime.request_stop("market data exhausted"),
+            # Batches only at full speed: a paced replay hands each cycle on when its candles close.
+            batch=config.brain.replay_batch if driven and not config.market.speed else 1,
             on_cycle_time=metrics.cycle_timed,
         )
         stages.append(Stage("brain", brain, source=True))

@@ -1,8 +1,9 @@
 """One brain cycle as it travels between actors, and the two plug-in contracts: producers and strategies.
 
-These messages stay in memory (they carry numpy views of the market); what matters of them is written to the
-event log by the stage that owns it: the tick by the brain, signals and the snapshot by the enricher, decisions
-and everything after by the OMS.
+These messages stay in memory (they carry numpy views of the market). Each stage makes the events that are its
+own (the tick by the brain, signals and the snapshot by the enricher, decisions and everything after by the OMS)
+and hands them on with the cycle; the OMS, which settles cycles strictly in order, logs them all in the canonical
+order. Between stages, cycles travel in batches (tuples): one cycle at a time live, many in a history-driven run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Literal, Protocol, runtime_checkable
 import trio
 
 from b1e55ed.market.bars import BarsView
-from b1e55ed.messages import Direction, MarketSource, Signal, SignalRef, Trade
+from b1e55ed.messages import CycleStarted, Direction, Event, MarketSource, Signal, SignalRef, Trade
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,12 @@ class CycleTick:
     as_of: int
     source: MarketSource
     market: Mapping[str, BarsView]
+    started: CycleStarted | None = None  # the brain's event for this cycle, logged first by the OMS
+
+    @property
+    def ts(self) -> int:
+        """The cycle's event time: when the brain ticked (the as-of time in a history-driven run)."""
+        return self.started.ts if self.started is not None else self.as_of
 
 
 ReportStatus = Literal["ok", "no data", "disabled", "failed", "missed"]
@@ -50,6 +57,7 @@ class EnrichedCycle:
     producers: Mapping[str, str]
     # Karma's calibration when there is one: producer → conviction → win probability. Sizing prefers it.
     calibration: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+    events: tuple[Event, ...] = ()  # the enricher's signals, snapshot and alerts, for the OMS to log in order
 
     @property
     def cycle(self) -> int:
@@ -84,6 +92,12 @@ class StrategyReport:
     status: ReportStatus
     candidates: tuple[Candidate, ...] = ()
     detail: str = ""
+
+
+Ticks = tuple[CycleTick, ...]
+ProducerReports = tuple[ProducerReport, ...]
+EnrichedCycles = tuple[EnrichedCycle, ...]
+StrategyReports = tuple[StrategyReport, ...]
 
 
 class Producer(Protocol):
@@ -134,7 +148,6 @@ def decision_id(strategy: str, symbol: str, direction: str | None, candle_close:
 def child_id(parent: str, role: str) -> str:
     """A stop's or target's cloid, derived from its entry order's."""
     return "0x" + hashlib.sha256(f"{parent}|{role}".encode()).digest()[:16].hex()
-
 
 
 class CycleBarrier:

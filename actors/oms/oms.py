@@ -10,6 +10,13 @@ Per cycle, in the log's canonical order:
 3. the venue's answers to those orders (and to pending orders resolved by cloid), kill-switch changes with their
    alerts and cancellations, and ``CycleSettled`` with the portfolio.
 
+Cycles come in batches (one live, many in a history-driven run) and are settled strictly in order, each first
+logging the brain's tick and the enricher's events that came with it, and each reading prices as of its own
+as-of time only (``MarketState.closes_as_of``), never the batch's last bar. With a venue rebuilt from the log
+(``RestorableVenue``, the paper venue) in a history-driven run, a batch's events are queued and committed once at
+its end, so the venue may be called before an order's commit: a crash loses the submission and its fills together.
+Every other venue, and every live run, commits before each call.
+
 An order is sent at most once per decision: its cloid is the decision's id, a cloid already in the log is a
 duplicate, and at start the book is reconciled with the venue (``reconcile``) before trading.
 
@@ -23,7 +30,7 @@ closes every position with reduce-only market orders.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import trio
@@ -38,7 +45,15 @@ from actors.oms.reconcile import reconcile
 from actors.oms.risk import entry_checks
 from actors.oms.venue_health import VenueHealth
 from b1e55ed.clock import Clock
-from b1e55ed.cycle import CycleBarrier, EnrichedCycle, StrategyReport, child_id, decision_id
+from b1e55ed.cycle import (
+    CycleBarrier,
+    EnrichedCycle,
+    EnrichedCycles,
+    StrategyReport,
+    StrategyReports,
+    child_id,
+    decision_id,
+)
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.market.bars import MarketState
@@ -58,8 +73,7 @@ from b1e55ed.messages import (
 )
 from b1e55ed.trading_config import KillSwitchConfig, RiskPolicy
 from b1e55ed.tradingstate import TradingGate
-from b1e55ed.venues.base import Venue, VenueOrder, VenuePosition, VenueUnavailable
-from b1e55ed.venues.paper import PaperVenue
+from b1e55ed.venues.base import RestorableVenue, Venue, VenueOrder, VenuePosition, VenueUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +85,8 @@ class OMS:
         self,
         *,
         strategies: Sequence[str],
-        cycles: trio.MemoryReceiveChannel[EnrichedCycle],
-        reports: trio.MemoryReceiveChannel[StrategyReport],
+        cycles: trio.MemoryReceiveChannel[EnrichedCycles],
+        reports: trio.MemoryReceiveChannel[StrategyReports],
         venue: Venue,
         market: MarketState,
         log: EventLog,
@@ -82,7 +96,11 @@ class OMS:
         policy: RiskPolicy,
         ledger: Ledger,
         killswitch: KillSwitchConfig,
+        driven: bool = False,
+        follow_clock: Callable[[int], None] | None = None,
     ) -> None:
+        """``driven``: history drives the cycles. ``follow_clock``: called with each cycle's as-of time before it
+        is settled, so a history-driven run's clock follows its cycles."""
         self._strategies = sorted(strategies)
         self._cycles = cycles
         self._reports = reports
@@ -97,6 +115,10 @@ class OMS:
         self._killswitch = killswitch
         self._lock = trio.Lock()
         self._equity_synced = False
+        self._follow_clock = follow_clock
+        self._commit_per_batch = driven and isinstance(venue, RestorableVenue)
+        self._deferring = False  # inside a batch that commits once at its end
+        self._as_of = 0  # the cycle being settled, or the last one settled: marks are as of it
         self.health = VenueHealth(
             window=killswitch.venue_error_window,
             error_rate=killswitch.venue_error_rate,
@@ -121,22 +143,44 @@ class OMS:
             nursery.start_soon(self._guard.follow_trading_state)
             nursery.start_soon(self._guard.watch_disconnect, self._clock.now_ms)
             task_status.started()
-            async for enriched in cycles:
-                answers = await self._collect(enriched.cycle, reports)
+            async for batch in cycles:
+                answers = await self._collect(batch, reports)
                 try:
-                    async with self._lock:
-                        await self._run_cycle(enriched, answers)
+                    await self._run_batch(batch, answers)
                 finally:
-                    self._barrier.settle(enriched.cycle)
+                    self._barrier.settle(batch[-1].cycle)
             nursery.cancel_scope.cancel()
 
-    async def _collect(self, cycle: int, reports: trio.MemoryReceiveChannel[StrategyReport]) -> list[StrategyReport]:
-        answers: dict[str, StrategyReport] = {}
-        while len(answers) < len(self._strategies):
-            report = await reports.receive()
-            if report.cycle == cycle:
-                answers[report.strategy] = report
-        return [answers[name] for name in self._strategies]
+    async def _collect(
+        self, batch: EnrichedCycles, reports: trio.MemoryReceiveChannel[StrategyReports]
+    ) -> dict[int, list[StrategyReport]]:
+        answers: dict[int, dict[str, StrategyReport]] = {enriched.cycle: {} for enriched in batch}
+        expected, received = len(batch) * len(self._strategies), 0
+        while received < expected:
+            for report in await reports.receive():
+                found = answers.get(report.cycle)
+                if found is not None and report.strategy in self._strategies and report.strategy not in found:
+                    found[report.strategy] = report
+                    received += 1
+        return {cycle: [found[name] for name in self._strategies] for cycle, found in answers.items()}
+
+    async def _run_batch(self, batch: EnrichedCycles, answers: dict[int, list[StrategyReport]]) -> None:
+        self._deferring = self._commit_per_batch
+        try:
+            for enriched in batch:
+                if self._follow_clock is not None:
+                    self._follow_clock(enriched.as_of)
+                async with self._lock:
+                    self._as_of = enriched.as_of
+                    if enriched.tick.started is not None:
+                        self._log.enqueue(enriched.tick.started)
+                    self._log.enqueue(*enriched.events)
+                    await self._run_cycle(enriched, answers[enriched.cycle])
+                if not self._deferring:
+                    self._barrier.settle(enriched.cycle)
+        finally:
+            self._deferring = False
+        await self._append()  # commits whatever the batch queued; nothing when each cycle committed already
 
     # -- one cycle ---------------------------------------------------------------------------------------------
 
@@ -320,7 +364,8 @@ class OMS:
         while records := await self._log.store.read(after, 10_000):
             self.ledger.fold(record.event() for record in records)
             after = records[-1].seq
-        if isinstance(self.venue, PaperVenue):
+        self._as_of = self.ledger.last_settled_as_of or 0
+        if isinstance(self.venue, RestorableVenue):
             self.venue.restore(
                 open_orders=[
                     VenueOrder.of(o) for o in self.ledger.open_orders() if o.status in ("submitted", "partially_filled")
@@ -357,11 +402,14 @@ class OMS:
         await self._append(*events)
 
     def _marks(self) -> dict[str, float]:
-        closes = {symbol: self._market.last_close(symbol) for symbol in self._market.symbols}
-        return {symbol: close for symbol, close in closes.items() if close is not None}
+        return self._market.closes_as_of(self._as_of)
 
     async def _append(self, *events: Event) -> list[Record]:
+        """Commit ``events`` (and everything queued before them) and return their records; inside a batch that
+        commits at its end, queue them and return their records at once."""
         try:
+            if self._deferring:
+                return self._log.enqueue(*events)
             return await self._log.append(*events)
         except Exception as exc:
             logger.critical("database write error: %s", exc)

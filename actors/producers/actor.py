@@ -1,5 +1,9 @@
 """A producer as a supervised actor: on every tick, one report with a signal per symbol it can speak for.
 
+Ticks come in batches (one live, many in a history-driven run) and the reports go back as one batch. A producer
+with ``produce_batch`` answers each symbol's consecutive windows at once; a batch it fails on is answered again
+cycle by cycle, so a failure stays that one cycle's.
+
 A network producer first refreshes its data under ``refresh_timeout_s``: a slow or failing API makes it "failed"
 for that cycle, and a producer without its key (or in an offline replay) reports "disabled"; neither stalls the
 cycle. An exception inside ``produce`` is a "failed" report too, never a crash.
@@ -11,7 +15,8 @@ import logging
 
 import trio
 
-from b1e55ed.cycle import CycleTick, Producer, ProducerReport, ReportStatus
+from b1e55ed.cycle import BatchProducer, CycleTick, Producer, ProducerReport, ProducerReports, ReportStatus, Ticks
+from b1e55ed.market.bars import BarsView
 from b1e55ed.messages import Signal
 from b1e55ed.plugins import NetworkProducer
 
@@ -22,8 +27,8 @@ class ProducerStage:
     def __init__(
         self,
         producer: Producer,
-        ticks: trio.MemoryReceiveChannel[CycleTick],
-        reports: trio.MemorySendChannel[ProducerReport],
+        ticks: trio.MemoryReceiveChannel[Ticks],
+        reports: trio.MemorySendChannel[ProducerReports],
         refresh_timeout_s: float = 10.0,
     ) -> None:
         self.name = producer.name
@@ -32,12 +37,37 @@ class ProducerStage:
         self._reports = reports
         self._refresh_timeout_s = refresh_timeout_s
         self._network = producer if isinstance(producer, NetworkProducer) else None  # checked once: it is slow
+        self._batch = producer if isinstance(producer, BatchProducer) else None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with self._ticks.clone() as ticks, self._reports.clone() as reports:
             task_status.started()
-            async for tick in ticks:
-                await reports.send(await self.report(tick))
+            async for batch in ticks:
+                await reports.send(await self.reports(batch))
+
+    async def reports(self, batch: Ticks) -> ProducerReports:
+        """One report per tick, in the batch's order."""
+        if len(batch) == 1 or self._network is not None or self._batch is None:
+            return tuple([await self.report(tick) for tick in batch])
+        try:
+            signals = self._signals_by_batch(self._batch, batch)
+        except Exception:
+            logger.debug("producer %s failed on a batch: answering cycle by cycle", self.name, exc_info=True)
+            return tuple([await self.report(tick) for tick in batch])
+        return tuple(_report(tick.cycle, self.name, found) for tick, found in zip(batch, signals, strict=True))
+
+    def _signals_by_batch(self, producer: BatchProducer, batch: Ticks) -> list[list[Signal]]:
+        windows: dict[str, list[tuple[int, BarsView, int]]] = {}
+        for index, tick in enumerate(batch):
+            for symbol, bars in tick.market.items():
+                windows.setdefault(symbol, []).append((index, bars, tick.as_of))
+        found: list[dict[str, Signal]] = [{} for _ in batch]
+        for symbol, rows in windows.items():
+            answers = producer.produce_batch(symbol, [bars for _, bars, _ in rows], [as_of for _, _, as_of in rows])
+            for (index, _, _), signal in zip(rows, answers, strict=True):
+                if signal is not None:
+                    found[index][symbol] = signal
+        return [[by_symbol[symbol] for symbol in sorted(by_symbol)] for by_symbol in found]
 
     async def report(self, tick: CycleTick) -> ProducerReport:
         producer = self._producer
@@ -56,5 +86,9 @@ class ProducerStage:
             logger.debug("producer %s failed in cycle %d", self.name, tick.cycle, exc_info=exc)
             detail = f"{type(exc).__name__}: {exc}"
             return ProducerReport(cycle=tick.cycle, producer=self.name, status="failed", detail=detail)
-        status: ReportStatus = "ok" if signals else "no data"
-        return ProducerReport(cycle=tick.cycle, producer=self.name, status=status, signals=tuple(signals))
+        return _report(tick.cycle, self.name, signals)
+
+
+def _report(cycle: int, producer: str, signals: list[Signal]) -> ProducerReport:
+    status: ReportStatus = "ok" if signals else "no data"
+    return ProducerReport(cycle=cycle, producer=producer, status=status, signals=tuple(signals))

@@ -17,8 +17,8 @@ import outcome
 import trio
 
 from b1e55ed.eventlog import codec
-from b1e55ed.eventlog.chain import ChainHead, Record, Unstorable, extend
-from b1e55ed.eventlog.projections import Upsert, project
+from b1e55ed.eventlog.chain import ChainHead, Record, extend
+from b1e55ed.eventlog.projections import project
 from b1e55ed.eventlog.store import EventStore
 from b1e55ed.messages import Event
 
@@ -26,11 +26,15 @@ logger = logging.getLogger(__name__)
 
 
 class _Append:
-    __slots__ = ("abandoned", "events", "task")
+    """Records chained at the call, waiting for their commit. ``task`` None: enqueued, nobody waits, but the
+    caller holds the records (and their seqs) already."""
 
-    def __init__(self, events: Sequence[Event], task: trio.lowlevel.Task | None) -> None:
+    __slots__ = ("abandoned", "events", "records", "task")
+
+    def __init__(self, events: Sequence[Event], records: list[Record], task: trio.lowlevel.Task | None) -> None:
         self.events = events
-        self.task = task  # None: enqueued, nobody waits
+        self.records = records
+        self.task = task
         self.abandoned = False
 
     def resolve(self, result: outcome.Outcome[list[Record]]) -> None:
@@ -39,7 +43,7 @@ class _Append:
         self.abandoned = True
         if self.task is not None:
             trio.lowlevel.reschedule(self.task, result)
-        elif isinstance(result, outcome.Error):
+        elif isinstance(result, outcome.Error) and self.events:
             kinds = ", ".join(sorted({codec.kind_of(e) for e in self.events}))
             logger.error("enqueued events (%s) were not stored: %s", kinds, result.error)
 
@@ -63,6 +67,7 @@ class EventLog:
         self._room = trio.lowlevel.ParkingLot()
         self._committed = trio.lowlevel.ParkingLot()
         self._head: ChainHead | None = None
+        self._tip: ChainHead | None = None  # the last record chained, committed or queued
         self._closed = False
 
     @property
@@ -73,15 +78,12 @@ class EventLog:
         return self._head
 
     async def append(self, *events: Event) -> list[Record]:
-        """Append ``events`` as one atomic unit and wait for their COMMIT."""
+        """Append ``events`` as one atomic unit and wait for their COMMIT (and that of everything queued before).
+
+        ``Unstorable`` is raised at once, and nothing of this append is queued: a bad append fails alone."""
         while self._queued_events >= self._max_queued and not self._closed:
             await self._room.park()
-        if self._closed:
-            raise trio.ClosedResourceError("the event log is closed")
-        if not events:
-            await trio.lowlevel.checkpoint()
-            return []
-        request = _Append(events, trio.lowlevel.current_task())
+        request = _Append(events, self._chain(events), trio.lowlevel.current_task())
         self._queue.append(request)
         self._queued_events += len(events)
         self._writer_idle.unpark()
@@ -94,17 +96,30 @@ class EventLog:
         records: list[Record] = await trio.lowlevel.wait_task_rescheduled(abandon)
         return records
 
-    def enqueue(self, *events: Event) -> None:
-        """Queue ``events`` without waiting: they commit with the next ``append``, in order, before its events.
+    def enqueue(self, *events: Event) -> list[Record]:
+        """Chain ``events`` now and queue them without waiting: they commit with the next ``append`` or ``flush``,
+        in order, before its events. The records (their seqs) are known at once, before the commit.
 
         For a cycle's stage actors: the cycle's last append (awaited) makes everything before it durable, so a
-        cycle costs one fsync, not one per stage. Nothing is lost on shutdown: ``close`` commits what is queued.
+        cycle, or a batch of cycles, costs one fsync. Nothing is lost on shutdown: ``close`` commits what is queued.
         """
+        records = self._chain(events)
+        if events:
+            self._queue.append(_Append(events, records, None))
+            self._queued_events += len(events)
+        return records
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed; raise if any of it could not be stored."""
+        await self.append()
+
+    def _chain(self, events: Sequence[Event]) -> list[Record]:
         if self._closed:
             raise trio.ClosedResourceError("the event log is closed")
-        if events:
-            self._queue.append(_Append(events, None))
-            self._queued_events += len(events)
+        records = extend(self._tip or self.head, events)
+        if records:
+            self._tip = ChainHead(seq=records[-1].seq, hash=records[-1].hash)
+        return records
 
     def close(self) -> None:
         """Take no more appends; ``run`` commits what is queued and returns."""
@@ -118,7 +133,7 @@ class EventLog:
             await self._committed.park()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        self._head = await self.store.head()
+        self._head = self._tip = await self.store.head()
         task_status.started()
         while True:
             if not self._queue:
@@ -128,11 +143,12 @@ class EventLog:
                 continue
             # Let every task that is ready to append do so first: bigger batches, fewer fsyncs.
             await trio.lowlevel.cancel_shielded_checkpoint()
-            await self._commit(self._seal(self._take_batch()))
+            await self._commit(self._take_batch())
 
     def _take_batch(self) -> list[_Append]:
-        batch, size = [], 0
-        while self._queue and size < self._max_batch:
+        batch: list[_Append] = []
+        size = 0
+        while self._queue and (size < self._max_batch or not batch):
             request = self._queue.popleft()
             batch.append(request)
             size += len(request.events)
@@ -140,63 +156,77 @@ class EventLog:
         self._room.unpark_all()
         return batch
 
-    def _seal(self, batch: list[_Append]) -> _Sealed:
-        """Chain each append after the head; an append that cannot be stored fails alone, here."""
-        sealed = _Sealed(self.head)
-        for request in batch:
-            try:
-                records = extend(sealed.tip, request.events)
-            except Unstorable as exc:
-                request.resolve(outcome.Error(exc))
-                continue
-            sealed.add(request, records)
-        return sealed
-
-    async def _commit(self, sealed: _Sealed) -> None:
-        if not sealed.requests:
-            return
+    async def _commit(self, batch: list[_Append]) -> None:
         try:
-            await self._store(sealed)
+            await self._store(batch)
         except Exception as exc:
-            if len(sealed.requests) == 1:
-                sealed.requests[0].resolve(outcome.Error(exc))
-                return
-            for request in sealed.requests:
-                await self._commit(self._seal([request]))
+            await self._recover(batch, exc)
         except BaseException:
-            for request in sealed.requests:
-                request.resolve(outcome.Error(trio.ClosedResourceError("the event log stopped before this commit")))
+            stopped = trio.ClosedResourceError("the event log stopped before this commit")
+            for request in [*batch, *self._queue]:
+                request.resolve(outcome.Error(stopped))
+            self._queue.clear()
             raise
 
-    async def _store(self, sealed: _Sealed) -> None:
-        await self.store.append(sealed.records, sealed.upserts)
-        self._head = sealed.tip
-        start = 0
-        for request in sealed.requests:
-            request.resolve(outcome.Value(sealed.records[start : start + len(request.events)]))
-            start += len(request.events)
-        self._committed.unpark_all()
-        if self._on_commit is not None:
-            self._on_commit(sealed.records)
+    async def _recover(self, batch: list[_Append], exc: Exception) -> None:
+        """After a failed commit, each append of the batch alone, so a bad one fails alone; then the queue.
 
+        The appends after a failed one were chained onto it. An awaited one is chained again, since its caller has
+        no records yet. An enqueued one was handed its seqs, which may be referred to already, so it fails instead
+        (a dangling reference is worse than a lost event), and a ``flush`` after it raises."""
+        rest = list(self._queue)
+        self._queue.clear()
+        self._queued_events = 0
+        self._tip = self.head
+        lost = False
+        if len(batch) == 1:
+            batch[0].resolve(outcome.Error(exc))
+            lost = batch[0].task is None
+            batch = []
+        for request in batch:
+            if not self._rechain(request, lost):
+                lost = True
+                continue
+            try:
+                await self._store([request])
+            except Exception as error:
+                request.resolve(outcome.Error(error))
+                self._tip = self.head
+                lost = lost or request.task is None
+        for request in rest:
+            if self._rechain(request, lost):
+                self._queue.append(request)
+                self._queued_events += len(request.events)
+            else:
+                lost = True
 
-class _Sealed:
-    """A batch chained and projected, ready for one transaction."""
+    def _rechain(self, request: _Append, lost: bool) -> bool:
+        tip = self._tip or self.head
+        follows = not request.records or (
+            request.records[0].seq == tip.seq + 1 and request.records[0].prev_hash == tip.hash
+        )
+        if (request.task is None and not follows) or (not request.events and lost):
+            request.resolve(outcome.Error(trio.BrokenResourceError("an earlier append could not be stored")))
+            return False
+        if not follows:
+            request.records = extend(tip, request.events)
+        if request.records:
+            self._tip = ChainHead(seq=request.records[-1].seq, hash=request.records[-1].hash)
+        return True
 
-    __slots__ = ("records", "requests", "tip", "upserts")
-
-    def __init__(self, after: ChainHead) -> None:
-        self.tip = after
-        self.requests: list[_Append] = []
-        self.records: list[Record] = []
-        self.upserts: list[Upsert] = []
-
-    def add(self, request: _Append, records: list[Record]) -> None:
-        self.requests.append(request)
-        self.records.extend(records)
-        for record, event in zip(records, request.events, strict=True):
-            upsert = project(record.seq, record.hash, event)
-            if upsert is not None:
-                self.upserts.append(upsert)
+    async def _store(self, batch: list[_Append]) -> None:
+        records = [record for request in batch for record in request.records]
+        upserts = [
+            upsert
+            for request in batch
+            for record, event in zip(request.records, request.events, strict=True)
+            if (upsert := project(record.seq, record.hash, event)) is not None
+        ]
         if records:
-            self.tip = ChainHead(seq=records[-1].seq, hash=records[-1].hash)
+            await self.store.append(records, upserts)
+            self._head = ChainHead(seq=records[-1].seq, hash=records[-1].hash)
+        for request in batch:
+            request.resolve(outcome.Value(request.records))
+        self._committed.unpark_all()
+        if self._on_commit is not None and records:
+            self._on_commit(records)

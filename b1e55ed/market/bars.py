@@ -219,6 +219,9 @@ class BarSeries:
     def extend(self, arrays: BarArrays) -> None:
         self.extend_arrays(arrays.ts, arrays.open, arrays.high, arrays.low, arrays.close, arrays.volume)
 
+    def close_at(self, index: int) -> float:
+        return float(self._buffers.close[index])
+
     def index_after(self, open_ts: int) -> int:
         """How many bars opened at or before ``open_ts``: the end of a window (O(log n))."""
         return int(np.searchsorted(self._buffers.ts[: self._size], open_ts, side="right"))
@@ -323,3 +326,14 @@ class MarketState:
         """The latest close of ``symbol``, or None when it has no bars."""
         series = self._series.get(symbol)
         return None if series is None else series.last_close
+
+    def closes_as_of(self, as_of: int) -> dict[str, float]:
+        """Each symbol's last close among the bars that had closed by ``as_of``: marks as of a cycle, however far
+        the market has been filled beyond it (a batch of cycles is loaded before its first cycle runs)."""
+        closes: dict[str, float] = {}
+        last_open = as_of - self.timeframe_ms
+        for symbol in sorted(self._series):
+            series = self._series[symbol]
+            if stop := series.index_after(last_open):
+                closes[symbol] = series.close_at(stop - 1)
+        return closes

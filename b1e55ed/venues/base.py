@@ -7,8 +7,8 @@ OMS can tell an order that reached the venue from one that never did.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Literal, Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -141,3 +141,19 @@ class Venue(Protocol):
         ...
 
     async def positions(self) -> list[VenuePosition]: ...
+
+
+@runtime_checkable
+class RestorableVenue(Venue, Protocol):
+    """A simulated venue whose whole state the OMS rebuilds from the log at start (``PaperVenue``).
+
+    An order it was sent before the order's commit, and lost in a crash, vanishes together with its fills: so a
+    history-driven run may call it before committing, and commit once per batch. A real venue never may."""
+
+    def restore(
+        self,
+        open_orders: Sequence[VenueOrder],
+        positions: Sequence[VenuePosition],
+        seen_cloids: Iterable[str],
+        order_states: Iterable[OrderState] = (),
+    ) -> None: ...

@@ -18,7 +18,17 @@ import trio
 from actors.oms.ledger import Ledger
 from actors.oms.oms import OMS
 from b1e55ed.clock import ManualClock
-from b1e55ed.cycle import Candidate, CycleBarrier, CycleTick, EnrichedCycle, StrategyReport, child_id, decision_id
+from b1e55ed.cycle import (
+    Candidate,
+    CycleBarrier,
+    CycleTick,
+    EnrichedCycle,
+    EnrichedCycles,
+    StrategyReport,
+    StrategyReports,
+    child_id,
+    decision_id,
+)
 from b1e55ed.eventlog.store import MemoryStore
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.market.bars import MarketState
@@ -220,8 +230,8 @@ class Desk:
         self.bars = 0
         for _ in range(5):
             self.next_bar()
-        self.cycles, self._cycles_out = trio.open_memory_channel[EnrichedCycle](1)
-        self.reports, self._reports_out = trio.open_memory_channel[StrategyReport](len(STRATEGIES))
+        self.cycles, self._cycles_out = trio.open_memory_channel[EnrichedCycles](1)
+        self.reports, self._reports_out = trio.open_memory_channel[StrategyReports](len(STRATEGIES))
         self.log = EventLog(self.store)
         self.oms: OMS | None = None
 
@@ -259,7 +269,7 @@ class Desk:
         before = self.log.head.seq
         self.clock.set(max(self.clock.now_ms(), as_of(cycle) + 250))
         tick = CycleTick(cycle=cycle, as_of=as_of(cycle), source="simulated", market=self.market.view(as_of(cycle)))
-        await self.cycles.send(EnrichedCycle(tick=tick, signals=(), context={}, producers={}))
+        await self.cycles.send((EnrichedCycle(tick=tick, signals=(), context={}, producers={}),))
         for strategy in STRATEGIES:
             candidates = tuple(
                 Candidate(
@@ -273,7 +283,9 @@ class Desk:
                 for t in trades
                 if t.strategy == strategy
             )
-            await self.reports.send(StrategyReport(cycle=cycle, strategy=strategy, status="ok", candidates=candidates))
+            await self.reports.send(
+                (StrategyReport(cycle=cycle, strategy=strategy, status="ok", candidates=candidates),)
+            )
         with trio.fail_after(WAIT_S):
             await self.barrier.wait(cycle)
         return await self.events(after=before)

@@ -26,7 +26,17 @@ from actors.oms.ledger import Ledger
 from actors.oms.oms import OMS
 from b1e55ed import killswitch_file
 from b1e55ed.clock import ManualClock
-from b1e55ed.cycle import Candidate, CycleBarrier, CycleTick, EnrichedCycle, StrategyReport, child_id, decision_id
+from b1e55ed.cycle import (
+    Candidate,
+    CycleBarrier,
+    CycleTick,
+    EnrichedCycle,
+    EnrichedCycles,
+    StrategyReport,
+    StrategyReports,
+    child_id,
+    decision_id,
+)
 from b1e55ed.eventlog import codec
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.projections import Upsert
@@ -113,8 +123,8 @@ class Desk:
         for index in range(5):
             self.add_bars(index, BTC=calm(index, 100.0), ETH=calm(index, 50.0), SOL=calm(index, 20.0))
         self.venue = PaperVenue(fees=FeeSchedule(), slippage=SlippageModel(), timeframe_ms=MINUTE)
-        self.cycles, self._cycles_out = trio.open_memory_channel[EnrichedCycle](1)
-        self.reports, self._reports_out = trio.open_memory_channel[StrategyReport](1)
+        self.cycles, self._cycles_out = trio.open_memory_channel[EnrichedCycles](1)
+        self.reports, self._reports_out = trio.open_memory_channel[StrategyReports](1)
 
     def add_bars(self, index: int, **bars: Bar) -> None:
         for symbol, candle in bars.items():
@@ -142,14 +152,14 @@ class Desk:
         before = log.head.seq
         self.clock.set(as_of(cycle) + 250)
         tick = CycleTick(cycle=cycle, as_of=as_of(cycle), source="simulated", market=self.market.view(as_of(cycle)))
-        await self.cycles.send(EnrichedCycle(tick=tick, signals=(), context={}, producers={}))
+        await self.cycles.send((EnrichedCycle(tick=tick, signals=(), context={}, producers={}),))
         candidates = tuple(
             Candidate(
                 symbol=t.symbol, taken=True, reason="test", direction=t.direction, trade=t, candle_close=as_of(cycle)
             )
             for t in trades
         )
-        await self.reports.send(StrategyReport(cycle=cycle, strategy=STRATEGY, status="ok", candidates=candidates))
+        await self.reports.send((StrategyReport(cycle=cycle, strategy=STRATEGY, status="ok", candidates=candidates),))
         with trio.fail_after(WAIT_S):
             await self.barrier.wait(cycle)
         return await events(log, after=before)

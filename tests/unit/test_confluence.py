@@ -13,7 +13,7 @@ import trio
 
 from actors.strategies.actor import strategy_stage
 from actors.strategies.confluence import ConfluenceStrategy
-from b1e55ed.cycle import Candidate, CycleTick, EnrichedCycle, StrategyReport
+from b1e55ed.cycle import Candidate, CycleTick, EnrichedCycle, EnrichedCycles, Strategy, StrategyReport, StrategyReports
 from b1e55ed.market.bars import BarArrays, MarketState
 from b1e55ed.messages import Signal, SignalRef, SignalValue
 from b1e55ed.plugins import PluginSetup
@@ -298,19 +298,32 @@ class Fragile:
         return self._inner.evaluate(cycle)
 
 
+class BatchFragile(Fragile):
+    """Fragile, judging a whole batch at once: a batch holding a failing cycle raises as a whole."""
+
+    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
+        return [self.evaluate(cycle) for cycle in cycles]
+
+
+async def run_strategy_stage(strategy: Strategy, batches: Sequence[EnrichedCycles]) -> list[StrategyReport]:
+    cycle_send, cycle_receive = trio.open_memory_channel[EnrichedCycles](0)
+    report_send, report_receive = trio.open_memory_channel[StrategyReports](0)
+    reports: list[StrategyReport] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(strategy_stage(strategy, cycle_receive, report_send).run)
+        async with cycle_send:
+            for batch in batches:
+                await cycle_send.send(batch)
+                reports += await report_receive.receive()
+    return reports
+
+
 async def test_strategy_stage_reports_failed_and_keeps_going() -> None:
     signals = [signal(s, "long", 7, p) for s in ("ETH", "BTC") for p in ("a", "b")]
     closes = {"ETH": 3_000.0, "BTC": 50_000.0}
     cycles = [cycle(signals, closes, number=n) for n in (1, 2, 3)]
-    cycle_send, cycle_receive = trio.open_memory_channel[EnrichedCycle](0)
-    report_send, report_receive = trio.open_memory_channel[StrategyReport](0)
-    reports: list[StrategyReport] = []
-    async with trio.open_nursery() as nursery:
-        await nursery.start(strategy_stage(Fragile(fail_on={2}), cycle_receive, report_send).run)
-        async with cycle_send:
-            for enriched in cycles:
-                await cycle_send.send(enriched)
-                reports.append(await report_receive.receive())
+    reports = await run_strategy_stage(Fragile(fail_on={2}), [(enriched,) for enriched in cycles])
+    assert await run_strategy_stage(BatchFragile(fail_on={2}), [tuple(cycles)]) == reports  # one batch: the same
 
     assert [(r.cycle, r.strategy, r.status) for r in reports] == [
         (1, "fragile", "ok"),

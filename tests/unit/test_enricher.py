@@ -1,7 +1,7 @@
 """The enricher, in virtual time: deadlines, missed producers, alerts, the log's canonical order, PCS context, plug-ins.
 
-Everything is real except the clock (autojump) and the store (in memory): real trio channels, a real event-log
-writer, a real health registry, and market windows from a real ``MarketState``.
+Everything is real except the clock (autojump): real trio channels, a real health registry, and market windows
+from a real ``MarketState``. The enricher hands its events on with each cycle, for the OMS to log.
 """
 
 from __future__ import annotations
@@ -18,14 +18,11 @@ import trio.testing
 
 from actors.enricher import Enricher, EnrichmentPlugin
 from b1e55ed.clock import ManualClock
-from b1e55ed.cycle import CycleTick, EnrichedCycle, ProducerReport, ReportStatus
-from b1e55ed.eventlog.store import MemoryStore
-from b1e55ed.eventlog.writer import EventLog
+from b1e55ed.cycle import CycleTick, EnrichedCycle, EnrichedCycles, ProducerReport, ProducerReports, ReportStatus, Ticks
 from b1e55ed.health import HealthRegistry
 from b1e55ed.market.bars import BarArrays, BarsView, MarketState
 from b1e55ed.market.indicators import atr_pct, realised_vol, volume_ratio
-from b1e55ed.messages import Alert, AnyEvent, Signal, SignalRecorded, SignalValue, SnapshotRecorded
-from tests.eventlog_helpers import running_log
+from b1e55ed.messages import Alert, Event, Signal, SignalRecorded, SignalValue, SnapshotRecorded
 
 MINUTE = 60_000
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % MINUTE
@@ -33,7 +30,6 @@ BARS = {"BTC": 30, "ETH": 15, "SOL": 3}
 """Bars per symbol: enough for every PCS field, enough for ATR% only, and too few for anything but the price."""
 AS_OF = T0 + max(BARS.values()) * MINUTE
 OUTPUTS = ("confluence", "mean_reversion", "oms")
-FLUSH = "test-flush"
 
 
 def make_market() -> MarketState:
@@ -74,12 +70,13 @@ def ok(cycle: int, producer: str, *signals: Signal) -> ProducerReport:
 class Rig:
     """An enricher wired like the pipeline does it: a tick channel, a shared report channel, three outputs."""
 
-    def __init__(self, log: EventLog, store: MemoryStore, clock: ManualClock, health: HealthRegistry) -> None:
-        self.log, self.store, self.clock, self.health = log, store, clock, health
+    def __init__(self, clock: ManualClock, health: HealthRegistry) -> None:
+        self.clock, self.health = clock, health
         self.market = make_market()
-        self.ticks, self.ticks_out = trio.open_memory_channel[CycleTick](1)
-        self.reports, self.reports_out = trio.open_memory_channel[ProducerReport](8)
-        pairs = [trio.open_memory_channel[EnrichedCycle](1) for _ in OUTPUTS]
+        self.ticks, self.ticks_out = trio.open_memory_channel[Ticks](1)
+        self.reports, self.reports_out = trio.open_memory_channel[ProducerReports](8)
+        pairs = [trio.open_memory_channel[EnrichedCycles](1) for _ in OUTPUTS]
+        self.logged: list[Event] = []
         self.output_sends = [send for send, _ in pairs]
         self.outputs = dict(zip(OUTPUTS, (receive for _, receive in pairs), strict=True))
 
@@ -88,21 +85,23 @@ class Rig:
 
     async def start(self, cycle: int) -> CycleTick:
         tick = self.tick(cycle)
-        await self.ticks.send(tick)
+        await self.ticks.send((tick,))
         return tick
 
     async def report(
         self, cycle: int, producer: str, status: ReportStatus = "ok", *signals: Signal, detail: str = ""
     ) -> None:
         await self.reports.send(
-            ProducerReport(cycle=cycle, producer=producer, status=status, signals=signals, detail=detail)
+            (ProducerReport(cycle=cycle, producer=producer, status=status, signals=signals, detail=detail),)
         )
 
     async def receive(self) -> EnrichedCycle:
         """The cycle from every output: they must all get the very same object."""
         received = [await output.receive() for output in self.outputs.values()]
-        assert all(cycle is received[0] for cycle in received)
-        return received[0]
+        assert all(batch is received[0] for batch in received)
+        (cycle,) = received[0]
+        self.logged += cycle.events
+        return cycle
 
     async def nothing_out_yet(self) -> None:
         await trio.testing.wait_all_tasks_blocked()
@@ -110,15 +109,11 @@ class Rig:
             with pytest.raises(trio.WouldBlock):
                 output.receive_nowait()
 
-    async def events(self) -> list[AnyEvent]:
-        """Every event the enricher logged so far. It enqueues them to commit with the cycle's next append; the
-        OMS's settlement does that in the pipeline, a marker append does it here."""
-        await trio.testing.wait_all_tasks_blocked()
-        await self.log.append(Alert(ts=self.clock.now_ms(), severity="info", source=FLUSH, message="flush"))
-        events = [record.event() for record in await self.store.read(0, 10_000)]
-        return [e for e in events if not (isinstance(e, Alert) and e.source == FLUSH)]
+    async def events(self) -> list[Event]:
+        """Every event the enricher handed on with the cycles received so far, for the OMS to log."""
+        return list(self.logged)
 
-    async def cycle_events(self, cycle: int) -> list[AnyEvent]:
+    async def cycle_events(self, cycle: int) -> list[Event]:
         return [e for e in await self.events() if getattr(e, "cycle", None) == cycle]
 
 
@@ -130,24 +125,20 @@ async def enricher(
     health = HealthRegistry(clock)
     for name in producers:
         health.register(name).mark_running()  # the supervisor's part; the enricher only degrades and recovers
-    store = MemoryStore()
-    async with running_log(store) as log:
-        rig = Rig(log, store, clock, health)
-        actor = Enricher(
-            producers=producers,
-            ticks=rig.ticks_out,
-            reports=rig.reports_out,
-            outputs=rig.output_sends,
-            log=log,
-            clock=clock,
-            health=health,
-            deadline_s=deadline_s,
-            plugins=plugins,
-        )
-        async with trio.open_nursery() as nursery:
-            await nursery.start(actor.run)
-            yield rig
-            nursery.cancel_scope.cancel()
+    rig = Rig(clock, health)
+    actor = Enricher(
+        producers=producers,
+        ticks=rig.ticks_out,
+        reports=rig.reports_out,
+        outputs=rig.output_sends,
+        health=health,
+        deadline_s=deadline_s,
+        plugins=plugins,
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(actor.run)
+        yield rig
+        nursery.cancel_scope.cancel()
 
 
 # -- replay: no deadline -----------------------------------------------------------------------------------------
@@ -341,8 +332,8 @@ async def test_log_gets_sorted_directional_signals_then_one_snapshot_with_pcs_co
         ]
         assert [type(e) for e in events] == [SignalRecorded] * 4 + [SnapshotRecorded]
         (snapshot,) = [e for e in events if isinstance(e, SnapshotRecorded)]
-        assert (snapshot.ts, snapshot.cycle, snapshot.as_of) == (rig.clock.now_ms(), 7, AS_OF)
-        assert all(e.ts == rig.clock.now_ms() for e in signals)
+        assert (snapshot.ts, snapshot.cycle, snapshot.as_of) == (AS_OF, 7, AS_OF)  # the cycle's event time
+        assert all(e.ts == AS_OF for e in signals)
         assert snapshot.producers == {"momentum": "ok: 2 directional, 0 neutral", "rsi": "ok: 3 directional, 1 neutral"}
 
         # Strategies see every signal of the cycle's symbols, neutral ones too, in the same order.
@@ -442,7 +433,22 @@ async def test_strategies_and_the_oms_receive_the_same_enriched_cycle(autojump_c
         await rig.report(1, "rsi", "ok", sig("rsi", "BTC"))
         received = {name: await output.receive() for name, output in rig.outputs.items()}
         assert received["confluence"] is received["mean_reversion"] is received["oms"]
-        assert received["oms"].cycle == 1
+        assert [cycle.cycle for cycle in received["oms"]] == [1]
+
+
+async def test_a_batch_of_ticks_goes_on_as_one_batch_in_order_whatever_order_the_reports_come_in(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with enricher(["momentum", "rsi"], deadline_s=None) as rig:
+        await rig.ticks.send(tuple(rig.tick(cycle) for cycle in (4, 5, 6)))
+        await rig.reports.send(tuple(ok(cycle, "rsi", sig("rsi", "BTC")) for cycle in (6, 4, 5)))
+        await rig.nothing_out_yet()
+        await rig.reports.send(tuple(ok(cycle, "momentum") for cycle in (4, 5, 6)))
+        batch = await rig.outputs["oms"].receive()
+        assert [cycle.cycle for cycle in batch] == [4, 5, 6]
+        assert [[type(e).__name__ for e in cycle.events] for cycle in batch] == [
+            ["SignalRecorded", "SnapshotRecorded"]
+        ] * 3
 
 
 async def test_a_cancelled_enricher_closes_every_output(autojump_clock: trio.testing.MockClock) -> None:

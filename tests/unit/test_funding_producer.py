@@ -21,7 +21,7 @@ import trio.testing
 
 from actors.producers.actor import ProducerStage
 from actors.producers.funding import DISABLED, FundingProducer
-from b1e55ed.cycle import CycleTick, ProducerReport
+from b1e55ed.cycle import CycleTick, ProducerReport, ProducerReports, Ticks
 from b1e55ed.market.bars import BarArrays, BarsView, MarketState
 from b1e55ed.market.funding import FundingHistory, FundingSeries, LiveFunding
 from b1e55ed.messages import Signal
@@ -82,8 +82,8 @@ def produce(producer: FundingProducer, as_of: int) -> Signal | None:
 
 
 async def stage_report(producer: FundingProducer, as_of: int, symbols: Sequence[str] = ("BTC",)) -> ProducerReport:
-    tick_send, tick_receive = trio.open_memory_channel[CycleTick](0)
-    report_send, report_receive = trio.open_memory_channel[ProducerReport](0)
+    tick_send, tick_receive = trio.open_memory_channel[Ticks](0)
+    report_send, report_receive = trio.open_memory_channel[ProducerReports](0)
     async with tick_send, tick_receive, report_send, report_receive:
         stage = ProducerStage(producer, tick_receive, report_send, refresh_timeout_s=10.0)
         tick = CycleTick(cycle=3, as_of=as_of, source="hyperliquid", market=bars_at(as_of, symbols).view(as_of))

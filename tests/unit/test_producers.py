@@ -18,7 +18,7 @@ import trio
 from actors.producers.actor import ProducerStage
 from actors.producers.momentum import MomentumProducer
 from actors.producers.rsi import RSIProducer
-from b1e55ed.cycle import CycleTick, ProducerReport
+from b1e55ed.cycle import CycleTick, Producer, ProducerReport, ProducerReports, Ticks
 from b1e55ed.market.bars import BarArrays, BarsView, MarketState
 from b1e55ed.market.replay import load_history
 from b1e55ed.messages import Signal
@@ -363,16 +363,16 @@ class Flaky:
         return self._rsi.produce(symbol, bars, as_of)
 
 
-async def run_producer_stage(producer: Flaky, ticks: Sequence[CycleTick]) -> list[ProducerReport]:
-    tick_send, tick_receive = trio.open_memory_channel[CycleTick](0)
-    report_send, report_receive = trio.open_memory_channel[ProducerReport](0)
+async def run_producer_stage(producer: Producer, batches: Sequence[Ticks]) -> list[ProducerReport]:
+    tick_send, tick_receive = trio.open_memory_channel[Ticks](0)
+    report_send, report_receive = trio.open_memory_channel[ProducerReports](0)
     reports: list[ProducerReport] = []
     async with trio.open_nursery() as nursery:
         await nursery.start(ProducerStage(producer, tick_receive, report_send).run)
         async with tick_send:
-            for tick in ticks:
-                await tick_send.send(tick)
-                reports.append(await report_receive.receive())
+            for batch in batches:
+                await tick_send.send(batch)
+                reports += await report_receive.receive()
     return reports
 
 
@@ -383,7 +383,7 @@ async def test_producer_stage_reports_failed_and_keeps_going() -> None:
     as_ofs = [last_close - HOUR, last_close, last_close + HOUR]
     ticks = [CycleTick(cycle=i + 1, as_of=t, source="replay", market=state.view(t)) for i, t in enumerate(as_ofs)]
     producer = Flaky(fail_on={last_close})
-    reports = await run_producer_stage(producer, ticks)
+    reports = await run_producer_stage(producer, [(tick,) for tick in ticks])
 
     assert [(r.cycle, r.status) for r in reports] == [(1, "ok"), (2, "failed"), (3, "ok")]
     assert reports[1].producer == "flaky"
@@ -394,9 +394,31 @@ async def test_producer_stage_reports_failed_and_keeps_going() -> None:
     assert reports[2].signals[0] == rsi_producer().produce("BTC", state.view(as_ofs[2])["BTC"], as_ofs[2])
 
 
+class BatchFlaky(Flaky):
+    """Flaky, answering a whole batch at once: a batch holding a failing cycle raises as a whole."""
+
+    def produce_batch(self, symbol: str, windows: Sequence[BarsView], as_ofs: Sequence[int]) -> list[Signal | None]:
+        return [self.produce(symbol, bars, as_of) for bars, as_of in zip(windows, as_ofs, strict=True)]
+
+
+async def test_a_batch_gets_the_reports_of_its_cycles_one_by_one_and_a_failure_stays_in_its_own_cycle() -> None:
+    state = market_of(rsi_closes(28.0, 72.0))
+    last_close = int(state.series("BTC").columns.ts[-1]) + HOUR
+    as_ofs = [last_close - 2 * HOUR, last_close - HOUR, last_close, last_close + HOUR]
+    ticks = tuple(CycleTick(cycle=i + 1, as_of=t, source="replay", market=state.view(t)) for i, t in enumerate(as_ofs))
+    one_by_one = await run_producer_stage(Flaky(fail_on={last_close}), [(tick,) for tick in ticks])
+    batched = BatchFlaky(fail_on={last_close})
+
+    assert await run_producer_stage(batched, [ticks]) == one_by_one
+    assert [r.status for r in one_by_one] == ["ok", "ok", "failed", "ok"]
+    assert await run_producer_stage(BatchFlaky(fail_on=set()), [ticks]) == await run_producer_stage(
+        Flaky(fail_on=set()), [(tick,) for tick in ticks]
+    )
+
+
 async def test_producer_stage_says_no_data_when_no_symbol_has_enough_bars() -> None:
     state = market_of([100.0, 101.0, 102.0])
     as_of = T0 + 3 * HOUR
     tick = CycleTick(cycle=7, as_of=as_of, source="simulated", market=state.view(as_of))
-    (report,) = await run_producer_stage(Flaky(fail_on=set()), [tick])
+    (report,) = await run_producer_stage(Flaky(fail_on=set()), [(tick,)])
     assert (report.cycle, report.status, report.signals) == (7, "no data", ())
