@@ -24,6 +24,8 @@ from b1e55ed.messages import Signal, SignalRecorded, SnapshotRecorded
 
 logger = logging.getLogger(__name__)
 
+_FOLLOWED = frozenset({"signal", "snapshot"})
+
 _IDLE_CHECK_S = 0.2
 _PART = re.compile(r"^(\d+)-(\d+)\.parquet$")
 
@@ -59,6 +61,8 @@ class FeatureStore:
                         await self._log.wait_beyond(after)
                     continue
                 for record in records:
+                    if record.kind not in _FOLLOWED:
+                        continue  # decoding only what it keeps: it shares the replay's CPU
                     event = record.event()
                     if isinstance(event, SignalRecorded):
                         signals.append(event.signal)

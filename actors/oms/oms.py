@@ -119,6 +119,7 @@ class OMS:
         self._commit_per_batch = driven and isinstance(venue, RestorableVenue)
         self._deferring = False  # inside a batch that commits once at its end
         self._as_of = 0  # the cycle being settled, or the last one settled: marks are as of it
+        self._marks_as_of, self._cached_marks = -1, dict[str, float]()
         self.health = VenueHealth(
             window=killswitch.venue_error_window,
             error_rate=killswitch.venue_error_rate,
@@ -165,21 +166,21 @@ class OMS:
         return {cycle: [found[name] for name in self._strategies] for cycle, found in answers.items()}
 
     async def _run_batch(self, batch: EnrichedCycles, answers: dict[int, list[StrategyReport]]) -> None:
-        self._deferring = self._commit_per_batch
-        try:
-            for enriched in batch:
-                if self._follow_clock is not None:
-                    self._follow_clock(enriched.as_of)
-                async with self._lock:
+        async with self._lock:  # kill-switch changes apply between batches
+            self._deferring = self._commit_per_batch
+            try:
+                for enriched in batch:
+                    if self._follow_clock is not None:
+                        self._follow_clock(enriched.as_of)
                     self._as_of = enriched.as_of
                     if enriched.tick.started is not None:
                         self._log.enqueue(enriched.tick.started)
                     self._log.enqueue(*enriched.events)
                     await self._run_cycle(enriched, answers[enriched.cycle])
-                if not self._deferring:
-                    self._barrier.settle(enriched.cycle)
-        finally:
-            self._deferring = False
+                    if not self._deferring:
+                        self._barrier.settle(enriched.cycle)
+            finally:
+                self._deferring = False
         await self._append()  # commits whatever the batch queued; nothing when each cycle committed already
 
     # -- one cycle ---------------------------------------------------------------------------------------------
@@ -402,7 +403,9 @@ class OMS:
         await self._append(*events)
 
     def _marks(self) -> dict[str, float]:
-        return self._market.closes_as_of(self._as_of)
+        if self._marks_as_of != self._as_of:
+            self._marks_as_of, self._cached_marks = self._as_of, self._market.closes_as_of(self._as_of)
+        return self._cached_marks
 
     async def _append(self, *events: Event) -> list[Record]:
         """Commit ``events`` (and everything queued before them) and return their records; inside a batch that

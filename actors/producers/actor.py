@@ -12,6 +12,8 @@ cycle. An exception inside ``produce`` is a "failed" report too, never a crash.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 
 import trio
 
@@ -47,14 +49,36 @@ class ProducerStage:
 
     async def reports(self, batch: Ticks) -> ProducerReports:
         """One report per tick, in the batch's order."""
-        if len(batch) == 1 or self._network is not None or self._batch is None:
+        if len(batch) == 1 or self._batch is None:
             return tuple([await self.report(tick) for tick in batch])
+        if self._network is not None:
+            # Batches come only from history-driven runs, where a network producer is offline or reads its
+            # history by as-of time: it is asked once per batch, as of the batch's first cycle.
+            symbols = sorted({symbol for tick in batch for symbol in tick.market})
+            if (unready := await self._unready(symbols, batch[0])) is not None:
+                return tuple(replace(unready, cycle=tick.cycle) for tick in batch)
         try:
             signals = self._signals_by_batch(self._batch, batch)
         except Exception:
             logger.debug("producer %s failed on a batch: answering cycle by cycle", self.name, exc_info=True)
             return tuple([await self.report(tick) for tick in batch])
         return tuple(_report(tick.cycle, self.name, found) for tick, found in zip(batch, signals, strict=True))
+
+    async def _unready(self, symbols: Sequence[str], tick: CycleTick) -> ProducerReport | None:
+        """A network producer's report when it cannot speak for ``tick`` (disabled, or its refresh failed)."""
+        network = self._network
+        if network is None:
+            return None
+        if reason := network.availability():
+            return ProducerReport(cycle=tick.cycle, producer=self.name, status="disabled", detail=reason)
+        try:
+            with trio.fail_after(self._refresh_timeout_s):
+                await network.refresh(symbols, tick.as_of)
+        except (Exception, trio.TooSlowError) as exc:
+            logger.debug("producer %s failed in cycle %d", self.name, tick.cycle, exc_info=exc)
+            detail = f"{type(exc).__name__}: {exc}"
+            return ProducerReport(cycle=tick.cycle, producer=self.name, status="failed", detail=detail)
+        return None
 
     def _signals_by_batch(self, producer: BatchProducer, batch: Ticks) -> list[list[Signal]]:
         windows: dict[str, list[tuple[int, BarsView, int]]] = {}
@@ -70,19 +94,15 @@ class ProducerStage:
         return [[by_symbol[symbol] for symbol in sorted(by_symbol)] for by_symbol in found]
 
     async def report(self, tick: CycleTick) -> ProducerReport:
-        producer = self._producer
+        if (unready := await self._unready(sorted(tick.market), tick)) is not None:
+            return unready
+        signals: list[Signal] = []
         try:
-            if (network := self._network) is not None:
-                if reason := network.availability():
-                    return ProducerReport(cycle=tick.cycle, producer=self.name, status="disabled", detail=reason)
-                with trio.fail_after(self._refresh_timeout_s):
-                    await network.refresh(sorted(tick.market), tick.as_of)
-            signals: list[Signal] = []
             for symbol in sorted(tick.market):
-                signal = producer.produce(symbol, tick.market[symbol], tick.as_of)
+                signal = self._producer.produce(symbol, tick.market[symbol], tick.as_of)
                 if signal is not None:
                     signals.append(signal)
-        except (Exception, trio.TooSlowError) as exc:
+        except Exception as exc:
             logger.debug("producer %s failed in cycle %d", self.name, tick.cycle, exc_info=exc)
             detail = f"{type(exc).__name__}: {exc}"
             return ProducerReport(cycle=tick.cycle, producer=self.name, status="failed", detail=detail)

@@ -224,13 +224,13 @@ class BarSeries:
 
     def index_after(self, open_ts: int) -> int:
         """How many bars opened at or before ``open_ts``: the end of a window (O(log n))."""
-        return int(np.searchsorted(self._buffers.ts[: self._size], open_ts, side="right"))
+        return int(self._buffers.ts[: self._size].searchsorted(open_ts, side="right"))
 
     def view(self, start: int, stop: int, timeframe_ms: int) -> BarsView:
         return BarsView(self.symbol, self._buffers, start, stop, timeframe_ms)
 
     def bars(self, start: int, stop: int) -> list[Bar]:
-        return self._buffers.slice(start, min(stop, self._size)).to_bars()
+        return [self._buffers.bar(index) for index in range(start, min(stop, self._size))]
 
     def _grow(self, needed: int) -> None:
         capacity = len(self._buffers)

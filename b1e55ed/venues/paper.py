@@ -57,8 +57,11 @@ class PaperVenue:
     """A simulated exchange that implements ``Venue``. See the module docstring for the execution rules.
 
     ``latency_s`` delays every ``submit`` (with ``trio.sleep``, so the autojump clock and the replay stay
-    deterministic). ``min_notional`` is Hyperliquid's $10 minimum, applied to orders that add exposure, checked
-    against ``size × reference_price``. ``timeframe_ms`` is the candle length; ``poll`` uses it to refuse a bar that
+    deterministic). Otherwise no method yields to the scheduler: the venue is a few dicts in memory, and a
+    history-driven batch settles hundreds of cycles against it without a scheduler round each.
+
+    ``min_notional`` is Hyperliquid's $10 minimum, applied to orders that add exposure, checked against
+    ``size × reference_price``. ``timeframe_ms`` is the candle length; ``poll`` uses it to refuse a bar that
     overlaps one it has already executed against, which would double-trigger stops. ``funding``, when given, is
     the rate history the venue settles perpetual funding from (None: no funding).
     """
@@ -98,7 +101,8 @@ class PaperVenue:
 
     async def submit(self, order: VenueOrder) -> Ack:
         """Accept or reject ``order`` after the simulated latency. A rejected order's cloid is spent too."""
-        await trio.sleep(self.latency_s)
+        if self.latency_s:
+            await trio.sleep(self.latency_s)
         if order.cloid in self._seen:
             return Ack(cloid=order.cloid, accepted=False, reason="duplicate cloid")
         self._seen.add(order.cloid)
@@ -111,7 +115,6 @@ class PaperVenue:
         return Ack(cloid=order.cloid, accepted=True)
 
     async def cancel(self, cloid: str) -> bool:
-        await trio.lowlevel.checkpoint()
         order = self._open.get(cloid)
         if order is None:
             return False
@@ -121,7 +124,6 @@ class PaperVenue:
 
     async def order_state(self, cloid: str) -> OrderState | None:
         """None for a cloid never received, and for one restored only as "seen" (its final state lives in the log)."""
-        await trio.lowlevel.checkpoint()
         return self._states.get(cloid)
 
     async def poll(self, bars: Mapping[str, Sequence[Bar]]) -> list[VenueFill]:
@@ -130,7 +132,6 @@ class PaperVenue:
         Every bar is checked for sequence before any executes, so a bad batch changes nothing. Funding settled
         inside a bar is settled after that bar's fills, and kept for ``funding()``.
         """
-        await trio.lowlevel.checkpoint()
         for symbol, symbol_bars in bars.items():
             last = self._last_bar_ts.get(symbol)
             for bar in symbol_bars:
@@ -150,21 +151,17 @@ class PaperVenue:
 
     async def funding(self) -> list[VenueFunding]:
         """The funding settled by the polls since the last call, by symbol (as polled) and time."""
-        await trio.lowlevel.checkpoint()
         due, self._funding_due = self._funding_due, []
         return due
 
     async def open_orders(self) -> list[VenueOrder]:
         """Open orders in submission order, the order ``restore`` expects them back in."""
-        await trio.lowlevel.checkpoint()
         return list(self._open.values())
 
     async def positions(self) -> list[VenuePosition]:
-        await trio.lowlevel.checkpoint()
         return [self._positions[symbol] for symbol in sorted(self._positions)]
 
     async def account_value(self) -> float | None:
-        await trio.lowlevel.checkpoint()
         return None  # simulated: the account is what the log says
 
     # -- restart -------------------------------------------------------------------------------------------------
