@@ -217,7 +217,9 @@ class Desk:
         venue: FakeVenue | None = None,
         store: MemoryStore | None = None,
         prices: Mapping[str, float] | None = None,
+        driven: bool = False,
     ) -> None:
+        self.driven = driven
         self.store = store or MemoryStore()
         self.venue = venue or FakeVenue()
         self.policy = policy or RiskPolicy()
@@ -259,6 +261,7 @@ class Desk:
                 policy=self.policy,
                 ledger=Ledger(10_000.0),
                 killswitch=self.killswitch,
+                driven=self.driven,
             )
             await nursery.start(self.oms.run)
             yield self
