@@ -76,6 +76,7 @@ class Ledger:
     day: int = -1  # the UTC day (as_of // DAY_MS) of the last settled cycle
     day_start_equity: float = 0.0
     fill_ids: set[str] = field(default_factory=set)  # the venue's ids of the fills already recorded
+    _open: dict[str, OrderUpdated] = field(default_factory=dict)  # orders not final: a cycle's cost stays flat
 
     def __post_init__(self) -> None:
         self.cash = self.cash or self.starting_equity
@@ -87,6 +88,10 @@ class Ledger:
         match event:
             case OrderUpdated():
                 self.orders[event.cloid] = event
+                if event.status in FINAL_ORDER_STATES:
+                    self._open.pop(event.cloid, None)
+                else:
+                    self._open[event.cloid] = event
             case TradeDecided():
                 self.trades[event.decision_id] = event.trade
             case Fill():
@@ -177,7 +182,8 @@ class Ledger:
         return set(self.positions) | {o.symbol for o in self.open_orders() if o.role == "entry"}
 
     def open_orders(self) -> list[OrderUpdated]:
-        return [order for order in self.orders.values() if order.status not in FINAL_ORDER_STATES]
+        """Orders not in a final state, in the order the book first saw them."""
+        return list(self._open.values())
 
     def pending_entry(self, symbol: str) -> OrderUpdated | None:
         return next((o for o in self.open_orders() if o.symbol == symbol and o.role == "entry"), None)
