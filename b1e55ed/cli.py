@@ -1,4 +1,4 @@
-"""``python -m b1e55ed``: run the brain (the default), and the offline tools over its event log.
+"""``python -m b1e55ed``: run the brain (the default), backtest it, and the offline tools over its event log.
 
 Exit codes: 0 done; 1 the event log failed verification; 2 bad configuration or arguments, or a database that
 cannot be opened, with a message that says what to fix.
@@ -11,8 +11,9 @@ import logging
 import sqlite3
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -22,11 +23,14 @@ import yaml
 from msgspec.structs import replace
 
 from b1e55ed import killswitch_file, logsetup
+from b1e55ed.backtest.options import add_backtest_parsers, count_cycles, plan_backtest, prepare_folder
+from b1e55ed.backtest.report import build_report, write_report
+from b1e55ed.backtest.resume import resume_problem, settled_cycles, write_manifest
 from b1e55ed.clock import Clock, ManualClock, WallClock
 from b1e55ed.collect.cli import add_collect_parser, run_collect
 from b1e55ed.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from b1e55ed.eventlog import codec
-from b1e55ed.eventlog.chain import ChainBroken
+from b1e55ed.eventlog.chain import ChainBroken, Record
 from b1e55ed.eventlog.sqlite_store import WriterLock, open_offline, rebuild_connection
 from b1e55ed.eventlog.store import StoreError
 from b1e55ed.eventlog.verify import verify_database
@@ -78,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     killswitch.add_argument("state", choices=sorted(killswitch_file.COMMANDS))
     killswitch.add_argument("--db", type=Path, help=db_help)
     add_collect_parser(commands)
+    add_backtest_parsers(commands)
     return parser
 
 
@@ -106,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return killswitch(db, args.state)
         if command == "collect":
             return run_collect(args, config)
+        if command == "report":
+            return report(db, args.out or db.parent)
+        if command == "backtest":
+            return backtest(config, args)
         try:
             config = run_overrides(config, args)
         except ValueError as exc:
@@ -238,6 +247,17 @@ def _file_sets_private_key(config_file: Path) -> bool:
 
 
 def run(config: Config, db: Path) -> int:
+    if config.market.source == "auto":
+        config = replace(config, market=replace(config.market, source=trio.run(resolve_auto, config.market)))
+    code = run_pipeline(config, db)
+    if code == EXIT_OK and is_driven(config.market):
+        print(summarize(db).render())
+    return code
+
+
+def run_pipeline(config: Config, db: Path, *, listen: Callable[[Sequence[Record]], None] | None = None) -> int:
+    """Run the trading pipeline until it stops (``market.source`` already resolved from ``auto``); ``listen`` sees
+    every committed batch of records."""
     if config.mode == "live" and config.market.source != "hyperliquid":
         logger.warning("LIVE ORDERS on %s while the market data is %s", config.hyperliquid.url, config.market.source)
     if config.mode == "live" and not config.hyperliquid.account_address:
@@ -245,11 +265,11 @@ def run(config: Config, db: Path) -> int:
             "hyperliquid.account_address is empty: orders, fills and positions are read for the signing key's own "
             "address, which is wrong if the key is an API wallet's"
         )
-    if config.market.source == "auto":
-        config = replace(config, market=replace(config.market, source=trio.run(resolve_auto, config.market)))
     driven = is_driven(config.market)
     clock: Clock = ManualClock() if driven else WallClock()
     runtime = Runtime(config, db_path=db, clock=clock)
+    if listen is not None:
+        runtime.hub.listen(listen)
     pipeline = resolve(config.runtime.pipeline)
     refused: list[BaseException] = []
     try:
@@ -258,10 +278,37 @@ def run(config: Config, db: Path) -> int:
         refused.extend(_leaves(group))
     for exc in refused:
         print(f"b1e55ed: cannot start: {exc}", file=sys.stderr)
-    if refused:
+    return EXIT_USAGE if refused else EXIT_OK
+
+
+def backtest(config: Config, args: argparse.Namespace) -> int:
+    """Replay into the report folder's database (resumed only if it matches), then write the report there."""
+    try:
+        plan = plan_backtest(run_overrides(config, args), args, now=datetime.now(UTC))
+    except ValueError as exc:
+        print(f"b1e55ed: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if driven:
-        print(summarize(db).render())
+    if problem := resume_problem(plan.db, plan.config):
+        print(f"b1e55ed: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    prepare_folder(plan)
+    write_manifest(plan.db, plan.config)
+    from b1e55ed.backtest.progress import BacktestProgress  # rich: only a backtest draws a bar
+
+    with BacktestProgress(count_cycles(plan), already=settled_cycles(plan.db)) as progress:
+        code = run_pipeline(plan.config, plan.db, listen=progress.on_records)
+    if code != EXIT_OK:
+        return code
+    print(summarize(plan.db).render())
+    json_path, html_path = write_report(build_report(plan.db), plan.report_dir)
+    print(f"report        {html_path}\n              {json_path}")
+    return EXIT_OK
+
+
+def report(db: Path, out: Path) -> int:
+    """The backtest report of any event log, from the log alone."""
+    json_path, html_path = write_report(build_report(db), out)
+    print(f"report        {html_path}\n              {json_path}")
     return EXIT_OK
 
 
