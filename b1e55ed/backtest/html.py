@@ -52,6 +52,7 @@ figure{margin:0;background:#fff;border:1px solid #dde1e8;border-radius:6px;paddi
 polyline{stroke-width:1.6}.equity{stroke:#1f5fbf;color:#1f5fbf}.bench{stroke:#9aa3b2;color:#9aa3b2}
 polygon.dd{fill:#f3c2c2;stroke:#c62828;stroke-width:1}.key.dd{color:#c62828}
 figcaption{font-size:12px;padding:2px 8px}.key{margin-right:16px}.key:before{content:"\\25A0 "}
+line.mark{stroke:#c62828;stroke-dasharray:4 3}text.mark{font-size:11px;fill:#c62828}
 .decision{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:6px 10px;margin:6px 0}
 .decision:target{border-color:#1f5fbf;box-shadow:0 0 0 2px #c9dbf7}.decision table{margin-top:4px}
 code{font-size:12px}dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px}dt{font-weight:600}dd{margin:0}
@@ -162,7 +163,7 @@ def _cards(s: Summary) -> str:
         ("Sortino", ratio(s.sortino)),
         ("Calmar", ratio(s.calmar)),
         ("Max drawdown", pct(s.max_drawdown, signed=False)),
-        ("Longest drawdown", f"{s.max_drawdown_duration_days:.1f} days" + ("" if s.max_drawdown_recovered else "+")),
+        ("Longest drawdown", f"{s.max_drawdown_duration_days:.1f} days{'' if s.max_drawdown_recovered else ', open'}"),
         ("Profit factor", ratio(s.profit_factor)),
         ("Expectancy", money(s.expectancy)),
         ("Win rate", pct(s.win_rate, signed=False)),
@@ -185,13 +186,17 @@ def _equity_chart(report: Report) -> str:
         Series("buy-and-hold, equal weight", [p.buy_and_hold for p in report.curve], "bench"),
         Series("equity", [p.equity for p in report.curve], "equity"),
     ]
-    return chart(times, series, label="equity against buy-and-hold", fmt=lambda v: f"{v:,.0f}")
+    return chart(times, series, label="equity against buy-and-hold", fmt=lambda v: f"{v:,.0f}", marks=_marks(report))
 
 
 def _drawdown_chart(report: Report) -> str:
     times = [p.as_of for p in report.curve]
     series = [Series("drawdown", [p.drawdown for p in report.curve], "dd", area=True)]
-    return chart(times, series, label="drawdown", fmt=lambda v: f"{v * 100:.1f}%")
+    return chart(times, series, label="drawdown", fmt=lambda v: f"{v * 100:.1f}%", marks=_marks(report))
+
+
+def _marks(report: Report) -> list[tuple[int, str]]:
+    return [(halt.ts, f"HALTED ({halt.cause})") for halt in report.halts]
 
 
 def _monthly(report: Report) -> str:
@@ -303,10 +308,10 @@ def _glossary() -> str:
     entries = []
     for function in GLOSSARY:
         doc = inspect.getdoc(function) or ""
-        first = " ".join(doc.split("\n\n")[0].split())
+        first = " ".join(doc.split("\n\n")[0].replace("``", "").split())
         term, _, definition = first.partition(": ")
         entries.append(f"<dt>{escape(term)}</dt><dd>{escape(definition)}</dd>")
     paragraphs = (inspect.getdoc(metrics) or "").split("\n\n")
-    items = [" ".join(item.split()) for item in paragraphs[2].removeprefix("- ").split("\n- ")]
+    items = [" ".join(item.replace("``", "").split()) for item in paragraphs[2].removeprefix("- ").split("\n- ")]
     conventions = "".join(f"<li>{escape(item)}</li>" for item in items)
     return f"<p>{escape(paragraphs[1])}</p><ul>{conventions}</ul><dl>{''.join(entries)}</dl>"

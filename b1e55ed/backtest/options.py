@@ -16,6 +16,7 @@ A plan is the configuration the replay runs with, its database and its report fo
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,6 +69,7 @@ def add_backtest_parsers(commands: argparse._SubParsersAction[argparse.ArgumentP
     backtest.add_argument(
         "--db",
         type=Path,
+        metavar="PATH",
         help="event log (default: brain.db in the report folder); an existing one is resumed only if it was made "
         "with the same market source and config hash",
     )
@@ -76,9 +78,11 @@ def add_backtest_parsers(commands: argparse._SubParsersAction[argparse.ArgumentP
     report = commands.add_parser(
         "report",
         help="write report.json and report.html from an existing event log (a backtest's, or a paper book's)",
+        description="Compute the backtest report from an event log alone: the same log gives the same report.json. "
+        "The database is only read, so a running paper book can be reported on.",
     )
     report.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=config_help)
-    report.add_argument("--db", type=Path, help="event log (default: eventlog.path from the config)")
+    report.add_argument("--db", type=Path, metavar="PATH", help="event log (default: eventlog.path from the config)")
     report.add_argument("--out", type=Path, metavar="DIR", help="folder for the report (default: the folder of --db)")
 
 
@@ -138,12 +142,17 @@ def _existing(path: Path) -> str:
 
 
 def _fresh_folder(parent: Path, now: datetime) -> Path:
+    """A new folder named by the time, made here so that two backtests started in the same second never share it."""
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder, n = parent / stamp, 1
-    while folder.exists():
-        n += 1
-        folder = parent / f"{stamp}-{n}"
-    return folder
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in itertools.count(1):
+        folder = parent / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise AssertionError("unreachable")
 
 
 def _strategies(config: Config, names: list[str] | None) -> tuple[PluginSpec, ...]:

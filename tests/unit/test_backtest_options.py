@@ -11,7 +11,7 @@ import trio
 from msgspec.structs import replace
 
 from b1e55ed import cli
-from b1e55ed.backtest.options import BacktestPlan, BacktestUsageError, plan_backtest
+from b1e55ed.backtest.options import BacktestPlan, BacktestUsageError, plan_backtest, prepare_folder
 from b1e55ed.backtest.resume import resume_problem, settled_cycles, write_manifest
 from b1e55ed.config import Config, config_hash, load_config
 from b1e55ed.eventlog.sqlite_store import SqliteStore
@@ -40,6 +40,13 @@ def plan(*flags: str, config: Config | None = None) -> BacktestPlan:
     return plan_backtest(cli.run_overrides(config or default_config(), args), args, now=NOW)
 
 
+@pytest.mark.parametrize(
+    "argv", [["backtest", "--config", "x.yaml"], ["--config", "x.yaml", "backtest"], ["report", "--config", "x.yaml"]]
+)
+def test_config_may_be_given_before_or_after_the_command(argv: list[str]) -> None:
+    assert cli.build_parser().parse_args(argv).config == Path("x.yaml")
+
+
 def test_a_backtest_serves_no_api_unless_asked(workdir: Path) -> None:
     assert plan().config.api.enabled is False
     assert plan("--serve").config.api.enabled is True
@@ -54,6 +61,10 @@ def test_by_default_it_replays_the_collected_candles_into_a_utc_timestamped_fold
     assert planned.db == planned.report_dir / "brain.db"
     assert planned.config.mode == "paper"
     assert planned.config.market.speed == 0
+
+
+def test_two_backtests_started_in_the_same_second_get_two_folders(workdir: Path) -> None:
+    assert [plan().report_dir.name, plan().report_dir.name] == ["20261205T010203Z", "20261205T010203Z-2"]
 
 
 def test_the_feature_store_writes_into_the_report_folder(workdir: Path) -> None:
@@ -72,6 +83,15 @@ def test_collected_funding_and_fear_greed_are_still_read_from_the_configured_dat
     (workdir / "data" / "fear_greed").mkdir(parents=True)
     market = plan("--report", "out").config.market
     assert (market.funding, market.fear_greed) == ("data/funding/binance", "data/fear_greed")
+
+
+def test_the_collected_basis_folder_is_linked_into_the_report_folder(workdir: Path) -> None:
+    (workdir / "data" / "basis").mkdir()
+    (workdir / "data" / "basis" / "BTC.parquet").write_bytes(b"")
+    planned = plan("--report", "out")
+    prepare_folder(planned)
+    assert (workdir / "out" / "basis" / "BTC.parquet").exists()
+    prepare_folder(planned)  # a resume finds the link in place
 
 
 def test_only_the_strategies_named_are_enabled(workdir: Path) -> None:
