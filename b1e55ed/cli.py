@@ -25,7 +25,7 @@ from msgspec.structs import replace
 from b1e55ed import killswitch_file, logsetup
 from b1e55ed.backtest.options import add_backtest_parsers, count_cycles, plan_backtest, prepare_folder
 from b1e55ed.backtest.report import build_report, write_report
-from b1e55ed.backtest.resume import resume_problem, settled_cycles, write_manifest
+from b1e55ed.backtest.resume import resume_problem, settled_cycles, unfinished, write_manifest
 from b1e55ed.clock import Clock, ManualClock, WallClock
 from b1e55ed.collect.cli import add_collect_parser, run_collect
 from b1e55ed.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
@@ -302,6 +302,12 @@ def backtest(config: Config, args: argparse.Namespace) -> int:
     print(summarize(plan.db).render())
     json_path, html_path = write_report(build_report(plan.db), plan.report_dir)
     print(f"report        {html_path}\n              {json_path}")
+    if why := unfinished(plan.db):
+        print(
+            f"b1e55ed: the replay stopped before the end of its data ({why}): the report covers what it did; "
+            "the same command resumes it",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -98,7 +98,8 @@ def sortino(returns: Floats) -> float | None:
 
 
 def calmar(annual_growth: float | None, worst_drawdown: float) -> float | None:
-    """Calmar ratio: CAGR ÷ maximum drawdown (both fractions); None without a drawdown or a CAGR."""
+    """Calmar ratio: CAGR ÷ maximum drawdown (both fractions; the drawdown over every settled cycle, as below);
+    None without a drawdown or a CAGR."""
     if annual_growth is None or worst_drawdown <= 0:
         return None
     return annual_growth / worst_drawdown

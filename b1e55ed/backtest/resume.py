@@ -17,7 +17,7 @@ import msgspec
 from b1e55ed.backtest.history import connect_readonly
 from b1e55ed.config import Config, config_hash, redacted
 from b1e55ed.eventlog import codec
-from b1e55ed.messages import CycleSettled, RuntimeStarted
+from b1e55ed.messages import CycleSettled, RuntimeStarted, RuntimeStopped
 
 MANIFEST_SUFFIX = ".backtest.json"
 SHOWN_DIFFERENCES = 5
@@ -102,6 +102,23 @@ def differences(before: Any, after: Any, path: str = "") -> list[str]:
 def _short(value: Any) -> str:
     text = msgspec.json.encode(value).decode()
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+FINISHED = "market data exhausted"
+"""The reason the runtime records when a replay ran to the end of its data."""
+
+
+def unfinished(db: Path) -> str:
+    """Why the last run into ``db`` stopped before the end of its data (``SIGINT``, say); "" if it reached it."""
+    if not db.exists():
+        return ""
+    with closing(connect_readonly(db)) as conn:
+        query = "SELECT payload FROM events WHERE kind = 'runtime_stopped' ORDER BY seq DESC LIMIT 1"
+        found = conn.execute(query).fetchone()
+    stopped = codec.decode(found[0]) if found else None
+    if isinstance(stopped, RuntimeStopped):
+        return "" if stopped.reason == FINISHED else stopped.reason
+    return "it did not record its stop"
 
 
 def settled_cycles(db: Path) -> int:

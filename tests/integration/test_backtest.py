@@ -6,8 +6,12 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -16,6 +20,7 @@ import pytest
 
 from b1e55ed.cli import main
 from b1e55ed.eventlog.verify import verify_database
+from tests.integration.loop_helpers import child_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 
@@ -29,20 +34,32 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def backtest_argv(shared_data: Path, report: Path, *extra: str, start: str, end: str) -> list[str]:
+    return [
+        "backtest",
+        "--market", f"replay:{shared_data / 'ohlcv_1h'}",
+        "--symbols", "BTC", "ETH",
+        "--from", start,
+        "--to", end,
+        "--funding", str(shared_data / "funding"),
+        "--fear-greed", str(shared_data / "fear_greed"),
+        "--report", str(report),
+        *extra,
+    ]  # fmt: skip
+
+
 def backtest(shared_data: Path, report: Path, *extra: str, start: str = "2024-01-01", end: str = "2024-03-01") -> int:
-    return main(
-        [
-            "backtest",
-            "--market", f"replay:{shared_data / 'ohlcv_1h'}",
-            "--symbols", "BTC", "ETH",
-            "--from", start,
-            "--to", end,
-            "--funding", str(shared_data / "funding"),
-            "--fear-greed", str(shared_data / "fear_greed"),
-            "--report", str(report),
-            *extra,
-        ]
-    )  # fmt: skip
+    return main(backtest_argv(shared_data, report, *extra, start=start, end=end))
+
+
+def settled_cycles(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            return int(conn.execute("SELECT count(*) FROM events WHERE kind = 'settled'").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0  # not created yet
 
 
 def decision_ids(db: Path) -> set[str]:
@@ -141,3 +158,30 @@ def test_no_api_port_is_bound_without_serve(workdir: Path, shared_data: Path, ap
 
     assert backtest(shared_data, workdir / "served", "--serve", end="2024-01-03") == 0
     assert any(f"cannot serve the API on 127.0.0.1:{held_port}" in message for message in api_log.messages)
+
+
+def test_a_backtest_stopped_by_ctrl_c_reports_what_it_did_and_the_same_command_finishes_it_identically(
+    workdir: Path, shared_data: Path
+) -> None:
+    window = {"start": "2024-01-01", "end": "2024-05-01"}
+    assert backtest(shared_data, workdir / "whole", **window) == 0
+    whole = json.loads((workdir / "whole" / "report.json").read_text(encoding="utf-8"))
+
+    folder = workdir / "cut"
+    argv = [sys.executable, "-m", "b1e55ed", *backtest_argv(shared_data, folder, **window)]
+    child = subprocess.Popen(argv, cwd=workdir, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while settled_cycles(folder / "brain.db") == 0 and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err.decode()[-2000:]
+    assert b"the same command resumes it" in err
+    cut = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert 0 < cut["run"]["cycles"] < whole["run"]["cycles"]
+
+    assert backtest(shared_data, folder, **window) == 0
+    resumed = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert resumed["run"]["starts"] == 2
+    for section in ("summary", "by_strategy", "by_symbol", "monthly", "curve", "trades", "decisions", "halts"):
+        assert resumed[section] == whole[section], section

@@ -12,10 +12,10 @@ from msgspec.structs import replace
 
 from b1e55ed import cli
 from b1e55ed.backtest.options import BacktestPlan, BacktestUsageError, plan_backtest, prepare_folder
-from b1e55ed.backtest.resume import resume_problem, settled_cycles, write_manifest
+from b1e55ed.backtest.resume import resume_problem, settled_cycles, unfinished, write_manifest
 from b1e55ed.config import Config, config_hash, load_config
 from b1e55ed.eventlog.sqlite_store import SqliteStore
-from b1e55ed.messages import CycleSettled, Event, RuntimeStarted
+from b1e55ed.messages import CycleSettled, Event, RuntimeStarted, RuntimeStopped
 from tests.eventlog_helpers import running_log
 
 NOW = datetime(2026, 12, 5, 1, 2, 3, tzinfo=UTC)
@@ -125,12 +125,13 @@ def test_missing_candles_say_how_to_collect_them(workdir: Path) -> None:
 # -- resuming --------------------------------------------------------------------------------------------------
 
 
-def log_run(db: Path, config: Config, *, cycles: int = 2) -> None:
+def log_run(db: Path, config: Config, *, cycles: int = 2, stop: str = "market data exhausted") -> None:
     events: list[Event] = [RuntimeStarted(ts=0, version="test", mode="paper", config_hash=config_hash(config))]
     events += [
         CycleSettled(ts=c, cycle=c, as_of=c, cash=1.0, equity=1.0, exposure=0.0, open_positions=0)
         for c in range(1, cycles + 1)
     ]
+    events.append(RuntimeStopped(ts=cycles, reason=stop))
 
     async def main() -> None:
         store = await SqliteStore.open(db)
@@ -182,3 +183,12 @@ def test_a_log_in_which_no_cycle_settled_may_start_over(workdir: Path) -> None:
     log_run(before.db, before.config, cycles=0)
     changed = replace(before.config, symbols=("BTC",))
     assert resume_problem(before.db, changed) == ""
+
+
+def test_a_replay_stopped_by_a_signal_is_unfinished_and_one_that_ran_out_of_data_is_not(workdir: Path) -> None:
+    planned = plan("--report", "out")
+    log_run(planned.db, planned.config)
+    assert unfinished(planned.db) == ""
+    interrupted = plan("--report", "cut")
+    log_run(interrupted.db, interrupted.config, stop="SIGINT")
+    assert unfinished(interrupted.db) == "SIGINT"

@@ -255,6 +255,7 @@ def test_a_halt_is_at_the_top_of_the_page_with_its_time_and_cause(db: Path, tmp_
     assert halt < html.index("<h2>")
     assert "2024-01-03 00:00 UTC" in html[halt : halt + 300]
     assert "drawdown 21.0% ≥ limit 20%" in html[halt : halt + 300]
+    assert html.count("HALTED (drawdown)") == 2  # marked on the equity and drawdown charts
 
 
 def test_the_page_is_self_contained_and_links_each_trade_to_its_decision(db: Path, tmp_path: Path) -> None:
