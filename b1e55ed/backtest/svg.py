@@ -39,7 +39,7 @@ def chart(
     if any(s.area for s in series):
         values.append(0.0)
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
-    ticks = _ticks(low, high)
+    ticks = axis_ticks(low, high)
     low, high = min(low, ticks[0]), max(high, ticks[-1])
     t0, t1 = times[0], max(times[-1], times[0] + 1)
 
@@ -74,7 +74,7 @@ def chart(
     return f"<figure>{''.join(parts)}<figcaption>{legend}</figcaption></figure>"
 
 
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+def axis_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """Round values spanning [low, high]: steps of 1, 2 or 5 times a power of ten."""
     if not high > low:
         low, high = low - 1.0, high + 1.0
