@@ -47,6 +47,10 @@ class KillSwitchChange(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Summary(msgspec.Struct, frozen=True, kw_only=True):
+    """The headline figures. ``fees_paid`` and ``funding_paid`` are cash out of the account over the whole run,
+    open positions included (funding received makes ``funding_paid`` negative); the trade figures count closed
+    trades only, ``average_loss`` over those that did not win."""
+
     starting_equity: float | None
     final_equity: float | None
     total_return: float
