@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -43,6 +43,18 @@ HOUR_MS = 3_600_000
 EIGHT_HOURS_MS = 8 * HOUR_MS
 DISABLED = "disabled: no funding data"
 _EPSILON = 1e-9  # whole conviction steps, robust to the float error of the division
+
+
+class _Reading(NamedTuple):
+    """What a window of rates says, whatever the cycle's time: the numbers a signal is made from."""
+
+    latest_ts: int
+    rate: float
+    mean: float
+    std: float
+    z: float
+    n: int
+    interval_ms: int
 
 
 @runtime_checkable
@@ -81,32 +93,57 @@ class FundingProducer:
     def produce(self, symbol: str, bars: BarsView, as_of: int) -> Signal | None:
         if self.source is None:
             return None
-        rates = self.source.rates(symbol, as_of)
+        reading = self.reading(self.source.rates(symbol, as_of))
+        return None if reading is None else self.signal(symbol, reading, as_of)
+
+    def produce_batch(self, symbol: str, windows: Sequence[BarsView], as_ofs: Sequence[int]) -> list[Signal | None]:
+        """``produce`` for each cycle. Funding settles every few hours, so consecutive hourly cycles mostly see the
+        same rates: each distinct set (the same latest settlement, as many before it) is read once."""
+        if self.source is None:
+            return [None] * len(as_ofs)
+        readings: dict[tuple[int, int], _Reading | None] = {}
+        signals: list[Signal | None] = []
+        for as_of in as_ofs:
+            rates = self.source.rates(symbol, as_of)
+            key = (len(rates), rates[-1][0] if len(rates) else 0)
+            if key not in readings:
+                readings[key] = self.reading(rates)
+            reading = readings[key]
+            signals.append(None if reading is None else self.signal(symbol, reading, as_of))
+        return signals
+
+    def reading(self, rates: Sequence[tuple[int, float]]) -> _Reading | None:
+        """The latest rate against the ones before it; None with too few."""
         window = rates[max(0, len(rates) - self.lookback - 1) :]
         if len(window) < self.min_history + 1:
             return None
         ts = np.fromiter((t for t, _ in window), dtype=np.int64, count=len(window))
         values = np.fromiter((r for _, r in window), dtype=np.float64, count=len(window))
         latest_ts, rate = int(ts[-1]), float(values[-1])
-        if as_of - latest_ts > self.max_age_ms:
-            return None
         interval_ms = int(np.median(np.diff(ts)))
         history = values[:-1]
         mean = float(history.mean())
         floor = self.min_std_8h * interval_ms / EIGHT_HOURS_MS
         std = max(float(history.std()), floor)
         z = round((rate - mean) / std, DECIMALS)
+        return _Reading(latest_ts, rate, mean, std, z, len(history), interval_ms)
+
+    def signal(self, symbol: str, reading: _Reading, as_of: int) -> Signal | None:
+        """The signal for ``reading`` as of ``as_of``; None when its latest rate is too old."""
+        latest_ts, rate, mean, std, z, n, interval_ms = reading
+        if as_of - latest_ts > self.max_age_ms:
+            return None
         per = _interval_label(interval_ms)
         metadata = {
             "rate": rate,
             "mean": mean,
             "std": std,
             "z": z,
-            "n": len(history),
+            "n": n,
             "interval_hours": interval_ms / HOUR_MS,
             "rate_ts": latest_ts,
         }
-        quote = f"{symbol} funding {rate * 100:+.4f}%/{per} (z {z:+.1f} vs {len(history)})"
+        quote = f"{symbol} funding {rate * 100:+.4f}%/{per} (z {z:+.1f} vs {n})"
         direction: Direction
         if z <= -self.z_threshold and rate < 0:
             direction, crowd = "long", "shorts paying"

@@ -12,10 +12,12 @@ decimals, as recorded in the metadata, before it is judged: -9.999999999999998% 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from b1e55ed.market.bars import BarsView
+from b1e55ed.market.windows import stack
 from b1e55ed.messages import Direction, Signal
 from b1e55ed.plugins import PluginSetup
 
@@ -40,7 +42,30 @@ class MomentumProducer:
         if then_index < 0:  # the window does not reach back a whole lookback
             return None
         close = bars.close
-        then, now = float(close[then_index]), float(close[-1])
+        from_close_ts = int(ts[then_index]) + bars.timeframe_ms
+        return self.signal(symbol, float(close[then_index]), float(close[-1]), from_close_ts, as_of)
+
+    def produce_batch(self, symbol: str, windows: Sequence[BarsView], as_ofs: Sequence[int]) -> list[Signal | None]:
+        """``produce`` for each window; windows of one length find their lookback's start all at once."""
+        ts = stack([bars.ts for bars in windows])
+        if ts is None or ts.shape[1] < 2:
+            return [self.produce(symbol, bars, as_of) for bars, as_of in zip(windows, as_ofs, strict=True)]
+        closes = np.stack([bars.close for bars in windows])  # the lengths of ``ts``
+        # Each row's times increase, so the count of times at or before the lookback's start is searchsorted's.
+        then_index = np.count_nonzero(ts <= ts[:, -1:] - self.lookback_ms, axis=1) - 1
+        rows = np.arange(len(ts))
+        reached = then_index >= 0
+        then_index[~reached] = 0
+        thens = closes[rows, then_index].tolist()
+        nows = closes[:, -1].tolist()
+        from_close_ts = (ts[rows, then_index] + windows[0].timeframe_ms).tolist()
+        return [
+            self.signal(symbol, then, now, from_ts, as_of) if ok else None
+            for ok, then, now, from_ts, as_of in zip(reached.tolist(), thens, nows, from_close_ts, as_ofs, strict=True)
+        ]
+
+    def signal(self, symbol: str, then: float, now: float, from_close_ts: int, as_of: int) -> Signal:
+        """The signal for a move from ``then`` (the close as of the lookback's start) to ``now``."""
         change_pct = round((now / then - 1.0) * 100.0, DECIMALS)
         days = f"{self.lookback_days:g}d"
         metadata = {
@@ -48,7 +73,7 @@ class MomentumProducer:
             "lookback_bars": self.lookback_bars,
             "from": then,
             "to": now,
-            "from_close_ts": int(ts[then_index]) + bars.timeframe_ms,
+            "from_close_ts": from_close_ts,
         }
         if abs(change_pct) < self.threshold_pct:
             return Signal(

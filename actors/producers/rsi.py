@@ -9,9 +9,11 @@ decision follows from the number a person reads, not from float residue (an RSI 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from b1e55ed.market.bars import BarsView
-from b1e55ed.market.indicators import wilder_rsi
+from b1e55ed.market.indicators import wilder_rsi, wilder_rsi_latest
+from b1e55ed.market.windows import stack
 from b1e55ed.messages import Direction, Signal
 from b1e55ed.plugins import PluginSetup
 
@@ -29,7 +31,18 @@ class RSIProducer:
     def produce(self, symbol: str, bars: BarsView, as_of: int) -> Signal | None:
         if len(bars) <= self.period * 3:  # Wilder smoothing needs a few periods to settle
             return None
-        raw = float(wilder_rsi(bars.close, self.period)[-1])
+        return self.signal(symbol, float(wilder_rsi(bars.close, self.period)[-1]), as_of)
+
+    def produce_batch(self, symbol: str, windows: Sequence[BarsView], as_ofs: Sequence[int]) -> list[Signal | None]:
+        """``produce`` for each window; windows of one length share one RSI computation over all their rows."""
+        closes = stack([bars.close for bars in windows])
+        if closes is None or closes.shape[1] <= self.period * 3:
+            return [self.produce(symbol, bars, as_of) for bars, as_of in zip(windows, as_ofs, strict=True)]
+        raws = wilder_rsi_latest(closes, self.period).tolist()
+        return [self.signal(symbol, raw, as_of) for raw, as_of in zip(raws, as_ofs, strict=True)]
+
+    def signal(self, symbol: str, raw: float, as_of: int) -> Signal | None:
+        """The signal for the window's latest RSI, as computed (None when it is NaN)."""
         if math.isnan(raw):
             return None
         rsi = round(raw, DECIMALS)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from actors.strategies.ma_crossover import Cross, latest_cross, ma_params, moving_average
+from actors.strategies.batch import symbol_windows
+from actors.strategies.ma_crossover import Cross, latest_cross, latest_crosses, ma_params, moving_average
 from actors.strategies.momentum import directional_signals
 from actors.strategies.sizing import SizingRule, signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
@@ -45,6 +46,19 @@ class CombinedStrategy:
             if cross is not None:
                 candidates.append(self._judge(cycle, symbol, bars, cross, signals.get(symbol)))
         return candidates
+
+    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
+        """``evaluate`` for each cycle, each symbol's crosses found over all its windows at once."""
+        candidates: list[list[Candidate]] = [[] for _ in cycles]
+        signals = [directional_signals(cycle, self.producer) for cycle in cycles]
+        for symbol, found in symbol_windows(cycles, self.trend + 1).items():
+            closes = [bars.close for bars in found.windows]
+            answers = latest_crosses(closes, self.fast, self.slow, self.kind, within=self.within_bars)
+            for index, bars, cross in zip(found.cycles, found.windows, answers, strict=True):
+                if cross is not None:
+                    signal = signals[index].get(symbol)
+                    candidates[index].append(self._judge(cycles[index], symbol, bars, cross, signal))
+        return list(candidates)
 
     def _judge(
         self, cycle: EnrichedCycle, symbol: str, bars: BarsView, cross: Cross, signal: Signal | None

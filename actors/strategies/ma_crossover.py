@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from actors.strategies.batch import symbol_windows
 from actors.strategies.sizing import Driver, SizingRule
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.market.bars import BarsView
-from b1e55ed.market.indicators import ema, sma
+from b1e55ed.market.indicators import ema, ema_rows, sma, sma_rows
+from b1e55ed.market.windows import stack
 from b1e55ed.messages import Direction
 from b1e55ed.plugins import PluginSetup
 
@@ -57,17 +59,49 @@ def latest_cross(close: Floats, fast: int, slow: int, kind: str, within: int = 1
         return None
     fast_ma = moving_average(close, fast, kind, within + 1)
     slow_ma = moving_average(close, slow, kind, within + 1)
+    return crosses(fast_ma[None, :], slow_ma[None, :])[0]
+
+
+def latest_crosses(closes: Sequence[Floats], fast: int, slow: int, kind: str, within: int = 1) -> list[Cross | None]:
+    """``latest_cross`` for each window's closes, the moving averages computed over all windows at once."""
+    answers: list[Cross | None] = [None] * len(closes)
+    long_enough = [i for i, close in enumerate(closes) if len(close) >= slow + within]
+    tails = [closes[i] for i in long_enough]
+    if kind == "ema":
+        rows = stack(tails)
+        if rows is None:  # windows of unequal length: an EMA remembers the whole window, so one by one
+            for i in long_enough:
+                answers[i] = latest_cross(closes[i], fast, slow, kind, within)
+            return answers
+        fast_ma, slow_ma = ema_rows(rows, fast), ema_rows(rows, slow)
+    else:
+        fast_rows, slow_rows = stack(tails, fast + within), stack(tails, slow + within)
+        if fast_rows is None or slow_rows is None:  # no window long enough
+            return answers
+        fast_ma, slow_ma = sma_rows(fast_rows, fast), sma_rows(slow_rows, slow)
+    found = crosses(fast_ma[:, -(within + 1) :], slow_ma[:, -(within + 1) :])
+    for i, cross in zip(long_enough, found, strict=True):
+        answers[i] = cross
+    return answers
+
+
+def crosses(fast_ma: Floats, slow_ma: Floats) -> list[Cross | None]:
+    """For each row of the two averages over the last ``within + 1`` bars: its most recent cross, when the fast
+    MA is still on the side it crossed to."""
     side = np.sign(fast_ma - slow_ma)  # NaN before the slow MA exists: neither side
-    ups = (side[1:] > 0) & (side[:-1] <= 0)
-    downs = (side[1:] < 0) & (side[:-1] >= 0)
-    crossed = np.flatnonzero(ups | downs)
-    if len(crossed) == 0:
-        return None
-    last = int(crossed[-1])
-    direction: Direction = "long" if ups[last] else "short"
-    if side[-1] != (1 if direction == "long" else -1):  # back to equal since: no longer crossed
-        return None
-    return Cross(direction, within - 1 - last, float(fast_ma[-1]), float(slow_ma[-1]))
+    ups = (side[:, 1:] > 0) & (side[:, :-1] <= 0)
+    downs = (side[:, 1:] < 0) & (side[:, :-1] >= 0)
+    crossed = ups | downs
+    within = crossed.shape[1]
+    last = within - 1 - np.argmax(crossed[:, ::-1], axis=1)  # the latest crossing bar, where there is one
+    answers: list[Cross | None] = [None] * len(side)
+    for row in np.flatnonzero(crossed.any(axis=1)).tolist():
+        at = int(last[row])
+        direction: Direction = "long" if ups[row, at] else "short"
+        if side[row, -1] != (1 if direction == "long" else -1):  # back to equal since: no longer crossed
+            continue
+        answers[row] = Cross(direction, within - 1 - at, float(fast_ma[row, -1]), float(slow_ma[row, -1]))
+    return answers
 
 
 def ma_params(setup: PluginSetup, fast: int = 20, slow: int = 50) -> tuple[int, int, str]:
@@ -103,6 +137,17 @@ class MACrossoverStrategy:
             if cross is not None:
                 candidates.append(self._judge(cycle, symbol, bars, close, cross))
         return candidates
+
+    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
+        """``evaluate`` for each cycle, each symbol's crosses found over all its windows at once."""
+        candidates: list[list[Candidate]] = [[] for _ in cycles]
+        for symbol, found in symbol_windows(cycles, max(self.slow, self.trend) + 1).items():
+            closes = [bars.close for bars in found.windows]
+            answers = latest_crosses(closes, self.fast, self.slow, self.kind)
+            for index, bars, close, cross in zip(found.cycles, found.windows, closes, answers, strict=True):
+                if cross is not None:
+                    candidates[index].append(self._judge(cycles[index], symbol, bars, close, cross))
+        return list(candidates)
 
     def _judge(self, cycle: EnrichedCycle, symbol: str, bars: BarsView, close: Floats, cross: Cross) -> Candidate:
         price = float(close[-1])

@@ -20,9 +20,11 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from actors.strategies.batch import symbol_windows
 from actors.strategies.sizing import SizingRule, signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.market.bars import BarsView
+from b1e55ed.market.windows import stack
 from b1e55ed.messages import Signal
 from b1e55ed.plugins import PluginSetup
 
@@ -33,6 +35,15 @@ def volume_ratio(volume: npt.NDArray[np.float64], recent: int, baseline: int) ->
         return math.nan
     before = float(np.mean(volume[-recent - baseline : -recent]))
     return float(np.mean(volume[-recent:])) / before if before > 0 else math.nan
+
+
+def volume_ratios(volumes: npt.NDArray[np.float64], recent: int) -> npt.NDArray[np.float64]:
+    """``volume_ratio(row, recent, baseline)`` for each row of exactly ``recent + baseline`` volumes."""
+    before = np.mean(volumes[:, :-recent], axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios: npt.NDArray[np.float64] = np.mean(volumes[:, -recent:], axis=-1) / before
+    ratios[~(before > 0)] = math.nan
+    return ratios
 
 
 def directional_signals(cycle: EnrichedCycle, producer: str) -> dict[str, Signal]:
@@ -57,13 +68,28 @@ class MomentumStrategy:
         for symbol, bars in sorted(cycle.tick.market.items()):
             signal = signals.get(symbol)
             if signal is not None:
-                candidates.append(self._judge(cycle, signal, bars))
+                ratio = volume_ratio(bars.volume, self.volume_bars, self.baseline_bars)
+                candidates.append(self._judge(cycle, signal, bars, ratio))
         return candidates
 
-    def _judge(self, cycle: EnrichedCycle, signal: Signal, bars: BarsView) -> Candidate:
+    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
+        """``evaluate`` for each cycle, each symbol's volume ratios computed over all its windows at once."""
+        candidates: list[list[Candidate]] = [[] for _ in cycles]
+        signals = [directional_signals(cycle, self.producer) for cycle in cycles]
+        for symbol, found in symbol_windows(cycles).items():
+            judged = [(i, bars) for i, bars in zip(found.cycles, found.windows, strict=True) if symbol in signals[i]]
+            span = self.volume_bars + self.baseline_bars
+            known = [bars.volume for _, bars in judged if len(bars) >= span]
+            rows = stack(known, span)
+            ratios = iter(volume_ratios(rows, self.volume_bars).tolist() if rows is not None else [])
+            for index, bars in judged:
+                ratio = next(ratios) if len(bars) >= span else math.nan  # too short: unknown, as ``volume_ratio``
+                candidates[index].append(self._judge(cycles[index], signals[index][symbol], bars, ratio))
+        return list(candidates)
+
+    def _judge(self, cycle: EnrichedCycle, signal: Signal, bars: BarsView, ratio: float) -> Candidate:
         symbol = signal.symbol
         refs = signal_refs([signal], cycle.calibration)
-        ratio = volume_ratio(bars.volume, self.volume_bars, self.baseline_bars)
         volume = (
             f"volume {ratio:.2f}× (last {self.volume_bars} bars vs the {self.baseline_bars} before)"
             if not math.isnan(ratio)

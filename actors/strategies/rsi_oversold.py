@@ -22,10 +22,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from actors.strategies.batch import symbol_windows
 from actors.strategies.sizing import Driver, SizingRule
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.market.bars import BarsView
-from b1e55ed.market.indicators import swing_lows, wilder_rsi
+from b1e55ed.market.indicators import swing_lows, wilder_rsi, wilder_rsi_latest
+from b1e55ed.market.windows import stack
 from b1e55ed.plugins import PluginSetup
 
 RSI_DECIMALS = 4
@@ -47,20 +49,41 @@ class RSIOversoldStrategy:
         if self.support_bars <= 2 * self.swing_bars:
             raise ValueError(f"{self.name}: params.support_bars must exceed twice params.swing_bars")
         self.rule = SizingRule.from_setup(setup)
+        self.min_bars = max(self.rsi_period * 3 + 1, self.support_bars)  # Wilder smoothing needs a few periods
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
         candidates = []
-        min_bars = max(self.rsi_period * 3 + 1, self.support_bars)  # Wilder smoothing needs a few periods
         for symbol, bars in sorted(cycle.tick.market.items()):
             close = bars.close
-            if len(close) < min_bars:
+            if len(close) < self.min_bars:
                 continue
-            rsi = round(
-                float(wilder_rsi(close, self.rsi_period)[-1]), RSI_DECIMALS
-            )  # the whole window, as the producer
-            if not math.isnan(rsi) and rsi < self.oversold:
-                candidates.append(self._judge(cycle, symbol, bars, rsi))
+            raw = float(wilder_rsi(close, self.rsi_period)[-1])  # the whole window, as the producer
+            if (candidate := self._consider(cycle, symbol, bars, raw)) is not None:
+                candidates.append(candidate)
         return candidates
+
+    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
+        """``evaluate`` for each cycle; each symbol's windows of one length share one RSI computation."""
+        candidates: list[list[Candidate]] = [[] for _ in cycles]
+        for symbol, found in symbol_windows(cycles, self.min_bars).items():
+            closes = [bars.close for bars in found.windows]
+            rows = stack(closes)
+            raws = (
+                wilder_rsi_latest(rows, self.rsi_period).tolist()
+                if rows is not None
+                else [float(wilder_rsi(close, self.rsi_period)[-1]) for close in closes]
+            )
+            for index, bars, raw in zip(found.cycles, found.windows, raws, strict=True):
+                if (candidate := self._consider(cycles[index], symbol, bars, raw)) is not None:
+                    candidates[index].append(candidate)
+        return list(candidates)
+
+    def _consider(self, cycle: EnrichedCycle, symbol: str, bars: BarsView, raw: float) -> Candidate | None:
+        """A candidate when the latest RSI (as computed) is oversold, else None."""
+        rsi = round(raw, RSI_DECIMALS)
+        if math.isnan(rsi) or rsi >= self.oversold:
+            return None
+        return self._judge(cycle, symbol, bars, rsi)
 
     def support(self, bars: BarsView) -> tuple[float, int] | None:
         """The support level and how many bars ago its swing low was, or None without a swing low."""

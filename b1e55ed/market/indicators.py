@@ -10,6 +10,7 @@ blockwise in closed form (see ``_smooth``): a few numpy passes over the input, n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +19,7 @@ Floats = npt.NDArray[np.float64]
 Indices = npt.NDArray[np.intp]
 
 _MAX_BLOCK_GROWTH = 1e100  # the largest weight a^-k allowed inside one block of ``_smooth``
+_CHUNK_ROWS = 256  # windows smoothed together: enough to pay for a step's numpy call, few enough to stay in cache
 
 
 def _floats(x: npt.ArrayLike) -> Floats:
@@ -191,3 +193,175 @@ def volume_ratio(volume: npt.ArrayLike, n: int = 20) -> float:
         return math.nan
     previous_mean = float(np.mean(values[-n - 1 : -1]))
     return float(values[-1]) / previous_mean if previous_mean > 0 else math.nan
+
+
+# -- Rows: the same functions over many windows at once -----------------------------------------------------------
+#
+# A replay's batch stacks one symbol's windows as the rows of a 2-D array (``windows.stack``). Each function below
+# gives, for every row, exactly the bits its per-window function gives on that window: the same operations on the
+# same numbers in the same order. Element-wise arithmetic is exactly rounded wherever it runs, so only the order of
+# sums needs care. ``mean`` and ``std`` reduce along the last axis, over values adjacent in memory, one whole row
+# per inner loop as in the 1-D call, so numpy's pairwise summation splits each row where it splits the window. A
+# cumsum is sequential: Wilder's smoothing adds its terms one time step at a time across all rows at once (a
+# cumsum along each row would wait on every addition in turn). Functions named ``*_latest`` give the last value of
+# their namesake's series; the others give their namesake's value (or series) for every row.
+
+
+def _rows(x: npt.ArrayLike) -> Floats:
+    array = np.asarray(x, dtype=np.float64)
+    if array.ndim != 2:
+        raise ValueError(f"expected windows stacked as rows (2-D), got shape {array.shape}")
+    return array
+
+
+def _row_means(x: Floats) -> Floats:
+    """The mean of each column of time-major ``x``, summed as ``np.mean`` sums a window: along adjacent values."""
+    means: Floats = np.mean(np.ascontiguousarray(x.T), axis=-1)
+    return means
+
+
+def _smooth_latest(x: Floats, decay: float, seed: Floats) -> Floats:
+    """The last value of ``_smooth`` for each column of time-major ``x`` (time along axis 0, at least one step).
+
+    The same steps as ``_smooth`` on each column: per block, the terms ``x / decay**k`` summed in cumsum's order,
+    first to last, then the closed form for the block's last value. ``x`` is the caller's scratch: the terms
+    overwrite it, since a fresh array of this size costs more in page faults than the arithmetic.
+    """
+    if decay == 0.0:
+        return np.array(x[-1])
+    length = len(x)
+    block = max(1, int(math.log(_MAX_BLOCK_GROWTH) / -math.log(decay)))
+    powers = np.exp(np.arange(1, min(block, length) + 1, dtype=np.float64) * math.log(decay))
+    level = seed
+    for start in range(0, length, block):
+        stop = min(start + block, length)
+        grow = powers[: stop - start]
+        terms = x[start:stop]
+        np.divide(terms, grow[:, None], out=terms)
+        total = terms[0].copy()
+        for term in terms[1:]:
+            total += term
+        total *= 1.0 - decay
+        total += level
+        level = total * grow[-1]
+    return level
+
+
+def _wilder_latest(x: Floats, period: int) -> Floats:
+    """The last value of ``_wilder(column, period, 0)`` for each column of time-major ``x`` (scratch, overwritten);
+    NaN when too short."""
+    if len(x) < period:
+        return np.full(x.shape[1:], np.nan)
+    seed = _row_means(x[:period])
+    if len(x) == period:
+        return seed
+    return _smooth_latest(x[period:], 1.0 - 1.0 / period, seed)
+
+
+def _in_chunks(latest: Callable[..., Floats], *columns: Floats) -> Floats:
+    """``latest`` over at most ``_CHUNK_ROWS`` rows at a time: each row's answer depends on that row alone."""
+    if len(columns[0]) <= _CHUNK_ROWS:
+        return latest(*columns)
+    starts = range(0, len(columns[0]), _CHUNK_ROWS)
+    return np.concatenate([latest(*(column[i : i + _CHUNK_ROWS] for column in columns)) for i in starts])
+
+
+def wilder_rsi_latest(close: npt.ArrayLike, period: int = 14) -> Floats:
+    """``wilder_rsi(row, period)[-1]`` for every row of ``close``."""
+    _check_period("period", period)
+    return _in_chunks(lambda prices: _rsi_latest(prices, period), _rows(close))
+
+
+def _rsi_latest(prices: Floats, period: int) -> Floats:
+    count = len(prices)
+    steps = np.ascontiguousarray(prices.T)  # time-major
+    moves = np.empty((len(steps) - 1, 2 * count))  # gains, then losses; bar 0 has no change and is skipped
+    change = moves[:, count:]
+    np.subtract(steps[1:], steps[:-1], out=change)  # np.diff
+    np.maximum(change, 0.0, out=moves[:, :count])
+    np.negative(change, out=change)
+    np.maximum(change, 0.0, out=change)
+    averages = _wilder_latest(moves, period)
+    avg_gain, avg_loss = averages[:count], averages[count:]
+    total = avg_gain + avg_loss
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rsi: Floats = 100.0 * avg_gain / total
+    rsi[total == 0] = 50.0
+    return rsi
+
+
+def sma_rows(x: npt.ArrayLike, n: int) -> Floats:
+    """``sma(row, n)`` for every row of ``x``."""
+    _check_period("n", n)
+    values = _rows(x)
+    out = np.full(values.shape, np.nan)
+    if values.shape[-1] >= n:
+        sums = np.cumsum(np.concatenate((np.zeros((len(values), 1)), values), axis=-1), axis=-1)
+        out[:, n - 1 :] = (sums[:, n:] - sums[:, :-n]) / n
+    return out
+
+
+def ema_rows(x: npt.ArrayLike, n: int) -> Floats:
+    """``ema(row, n)`` for every row of ``x``."""
+    _check_period("n", n)
+    values = _rows(x)
+    out = np.full(values.shape, np.nan)
+    if values.shape[-1] >= n:
+        seed = np.mean(values[:, :n], axis=-1)
+        out[:, n - 1] = seed
+        out[:, n:] = _smooth(values[:, n:], 1.0 - 2.0 / (n + 1), seed)
+    return out
+
+
+def atr_pct_latest(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, period: int = 14) -> Floats:
+    """``atr_pct(high_row, low_row, close_row, period)[-1]`` for every row."""
+    _check_period("period", period)
+    return _in_chunks(lambda h, lo, c: _atr_pct_latest(h, lo, c, period), _rows(high), _rows(low), _rows(close))
+
+
+def _atr_pct_latest(high: Floats, low: Floats, close: Floats, period: int) -> Floats:
+    h, lo, previous = high[:, 1:], low[:, 1:], close[:, :-1]  # the first bar has no true range; Wilder skips it
+    ranges = h - lo
+    up = np.subtract(h, previous)
+    np.abs(up, out=up)
+    down = np.subtract(lo, previous)
+    np.abs(down, out=down)
+    np.maximum(up, down, out=up)
+    np.maximum(ranges, up, out=ranges)
+    steps = down.reshape(ranges.shape[::-1])  # time-major, in memory that is free again
+    np.copyto(steps, ranges.T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        latest: Floats = _wilder_latest(steps, period) / close[:, -1]
+    return latest
+
+
+def realised_vol_rows(close: npt.ArrayLike, n: int) -> Floats:
+    """``realised_vol(row, n)`` for every row of ``close``.
+
+    The log writes into rows that are not adjacent in memory, so numpy calls it once per row, on exactly the
+    ``n + 1`` values the 1-D function gives it in one call: a vectorised log may round by position within a call.
+    """
+    if n < 2:
+        raise ValueError(f"n must be at least 2 for a standard deviation, got {n}")
+    prices = _rows(close)
+    if prices.shape[-1] <= n:
+        return np.full(len(prices), np.nan)
+    logs = np.empty((len(prices), n + 2))[:, : n + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.log(prices[:, -n - 1 :], out=logs)
+    returns = np.diff(logs, axis=-1)
+    vol: Floats = np.std(returns, axis=-1, ddof=1)
+    return vol
+
+
+def volume_ratio_rows(volume: npt.ArrayLike, n: int = 20) -> Floats:
+    """``volume_ratio(row, n)`` for every row of ``volume``."""
+    _check_period("n", n)
+    values = _rows(volume)
+    if values.shape[-1] <= n:
+        return np.full(len(values), np.nan)
+    previous_mean = np.mean(values[:, -n - 1 : -1], axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio: Floats = values[:, -1] / previous_mean
+    ratio[~(previous_mean > 0)] = np.nan
+    return ratio

@@ -1,0 +1,35 @@
+"""Windows stacked as rows: one symbol's windows over many consecutive cycles as one 2-D array per column.
+
+A replay hands a plug-in a batch of cycles; stacked, an indicator runs once over the whole batch instead of once
+per cycle. Row ``i`` is a copy of window ``i``, so the row functions of ``indicators`` see the same numbers, in
+the same order, as the per-window functions do, and give the same bits. Windows of unequal length (early in a
+history, where each cycle adds a bar) do not stack: the caller then goes window by window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+_Scalar = TypeVar("_Scalar", bound=np.generic)
+
+
+def stack(columns: Sequence[npt.NDArray[_Scalar]], last: int | None = None) -> npt.NDArray[_Scalar] | None:
+    """Row ``i`` is ``columns[i]``, or its last ``last`` values: one C-contiguous (B, L) copy.
+
+    None when there are no columns, when they differ in length (``last`` None), or when one is shorter than
+    ``last``: the windows do not line up, and the caller computes them one by one.
+    """
+    if not columns:
+        return None
+    if last is None:
+        length = len(columns[0])
+        if any(len(column) != length for column in columns):
+            return None
+        return np.stack(columns)
+    if last < 1 or any(len(column) < last for column in columns):
+        return None
+    return np.stack([column[-last:] for column in columns])
