@@ -39,9 +39,8 @@ def pcs_context_batch(windows: Sequence[BarsView]) -> list[dict[str, float]]:
     closes = stack([bars.close for bars in windows])
     if closes is None or closes.shape[1] <= 20:
         return [pcs_context(bars) for bars in windows]
-    # The other columns have the closes' lengths.
-    highs, lows = np.stack([bars.high for bars in windows]), np.stack([bars.low for bars in windows])
-    volumes = np.stack([bars.volume for bars in windows])
+    highs, lows = np.stack([bars.high for bars in windows]), np.stack([bars.low for bars in windows])  # equal too
+    volumes = np.stack([bars.volume[-21:] for bars in windows])  # all the volume ratio reads
     columns = (
         closes[:, -1].tolist(),
         volume_ratio_rows(volumes, 20).tolist(),

@@ -34,7 +34,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import numpy as np
 
 from b1e55ed.market.bars import BarsView
-from b1e55ed.market.funding import LiveFunding
+from b1e55ed.market.funding import FundingSeries, LiveFunding
 from b1e55ed.messages import Direction, Signal
 from b1e55ed.plugins import FundingRates, PluginSetup
 
@@ -117,8 +117,11 @@ class FundingProducer:
         window = rates[max(0, len(rates) - self.lookback - 1) :]
         if len(window) < self.min_history + 1:
             return None
-        ts = np.fromiter((t for t, _ in window), dtype=np.int64, count=len(window))
-        values = np.fromiter((r for _, r in window), dtype=np.float64, count=len(window))
+        if isinstance(window, FundingSeries):  # the same numbers, without a tuple per rate
+            ts, values = window.ts, window.rate
+        else:
+            ts = np.fromiter((t for t, _ in window), dtype=np.int64, count=len(window))
+            values = np.fromiter((r for _, r in window), dtype=np.float64, count=len(window))
         latest_ts, rate = int(ts[-1]), float(values[-1])
         interval_ms = int(np.median(np.diff(ts)))
         history = values[:-1]

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from b1e55ed.market.bars import BarsView
-from b1e55ed.market.windows import stack
 from b1e55ed.messages import Direction, Signal
 from b1e55ed.plugins import PluginSetup
 
@@ -46,23 +45,23 @@ class MomentumProducer:
         return self.signal(symbol, float(close[then_index]), float(close[-1]), from_close_ts, as_of)
 
     def produce_batch(self, symbol: str, windows: Sequence[BarsView], as_ofs: Sequence[int]) -> list[Signal | None]:
-        """``produce`` for each window; windows of one length find their lookback's start all at once."""
-        ts = stack([bars.ts for bars in windows])
-        if ts is None or ts.shape[1] < 2:
-            return [self.produce(symbol, bars, as_of) for bars, as_of in zip(windows, as_ofs, strict=True)]
-        closes = np.stack([bars.close for bars in windows])  # the lengths of ``ts``
-        # Each row's times increase, so the count of times at or before the lookback's start is searchsorted's.
-        then_index = np.count_nonzero(ts <= ts[:, -1:] - self.lookback_ms, axis=1) - 1
-        rows = np.arange(len(ts))
-        reached = then_index >= 0
-        then_index[~reached] = 0
-        thens = closes[rows, then_index].tolist()
-        nows = closes[:, -1].tolist()
-        from_close_ts = (ts[rows, then_index] + windows[0].timeframe_ms).tolist()
-        return [
-            self.signal(symbol, then, now, from_ts, as_of) if ok else None
-            for ok, then, now, from_ts, as_of in zip(reached.tolist(), thens, nows, from_close_ts, as_ofs, strict=True)
-        ]
+        """``produce`` for each window, without a search where the candles need none.
+
+        On a grid without gaps, the lookback's start is the bar ``lookback_bars`` before the latest: where that
+        bar's time is at or before the start and the next bar's after it, that is exactly what the search would
+        find. Elsewhere (a gap in the last ``lookback_days``, a short window) ``produce`` searches.
+        """
+        signals: list[Signal | None] = []
+        back = self.lookback_bars + 1
+        for bars, as_of in zip(windows, as_ofs, strict=True):
+            ts = bars.ts
+            if len(ts) > back and int(ts[-back]) <= int(ts[-1]) - self.lookback_ms < int(ts[1 - back]):
+                close = bars.close
+                from_close_ts = int(ts[-back]) + bars.timeframe_ms
+                signals.append(self.signal(symbol, float(close[-back]), float(close[-1]), from_close_ts, as_of))
+            else:
+                signals.append(self.produce(symbol, bars, as_of))
+        return signals
 
     def signal(self, symbol: str, then: float, now: float, from_close_ts: int, as_of: int) -> Signal:
         """The signal for a move from ``then`` (the close as of the lookback's start) to ``now``."""
