@@ -98,38 +98,76 @@ class FundingProducer:
 
     def produce_batch(self, symbol: str, windows: Sequence[BarsView], as_ofs: Sequence[int]) -> list[Signal | None]:
         """``produce`` for each cycle. Funding settles every few hours, so consecutive hourly cycles mostly see the
-        same rates: each distinct set (the same latest settlement, as many before it) is read once."""
+        same rates: each distinct set (the same latest settlement, as many before it) is read once, and full
+        windows of rates are read together."""
         if self.source is None:
             return [None] * len(as_ofs)
-        readings: dict[tuple[int, int], _Reading | None] = {}
-        signals: list[Signal | None] = []
+        distinct: dict[tuple[int, int], Sequence[tuple[int, float]]] = {}
+        keys = []
         for as_of in as_ofs:
             rates = self.source.rates(symbol, as_of)
             key = (len(rates), rates[-1][0] if len(rates) else 0)
-            if key not in readings:
-                readings[key] = self.reading(rates)
-            reading = readings[key]
-            signals.append(None if reading is None else self.signal(symbol, reading, as_of))
-        return signals
+            distinct.setdefault(key, rates)
+            keys.append(key)
+        readings = dict(zip(distinct, self.readings(list(distinct.values())), strict=True))
+        return [
+            None if (reading := readings[key]) is None else self.signal(symbol, reading, as_of)
+            for key, as_of in zip(keys, as_ofs, strict=True)
+        ]
 
     def reading(self, rates: Sequence[tuple[int, float]]) -> _Reading | None:
         """The latest rate against the ones before it; None with too few."""
-        window = rates[max(0, len(rates) - self.lookback - 1) :]
-        if len(window) < self.min_history + 1:
+        window = self._window(rates)
+        if window is None:
             return None
         if isinstance(window, FundingSeries):  # the same numbers, without a tuple per rate
             ts, values = window.ts, window.rate
         else:
             ts = np.fromiter((t for t, _ in window), dtype=np.int64, count=len(window))
             values = np.fromiter((r for _, r in window), dtype=np.float64, count=len(window))
-        latest_ts, rate = int(ts[-1]), float(values[-1])
         interval_ms = int(np.median(np.diff(ts)))
         history = values[:-1]
-        mean = float(history.mean())
+        mean, std = float(history.mean()), float(history.std())
+        return self._judged(int(ts[-1]), float(values[-1]), mean, std, len(history), interval_ms)
+
+    def readings(self, many: Sequence[Sequence[tuple[int, float]]]) -> list[_Reading | None]:
+        """``reading`` of each. Full windows of a ``FundingSeries`` are the rows of one array, summed along each
+        row as ``reading`` sums a window; the others are read one by one."""
+        found: list[_Reading | None] = []
+        full: list[tuple[int, FundingSeries]] = []
+        for rates in many:
+            window = self._window(rates)
+            if isinstance(window, FundingSeries) and len(window) == self.lookback + 1:
+                full.append((len(found), window))
+                found.append(None)
+            else:
+                found.append(self.reading(rates))
+        if not full:
+            return found
+        ts, values = np.stack([w.ts for _, w in full]), np.stack([w.rate for _, w in full])
+        history = values[:, :-1]
+        columns = (
+            ts[:, -1].tolist(),
+            values[:, -1].tolist(),
+            np.mean(history, axis=-1).tolist(),
+            np.std(history, axis=-1).tolist(),
+            np.median(np.diff(ts, axis=-1), axis=-1).tolist(),
+        )
+        for (index, _), (latest_ts, rate, mean, std, interval) in zip(full, zip(*columns, strict=True), strict=True):
+            found[index] = self._judged(latest_ts, rate, mean, std, self.lookback, int(interval))
+        return found
+
+    def _window(self, rates: Sequence[tuple[int, float]]) -> Sequence[tuple[int, float]] | None:
+        """The latest rate and the ``lookback`` before it, or None with fewer than ``min_history`` before it."""
+        window = rates[max(0, len(rates) - self.lookback - 1) :]
+        return window if len(window) >= self.min_history + 1 else None
+
+    def _judged(self, latest_ts: int, rate: float, mean: float, std: float, n: int, interval_ms: int) -> _Reading:
+        """The reading from a window's numbers: the standard deviation floored, and the z-score."""
         floor = self.min_std_8h * interval_ms / EIGHT_HOURS_MS
-        std = max(float(history.std()), floor)
+        std = max(std, floor)
         z = round((rate - mean) / std, DECIMALS)
-        return _Reading(latest_ts, rate, mean, std, z, len(history), interval_ms)
+        return _Reading(latest_ts, rate, mean, std, z, n, interval_ms)
 
     def signal(self, symbol: str, reading: _Reading, as_of: int) -> Signal | None:
         """The signal for ``reading`` as of ``as_of``; None when its latest rate is too old."""
