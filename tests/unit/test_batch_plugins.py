@@ -103,12 +103,15 @@ def assert_producer_batches_match(producer: BatchProducer, state: MarketState, c
     compared = 0
     for symbol in state.symbols:
         present = [(as_of, view[symbol]) for as_of, view in zip(cycles, views, strict=True) if symbol in view]
+        expected = [producer.produce(symbol, bars, as_of) for as_of, bars in present]
         for size in (BATCH, 7):
-            for batch in batches(present, size):
-                found = producer.produce_batch(symbol, [bars for _, bars in batch], [as_of for as_of, _ in batch])
-                expected = [producer.produce(symbol, bars, as_of) for as_of, bars in batch]
-                assert repr(found) == repr(expected)
-                compared += sum(signal is not None for signal in expected)
+            found = [
+                signal
+                for batch in batches(present, size)
+                for signal in producer.produce_batch(symbol, [b for _, b in batch], [a for a, _ in batch])
+            ]
+            assert repr(found) == repr(expected)
+        compared += sum(signal is not None for signal in expected)
     return compared
 
 
@@ -174,16 +177,18 @@ def enriched(state: MarketState, cycles: Sequence[int]) -> list[EnrichedCycle]:
     return found
 
 
+@cache
+def real_cycles(data: Path) -> list[list[EnrichedCycle]]:
+    return [enriched(real_market(data), cycles) for cycles in real_stretches(data)]
+
+
 def assert_strategy_batches_match(strategy: BatchStrategy, cycles: Sequence[EnrichedCycle]) -> int:
     """Each batch's candidates against ``evaluate``'s; returns how many candidates were compared."""
-    compared = 0
+    expected = [strategy.evaluate(cycle) for cycle in cycles]
     for size in (BATCH, 5):
-        for batch in batches(cycles, size):
-            found = strategy.evaluate_batch(batch)
-            expected = [strategy.evaluate(cycle) for cycle in batch]
-            assert repr(found) == repr(expected)
-            compared += sum(len(candidates) for candidates in expected)
-    return compared
+        found = [candidates for batch in batches(cycles, size) for candidates in strategy.evaluate_batch(batch)]
+        assert repr(found) == repr(expected)
+    return sum(len(candidates) for candidates in expected)
 
 
 STRATEGIES: list[tuple[str, Callable[..., BatchStrategy], dict[str, Any]]] = [
@@ -206,10 +211,7 @@ def test_a_strategy_batch_judges_what_evaluate_judges_for_every_real_cycle(
     shared_data: Path, name: str, cls: Callable[..., BatchStrategy], changes: dict[str, Any]
 ) -> None:
     strategy = cls(params(DEFAULT_STRATEGIES, name, **changes))
-    compared = sum(
-        assert_strategy_batches_match(strategy, enriched(real_market(shared_data), cycles))
-        for cycles in real_stretches(shared_data)
-    )
+    compared = sum(assert_strategy_batches_match(strategy, cycles) for cycles in real_cycles(shared_data))
     assert compared > 20
 
 
@@ -229,9 +231,10 @@ def assert_context_batches_match(state: MarketState, cycles: Sequence[int]) -> N
     views = markets(state, cycles)
     for symbol in state.symbols:
         windows = [view[symbol] for view in views if symbol in view]
+        expected = [pcs_context(bars) for bars in windows]
         for size in (BATCH, 3):
-            for batch in batches(windows, size):
-                assert repr(pcs_context_batch(batch)) == repr([pcs_context(bars) for bars in batch])
+            found = [context for batch in batches(windows, size) for context in pcs_context_batch(batch)]
+            assert repr(found) == repr(expected)
 
 
 @pytest.mark.shared_data
