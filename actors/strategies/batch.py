@@ -21,7 +21,7 @@ class SymbolWindows:
     windows: list[BarsView] = field(default_factory=list)
 
 
-def symbol_windows(cycles: Sequence[EnrichedCycle], min_bars: int = 1) -> dict[str, SymbolWindows]:
+def symbol_windows(cycles: Sequence[EnrichedCycle], min_bars: int = 0) -> dict[str, SymbolWindows]:
     """Each symbol's windows of at least ``min_bars`` bars across ``cycles``, by symbol in sorted order."""
     found: dict[str, SymbolWindows] = {}
     for index, cycle in enumerate(cycles):

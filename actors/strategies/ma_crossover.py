@@ -66,16 +66,16 @@ def latest_crosses(closes: Sequence[Floats], fast: int, slow: int, kind: str, wi
     """``latest_cross`` for each window's closes, the moving averages computed over all windows at once."""
     answers: list[Cross | None] = [None] * len(closes)
     long_enough = [i for i, close in enumerate(closes) if len(close) >= slow + within]
-    tails = [closes[i] for i in long_enough]
+    usable = [closes[i] for i in long_enough]
     if kind == "ema":
-        rows = stack(tails)
+        rows = stack(usable)
         if rows is None:  # windows of unequal length: an EMA remembers the whole window, so one by one
             for i in long_enough:
                 answers[i] = latest_cross(closes[i], fast, slow, kind, within)
             return answers
         fast_ma, slow_ma = ema_rows(rows, fast), ema_rows(rows, slow)
     else:
-        fast_rows, slow_rows = stack(tails, fast + within), stack(tails, slow + within)
+        fast_rows, slow_rows = stack(usable, fast + within), stack(usable, slow + within)
         if fast_rows is None or slow_rows is None:  # no window long enough
             return answers
         fast_ma, slow_ma = sma_rows(fast_rows, fast), sma_rows(slow_rows, slow)

@@ -5,6 +5,9 @@ there is not yet enough history; ``realised_vol`` and ``volume_ratio`` describe 
 Ratios are fractions, not percents (0.02 = 2%), as everywhere in b1e55ed. Wilder smoothing and EMAs are seeded
 with the simple mean of their first ``period`` inputs, as in Wilder's book and TA-Lib. The recursions run
 blockwise in closed form (see ``_smooth``): a few numpy passes over the input, not a Python loop per bar.
+
+Row functions (``*_rows``, ``*_latest``) take many windows stacked as rows (a replay's batch of cycles) and give
+each row exactly the bits the per-window function gives that window: live and replay compute the same numbers.
 """
 
 from __future__ import annotations
@@ -211,7 +214,8 @@ def _rows(x: npt.ArrayLike) -> Floats:
     array = np.asarray(x, dtype=np.float64)
     if array.ndim != 2:
         raise ValueError(f"expected windows stacked as rows (2-D), got shape {array.shape}")
-    return array
+    # Rows in C order: numpy reduces each row in one inner loop only when the row's values are adjacent.
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
 
 def _row_means(x: Floats) -> Floats:

@@ -122,6 +122,15 @@ def test_more_windows_than_one_chunk_give_what_each_gives_alone() -> None:
     assert_same_bits(whole(close), [v for row in close for v in whole(row[None, :])])
 
 
+def test_windows_stored_column_by_column_give_the_same_bits_as_rows() -> None:
+    columns = synthetic_columns(5)
+    close = stacked(columns, "close", 60, range(60, 400))
+    by_column = np.asfortranarray(close)
+    for row_function in (ind.wilder_rsi_latest, lambda x: ind.realised_vol_rows(x, 20), ind.volume_ratio_rows):
+        assert_same_bits(row_function(by_column), list(row_function(close)))
+    assert_same_bits(ind.ema_rows(by_column, 20), list(ind.ema_rows(close, 20)))
+
+
 def test_row_functions_refuse_a_single_window() -> None:
     with pytest.raises(ValueError, match="2-D"):
         ind.wilder_rsi_latest(np.ones(50))
