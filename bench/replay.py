@@ -1,200 +1,210 @@
-"""Replay benchmark: candles/s and cycles/s through the whole pipeline, event log on disk. ``[--quick] [--profile]``
+"""Replay benchmark: candles/s through the whole pipeline against the durable floor. ``[--quick] [--profile]``
 
-Replays BTC, ETH and SOL 1h candles from ``../shared/data/ohlcv_1h`` (2024-01-01..2024-07-01; ``--quick``: January)
-through the real CLI entry, ``b1e55ed.cli.main(["run", ...])`` in-process, default config, into a fresh brain.db in
-a temp dir (``data_dir`` too): 3 timed runs after an untimed week (first-time imports), each followed by the baseline,
-``ReplayFeed.batches()`` iterated alone over the same loaded data (no actors, no log); ``ratio = ours / baseline``.
-Without ``../shared/data`` it replays the seeded sim at max pace instead, and says so (``data``); the baseline is then
-``SimFeed.closes()`` alone.
+Workloads (``--figure``; the default runs both headline figures, ``--quick`` the short form alone):
+- ``btc``: BTC 1h 2018-01-01..2024-12-31 (about 61k candles), target 10,000 candles/s;
+- ``symbols``: all 8 symbols in ``../shared/data/ohlcv_1h``, 2023-01-01..2024-12-31;
+- ``quick`` (``--quick``, ~30 s): BTC, ETH and SOL, 2024-01-01..2024-02-01.
+Each run is ``b1e55ed.cli.main(["run", ...])`` in-process in a fresh subprocess (``bench/replay_child.py``), default
+config (all producers and strategies), ``--funding ../shared/data/funding --fear-greed ../shared/data/fear_greed``,
+into a fresh durable brain.db: an untimed 3-day warm-up replay first (imports, plug-ins), then the timed one. So each
+run's peak RSS (``ru_maxrss``, warm-up included) is its own and no warm cache carries over between runs.
 
-Two times per run: ``until_last_settled``, from calling ``main`` (config, data load and store open included) to the
-brain's "market data exhausted" log line, right after the last cycle settled; and ``cli_end_to_end``, until ``main``
-returns (shutdown and the run summary included). ``--profile`` adds one cProfiled run, its top costs on stderr.
+Baseline, THE DURABLE FLOOR, measured right after each run in another fresh subprocess: the run's own events, as
+stored (encoded payloads read from its brain.db), appended to a fresh log in exactly the run's transactions (each
+``SqliteStore.append`` the run made is recorded: its first and last seq) through ``project`` + ``SqliteStore.append``,
+no actors. ``ratio = ours / floor``: 1 means the pipeline costs no more than storing what it decided.
+
+Times: ``until_last_settled`` from calling ``main`` (config, data load, store open included) to the brain's "market
+data exhausted" line; ``cli_end_to_end`` until ``main`` returns. ``--profile``: one more run of the first workload
+under cProfile, top costs on stderr. Without ``../shared/data`` the seeded sim at max pace replaces the replay (the
+same number of hours, the config's symbols), and the output says so (``data``).
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
-import logging
+import json
 import os
-import pstats
-import shutil
+import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, redirect_stdout
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import trio
 from common import figure, load_average, note
 
-from b1e55ed.cli import EXIT_OK
-from b1e55ed.cli import main as cli_main
 from b1e55ed.config import DEFAULT_CONFIG_PATH, load_config
-from b1e55ed.market.replay import ReplayFeed, load_history
-from b1e55ed.market.sim import HOUR_MS, SimFeed, SimMarket
+from b1e55ed.eventlog import codec
+from b1e55ed.market.sim import HOUR_MS
+from b1e55ed.messages import CycleStarted
 from b1e55ed.summary import summarize
 from b1e55ed.trading_config import day_ms
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ohlcv_1h"
-SYMBOLS = ("BTC", "ETH", "SOL")
-FULL, QUICK = ("2024-01-01", "2024-07-01"), ("2024-01-01", "2024-02-01")
-RUNS = 3
-WARMUP_TO = "2024-01-08"  # an untimed first week, so the timed runs do not pay the process's first-time costs
-DATA_DIR = "B1E55ED_DATA_DIR"
-EXHAUSTED = "market data exhausted"  # actors.brain logs it once the last cycle has settled
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[1] / "shared" / "data"
+OHLCV, FUNDING, FEAR_GREED = SHARED / "ohlcv_1h", SHARED / "funding", SHARED / "fear_greed"
+WARMUP_DAYS = 3
 
 
-class LastSettled(logging.Handler):
-    """Notes when the brain says the market data is exhausted: the last cycle has settled."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.at: float | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.at is None and record.getMessage().startswith(EXHAUSTED):
-            self.at = time.perf_counter()
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    symbols: tuple[str, ...]
+    start: str
+    end: str
+    runs: int
+    target: float | None = None
 
 
-@contextmanager
-def environment(overrides: Mapping[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in overrides}
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+def workloads(quick: bool, chosen: str, runs: int | None) -> list[Workload]:
+    every = tuple(sorted(p.stem.removesuffix("USDT") for p in OHLCV.glob("*USDT.parquet"))) or ("BTC", "ETH", "SOL")
+    if quick:
+        return [Workload("quick_btc_eth_sol_2024_01", ("BTC", "ETH", "SOL"), "2024-01-01", "2024-02-01", runs or 3)]
+    found = []
+    if chosen in ("btc", "both"):
+        found.append(Workload("btc_1h_2018_2024", ("BTC",), "2018-01-01", "2024-12-31", runs or 1, 10_000))
+    if chosen in ("symbols", "both"):
+        found.append(Workload(f"{len(every)}_symbols_1h_2023_2024", every, "2023-01-01", "2024-12-31", runs or 1))
+    return found
 
 
-def cli_run(db: Path, market: str, period: tuple[str, str], env: Mapping[str, str]) -> tuple[float, float]:
-    """One ``python -m b1e55ed run`` in-process: seconds until the last settlement and until ``main`` returned.
-
-    The feature store's Parquet parts go to ``data`` beside the database's folder, emptied after the run: they
-    resume from what is on disk, and the path is always the same, since the config is hashed into the log.
-    """
-    argv = ["run", "--db", str(db), "--market", market, "--symbols", *SYMBOLS, "--from", period[0], "--to", period[1]]
-    watcher, brain, data = LastSettled(), logging.getLogger("actors.brain"), db.parent.parent / "data"
-    brain.addHandler(watcher)
-    try:
-        with environment({**env, DATA_DIR: str(data)}), redirect_stdout(sys.stderr):  # the summary goes to stderr
-            start = time.perf_counter()
-            code = cli_main(argv)
-            end = time.perf_counter()
-    finally:
-        brain.removeHandler(watcher)
-        shutil.rmtree(data, ignore_errors=True)
-    assert code == EXIT_OK, f"b1e55ed run exited {code}"
-    assert watcher.at is not None, f"no {EXHAUSTED!r} log line: cannot time the last settlement"
-    return watcher.at - start, end - start
+def child(mode: str, args: list[str]) -> dict[str, Any]:
+    """Run ``replay_child.py`` in a fresh interpreter; its last stdout line is its JSON answer."""
+    command = [sys.executable, str(HERE / "replay_child.py"), mode, *args]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{mode} subprocess failed ({done.returncode}): {' '.join(command)}")
+    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer
 
 
-def replay_baseline(period: tuple[str, str]) -> tuple[float, int, int, float]:
-    """Load the data, then time ``ReplayFeed.batches()`` alone: (seconds, candles, batches, load seconds)."""
-    loading = time.perf_counter()
-    data = load_history(DATA, list(SYMBOLS), day_ms(period[0]), day_ms(period[1]), HOUR_MS)
-    loaded = time.perf_counter()
-    candles = batches = 0
-    for batch in ReplayFeed(data).batches():
-        candles, batches = candles + len(batch.bars), batches + 1
-    return time.perf_counter() - loaded, candles, batches, loaded - loading
+def candles_of(db: Path) -> tuple[int, int]:
+    """(candles, cycles) the run processed: each cycle's CycleStarted names the symbols with a candle then."""
+    candles = cycles = 0
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        kind = CycleStarted.__struct_config__.tag
+        rows = conn.execute("SELECT payload FROM events WHERE kind = ? ORDER BY seq", (kind,))
+        for (payload,) in rows:
+            started = codec.decode(payload)
+            if isinstance(started, CycleStarted):
+                candles, cycles = candles + len(started.closes), cycles + 1
+    return candles, cycles
 
 
-def sim_baseline(period: tuple[str, str], bars: int) -> tuple[float, int, int, float]:
-    """Time ``SimFeed.closes()`` alone at max pace, with the run's seed: (seconds, candles, batches, 0)."""
-    seed = load_config(environ={}, env_file=None).market.sim_seed
-    feed = SimFeed(SimMarket(SYMBOLS, HOUR_MS, seed=seed, start_ms=day_ms(period[0]) or 0), bars=bars, pace="max")
-
-    async def drain() -> tuple[int, int]:
-        candles = batches = 0
-        async for batch in feed.closes():
-            candles, batches = candles + len(batch.bars), batches + 1
-        return candles, batches
-
-    start = time.perf_counter()
-    candles, batches = trio.run(drain)
-    return time.perf_counter() - start, candles, batches, 0.0
+def run_argv(load: Workload, real: bool, start: str, end: str) -> list[str]:
+    market = f"replay:{OHLCV}" if real else "sim"
+    argv = ["--market", market, "--symbols", *load.symbols, "--from", start, "--to", end]
+    if real and FUNDING.is_dir():
+        argv += ["--funding", str(FUNDING)]
+    if real and FEAR_GREED.is_dir():
+        argv += ["--fear-greed", str(FEAR_GREED)]
+    return argv
 
 
-def profile(root: Path, market: str, period: tuple[str, str], env: Mapping[str, str], top: int = 30) -> None:
-    """One more run under cProfile (the trio thread only: SQLite's thread shows as waits); the top costs on stderr."""
-    with tempfile.TemporaryDirectory(dir=root) as directory:
-        profiler = cProfile.Profile()
-        profiler.enable()
-        cli_run(Path(directory) / "brain.db", market, period, env)
-        profiler.disable()
-    for order in ("tottime", "cumulative"):
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(top)
-        note(f"profile by {order}:\n{out.getvalue()}")
+def warmup_end(start: str) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(((day_ms(start) or 0) // 1000) + WARMUP_DAYS * 86_400))
+
+
+def measure(root: Path, load: Workload, real: bool, profile: int = 0) -> dict[str, Any]:
+    """One timed run and its floor, each in its own subprocess."""
+    with tempfile.TemporaryDirectory(dir=root) as scratch:
+        run_dir, floor_dir = Path(scratch) / "run" / "db", Path(scratch) / "floor" / "db"
+        run_dir.mkdir(parents=True)
+        floor_dir.mkdir(parents=True)
+        db = run_dir / "brain.db"
+        argv = run_argv(load, real, load.start, load.end)
+        # the sim's bar count comes from the environment: no warm-up there (it would be a full run)
+        warmup = run_argv(load, real, load.start, warmup_end(load.start)) if real else []
+        options = ["--db", str(db), "--data-dir", str(root / "data"), "--argv", json.dumps(argv)]
+        options += ["--warmup", json.dumps(warmup)]
+        ours = child("run", [*options, "--profile", str(profile)])
+        if profile:
+            return ours
+        commits = Path(scratch) / "commits.json"
+        commits.write_text(json.dumps(ours["commits"]))
+        floor = child("floor", ["--db", str(floor_dir / "brain.db"), "--source", str(db), "--commits", str(commits)])
+        candles, cycles = candles_of(db)
+        summary = summarize(db)
+    return {**ours, "floor": floor, "candles": candles, "cycles": cycles, "summary": summary}
+
+
+def report(load: Workload, results: list[dict[str, Any]], data: str) -> None:
+    first = results[0]
+    candles, cycles, summary = first["candles"], first["cycles"], first["summary"]
+    assert all((r["candles"], r["cycles"]) == (candles, cycles) for r in results), "runs differ in size"
+    events = first["floor"]["events"]
+    commits = len(first["commits"])
+    replay_batch = load_config(environ={}, env_file=None).brain.replay_batch
+    extra: dict[str, Any] = {"data": data, "symbols": list(load.symbols), "period": f"{load.start}..{load.end}"}
+    extra |= {"candles": candles, "cycles": cycles, "events": events, "events_per_cycle": round(events / cycles, 2)}
+    extra |= {"commits": commits, "cycles_per_commit": round(cycles / commits, 1), "replay_batch": replay_batch}
+    extra |= {"runs_count": len(results), "deterministic": len({r["summary"].head for r in results}) == 1}
+    extra["peak_rss_mb_runs"] = [r["peak_rss_mb"] for r in results]
+    extra["peak_rss_mb_median"] = statistics.median(r["peak_rss_mb"] for r in results)
+    extra["floor_peak_rss_mb_median"] = statistics.median(r["floor"]["peak_rss_mb"] for r in results)
+    extra["rss_after_imports_mb_median"] = statistics.median(r["rss_after_imports_mb"] for r in results)
+    extra["shutdown_s_median"] = round(statistics.median(r["cli_end_to_end"] - r["until_last_settled"]
+                                                         for r in results), 3)  # fmt: skip
+    extra |= {"trades": summary.trades, "head": summary.head, "load_avg_1m": load_average()}
+    baseline = (f"the durable floor: the run's {events} stored events appended to a fresh brain.db in its "
+                f"{commits} transactions (project + SqliteStore.append, WAL, synchronous=FULL), no actors")  # fmt: skip
+    floor = [candles / r["floor"]["seconds"] for r in results]
+    target = {"target": load.target} if load.target else {}
+    for timing in ("until_last_settled", "cli_end_to_end"):
+        ours = [candles / r[timing] for r in results]
+        figure("replay", f"candles_per_s/{load.name}/{timing}", "candles/s", ours, floor, baseline,
+               **(target if timing == "until_last_settled" else {}), **extra)  # fmt: skip
+    rss, floor_rss = [r["peak_rss_mb"] for r in results], [r["floor"]["peak_rss_mb"] for r in results]
+    figure("replay", f"peak_rss/{load.name}", "MB", rss, floor_rss, "the floor subprocess's peak RSS",
+           at_most=True, data=data, load_avg_1m=load_average())  # fmt: skip
+    rate = candles / statistics.median(r["until_last_settled"] for r in results)
+    note(f"{load.name}: {rate:,.0f} candles/s until the last settlement, {events / cycles:.1f} events/cycle, "
+         f"floor {statistics.median(floor):,.0f} candles/s")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Replay benchmark: one JSON line per figure on stdout.")
-    parser.add_argument("--quick", action="store_true", help="one month instead of six (~30 s)")
-    parser.add_argument("--profile", action="store_true", help="one more run under cProfile; top costs on stderr")
+    parser.add_argument("--quick", action="store_true", help="the short form: BTC, ETH, SOL, January 2024 (~30 s)")
+    parser.add_argument("--figure", choices=("btc", "symbols", "both"), default="both",
+                        help="which headline figure(s) to run (default both; ignored with --quick)")  # fmt: skip
+    parser.add_argument("--full", action="store_true", help="both headline figures (the default without --quick)")
+    parser.add_argument("--runs", type=int, default=None, help="timed runs per figure (default: 3 quick, 1 long)")
+    parser.add_argument("--profile", action="store_true", help="one more run of the first workload under cProfile")
     args = parser.parse_args()
-    period = QUICK if args.quick else FULL
-    real = DATA.is_dir() and all((DATA / f"{symbol}USDT.parquet").is_file() for symbol in SYMBOLS)
-    hours = ((day_ms(period[1]) or 0) - (day_ms(period[0]) or 0)) // HOUR_MS
-    env: dict[str, str] = {}
-    if real:
-        market, data = f"replay:{DATA}", f"real: {DATA.name} (Binance spot 1h)"
-    else:
-        market, data = "sim", f"SIMULATED: {DATA} is absent; seeded sim at max pace, {hours} bars"
-        env |= {"B1E55ED_MARKET__SIM_PACE": "max", "B1E55ED_MARKET__SIM_BARS": str(hours)}
-        note(f"{DATA} not found: replaying the seeded simulation instead")
-    if inherited := sorted(k for k in os.environ if k.startswith("B1E55ED_") and k not in env):
+    real = all((OHLCV / f"{s}USDT.parquet").is_file() for s in ("BTC", "ETH", "SOL"))
+    loads = workloads(args.quick, "both" if args.full else args.figure, args.runs)
+    if not real:
+        note(f"{OHLCV} not found: replaying the seeded simulation at max pace instead")
+    if inherited := sorted(k for k in os.environ if k.startswith("B1E55ED_")):
         note(f"the environment overrides the config: {', '.join(inherited)}")
-    note(f"config {DEFAULT_CONFIG_PATH.name}; {data}; {period[0]}..{period[1]}; {RUNS} runs")
-
-    settled, ends, raw, summaries = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="b1e55ed-bench-") as directory:
         root = Path(directory)
-        with tempfile.TemporaryDirectory(dir=root) as scratch:  # imports, plug-ins and caches, once per process
-            cli_run(Path(scratch) / "brain.db", market, (period[0], WARMUP_TO), env)
-        for run in range(RUNS):
-            with tempfile.TemporaryDirectory(dir=root) as scratch:
-                db = Path(scratch) / "brain.db"
-                until_settled, until_return = cli_run(db, market, period, env)
-                summaries.append(summarize(db))
-            settled.append(until_settled)
-            ends.append(until_return)
-            raw.append(replay_baseline(period) if real else sim_baseline(period, hours))
-            note(f"run {run + 1}: last settlement at {until_settled:.2f} s, main returned at {until_return:.2f} s")
-        if args.profile:
-            profile(root, market, period, env)
-
-    _, candles, batches, _ = raw[0]
-    first = summaries[0]
-    assert all(r[1:3] == (candles, batches) for r in raw), raw
-    assert first.cycles == batches, f"{first.cycles} cycles, {batches} batches"
-    summary: dict[str, Any] = {"trades": first.trades, "wins": first.wins, "stopped": first.stopped}
-    summary["targets"] = first.targets
-    summary |= {"pnl": round(first.pnl, 2), "final_equity": first.final_equity, "cycles": first.cycles}
-    summary |= {"max_drawdown_pct": round(first.max_drawdown_pct, 3), "events": first.events, "head": first.head}
-    extra: dict[str, Any] = {"data": data, "symbols": list(SYMBOLS), "period": f"{period[0]}..{period[1]}"}
-    extra |= {"candles": candles, "cycles": batches, "runs_count": RUNS}
-    extra |= {"baseline_load_s_median": round(statistics.median(r[3] for r in raw), 3)}
-    extra["shutdown_s_median"] = round(statistics.median(e - s for s, e in zip(settled, ends, strict=True)), 3)
-    extra |= {"deterministic": len({s.head for s in summaries}) == 1, "summary": summary}
-    extra["load_avg_1m"] = load_average()
-    feed = "ReplayFeed.batches()" if real else "SimFeed.closes() at max pace"
-    baseline = f"{feed} iterated alone over the same candles: no actors, no log"
-    for timing, seconds in (("until_last_settled", settled), ("cli_end_to_end", ends)):
-        for unit, count in (("candles", candles), ("cycles", batches)):
-            ours, theirs = [count / s for s in seconds], [count / r[0] for r in raw]
-            figure("replay", f"{unit}_per_s/{timing}", f"{unit}/s", ours, theirs, baseline, **extra)
-    note(f"{candles / statistics.median(settled):,.0f} candles/s until the last settlement; summary {summary}")
+        for load in loads:
+            hours = ((day_ms(load.end) or 0) - (day_ms(load.start) or 0)) // HOUR_MS
+            if real:
+                data = f"real: {OHLCV.name} (Binance spot 1h), funding and fear & greed from {SHARED}"
+                os.environ.pop("B1E55ED_MARKET__SIM_BARS", None)
+            else:
+                data = f"SIMULATED: {OHLCV} is absent; seeded sim at max pace, {hours} bars"
+                os.environ |= {"B1E55ED_MARKET__SIM_PACE": "max", "B1E55ED_MARKET__SIM_BARS": str(hours)}
+            note(f"{load.name}: config {DEFAULT_CONFIG_PATH.name}; {data}; {load.start}..{load.end}; "
+                 f"{len(load.symbols)} symbols; {load.runs} run(s); load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+            results = []
+            for run in range(load.runs):
+                result = measure(root, load, real)
+                results.append(result)
+                note(f"run {run + 1}: last settlement at {result['until_last_settled']:.2f} s, main returned at "
+                     f"{result['cli_end_to_end']:.2f} s, floor {result['floor']['seconds']:.2f} s, peak RSS "
+                     f"{result['peak_rss_mb']} MB")  # fmt: skip
+            report(load, results, data)
+        if args.profile and loads:
+            note(f"profiling {loads[0].name}")
+            measure(root, loads[0], real, profile=30)
 
 
 if __name__ == "__main__":
