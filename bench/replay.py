@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import figure, load_average, note
+from common import emit, figure, load_average, note
 
 from b1e55ed.config import DEFAULT_CONFIG_PATH, load_config
 from b1e55ed.eventlog import codec
@@ -73,13 +73,21 @@ def workloads(quick: bool, chosen: str, runs: int | None) -> list[Workload]:
     return found
 
 
-def child(mode: str, args: list[str]) -> dict[str, Any]:
+class RunFailed(Exception):
+    """A subprocess failed, stalled (a cycle did not settle) or timed out: no figure for this workload."""
+
+
+def child(mode: str, args: list[str], timeout: float) -> dict[str, Any]:
     """Run ``replay_child.py`` in a fresh interpreter; its last stdout line is its JSON answer."""
     command = [sys.executable, str(HERE / "replay_child.py"), mode, *args]
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{mode} subprocess failed ({done.returncode}): {' '.join(command)}")
-    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RunFailed(f"{mode} subprocess did not finish within {timeout:g} s (killed)") from None
+    lines = done.stdout.strip().splitlines()
+    answer: dict[str, Any] = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
+    if done.returncode != 0 or "error" in answer:
+        raise RunFailed(f"{mode} subprocess failed (exit {done.returncode}): {answer.get('error', 'see stderr')}")
     return answer
 
 
@@ -110,7 +118,7 @@ def warmup_end(start: str) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(((day_ms(start) or 0) // 1000) + WARMUP_DAYS * 86_400))
 
 
-def measure(root: Path, load: Workload, real: bool, profile: int = 0) -> dict[str, Any]:
+def measure(root: Path, load: Workload, real: bool, timeout: float, profile: int = 0) -> dict[str, Any]:
     """One timed run and its floor, each in its own subprocess."""
     with tempfile.TemporaryDirectory(dir=root) as scratch:
         run_dir, floor_dir = Path(scratch) / "run" / "db", Path(scratch) / "floor" / "db"
@@ -122,12 +130,13 @@ def measure(root: Path, load: Workload, real: bool, profile: int = 0) -> dict[st
         warmup = run_argv(load, real, load.start, warmup_end(load.start)) if real else []
         options = ["--db", str(db), "--data-dir", str(root / "data"), "--argv", json.dumps(argv)]
         options += ["--warmup", json.dumps(warmup)]
-        ours = child("run", [*options, "--profile", str(profile)])
+        ours = child("run", [*options, "--profile", str(profile)], timeout)
         if profile:
             return ours
         commits = Path(scratch) / "commits.json"
         commits.write_text(json.dumps(ours["commits"]))
-        floor = child("floor", ["--db", str(floor_dir / "brain.db"), "--source", str(db), "--commits", str(commits)])
+        floor_args = ["--db", str(floor_dir / "brain.db"), "--source", str(db), "--commits", str(commits)]
+        floor = child("floor", floor_args, timeout)
         candles, cycles = candles_of(db)
         summary = summarize(db)
     return {**ours, "floor": floor, "candles": candles, "cycles": cycles, "summary": summary}
@@ -139,7 +148,7 @@ def report(load: Workload, results: list[dict[str, Any]], data: str) -> None:
     assert all((r["candles"], r["cycles"]) == (candles, cycles) for r in results), "runs differ in size"
     events = first["floor"]["events"]
     commits = len(first["commits"])
-    replay_batch = load_config(environ={}, env_file=None).brain.replay_batch
+    replay_batch = load_config(environ=dict(os.environ), env_file=None).brain.replay_batch
     extra: dict[str, Any] = {"data": data, "symbols": list(load.symbols), "period": f"{load.start}..{load.end}"}
     extra |= {"candles": candles, "cycles": cycles, "events": events, "events_per_cycle": round(events / cycles, 2)}
     extra |= {"commits": commits, "cycles_per_commit": round(cycles / commits, 1), "replay_batch": replay_batch}
@@ -175,13 +184,18 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="both headline figures (the default without --quick)")
     parser.add_argument("--runs", type=int, default=None, help="timed runs per figure (default: 3 quick, 1 long)")
     parser.add_argument("--profile", action="store_true", help="one more run of the first workload under cProfile")
+    parser.add_argument("--replay-batch", type=int, help="brain.replay_batch for the runs (speed only)")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds before a subprocess is killed")
     args = parser.parse_args()
+    if args.replay_batch:
+        os.environ["B1E55ED_BRAIN__REPLAY_BATCH"] = str(args.replay_batch)
     real = all((OHLCV / f"{s}USDT.parquet").is_file() for s in ("BTC", "ETH", "SOL"))
     loads = workloads(args.quick, "both" if args.full else args.figure, args.runs)
     if not real:
         note(f"{OHLCV} not found: replaying the seeded simulation at max pace instead")
     if inherited := sorted(k for k in os.environ if k.startswith("B1E55ED_")):
         note(f"the environment overrides the config: {', '.join(inherited)}")
+    failed = False
     with tempfile.TemporaryDirectory(prefix="b1e55ed-bench-") as directory:
         root = Path(directory)
         for load in loads:
@@ -196,15 +210,29 @@ def main() -> None:
                  f"{len(load.symbols)} symbols; {load.runs} run(s); load average {os.getloadavg()[0]:.2f}")  # fmt: skip
             results = []
             for run in range(load.runs):
-                result = measure(root, load, real)
+                try:
+                    result = measure(root, load, real, args.timeout)
+                except RunFailed as exc:
+                    note(f"{load.name} run {run + 1}: {exc}")
+                    emit(bench="replay", metric="candles_per_s", variant=load.name, error=str(exc),
+                         data=data, load_avg_1m=load_average())  # fmt: skip
+                    failed = True
+                    break
                 results.append(result)
                 note(f"run {run + 1}: last settlement at {result['until_last_settled']:.2f} s, main returned at "
                      f"{result['cli_end_to_end']:.2f} s, floor {result['floor']['seconds']:.2f} s, peak RSS "
                      f"{result['peak_rss_mb']} MB")  # fmt: skip
-            report(load, results, data)
+            if results:
+                report(load, results, data)
         if args.profile and loads:
             note(f"profiling {loads[0].name}")
-            measure(root, loads[0], real, profile=30)
+            try:
+                measure(root, loads[0], real, args.timeout, profile=30)
+            except RunFailed as exc:
+                note(f"profile run: {exc}")
+                failed = True
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

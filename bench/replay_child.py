@@ -39,6 +39,8 @@ from b1e55ed.eventlog.projections import Upsert, project
 from b1e55ed.eventlog.sqlite_store import SqliteStore
 
 EXHAUSTED = "market data exhausted"  # actors.brain logs it once the last cycle has settled
+STALLED = "did not settle"  # actors.brain: a cycle did not settle within its stall timeout (60 s)
+EXIT_STALLED = 3
 DATA_DIR = "B1E55ED_DATA_DIR"
 
 
@@ -54,8 +56,13 @@ class LastSettled(logging.Handler):
         self.at: float | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.at is None and record.getMessage().startswith(EXHAUSTED):
+        message = record.getMessage()
+        if self.at is None and message.startswith(EXHAUSTED):
             self.at = time.perf_counter()
+        elif STALLED in message:  # the timing is void, and the run may never end: say so and stop here
+            answer = {"error": f"stalled: {message}", "peak_rss_mb": peak_rss_mb()}
+            print(json.dumps(answer), file=sys.__stdout__, flush=True)
+            os._exit(EXIT_STALLED)
 
 
 class Commits:
@@ -73,7 +80,7 @@ class Commits:
             if records:
                 ranges.append((records[0].seq, records[-1].seq))
 
-        SqliteStore.append = append  # type: ignore[method-assign]
+        SqliteStore.append = append  # type: ignore[method-assign,assignment]
 
     def remove(self) -> None:
         SqliteStore.append = self._original  # type: ignore[method-assign]
