@@ -18,6 +18,10 @@ Times: ``until_last_settled`` from calling ``main`` (config, data load, store op
 data exhausted" line; ``cli_end_to_end`` until ``main`` returns. ``--profile``: one more run of the first workload
 under cProfile, top costs on stderr. Without ``../shared/data`` the seeded sim at max pace replaces the replay (the
 same number of hours, the config's symbols), and the output says so (``data``).
+
+A cycle that does not settle (the brain's 60 s stall warning) ends the run at once: the workload prints an
+``error`` line instead of figures and the script exits 1. ``--replay-batch N`` sets ``brain.replay_batch`` (speed
+only, out of the config hash); ``--runs N`` the timed runs per figure (default 3 quick, 1 long); ``--timeout``.
 """
 
 from __future__ import annotations
