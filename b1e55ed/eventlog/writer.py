@@ -82,6 +82,7 @@ class EventLog:
 
         ``Unstorable`` is raised at once, and nothing of this append is queued: a bad append fails alone."""
         while self._queued_events >= self._max_queued and not self._closed:
+            self._writer_idle.unpark()  # the queue may be full of enqueued events that woke nobody
             await self._room.park()
         request = _Append(events, self._chain(events), trio.lowlevel.current_task())
         self._queue.append(request)

@@ -12,6 +12,7 @@ from b1e55ed.eventlog import codec
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.projections import Upsert
 from b1e55ed.eventlog.store import MemoryStore
+from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.messages import Event
 from tests.eventlog_helpers import alert, running_log
 
@@ -82,3 +83,15 @@ async def test_an_awaited_append_after_a_failed_one_is_chained_again_and_stored(
     assert isinstance(outcomes["bad"], OSError)
     assert outcomes["good"] == [1]
     assert [r.event() for r in await store.read(0, 10)] == [alert(2)]
+
+
+async def test_an_append_behind_more_enqueued_events_than_the_queue_holds_still_commits() -> None:
+    store = MemoryStore()
+    log = EventLog(store, max_queued=10)  # a batch of cycles can enqueue more than the queue's room
+    async with trio.open_nursery() as nursery:
+        await nursery.start(log.run)
+        log.enqueue(*[alert(i) for i in range(25)])
+        with trio.fail_after(5):
+            await log.append(alert(25))
+        log.close()
+    assert (await store.head()).seq == 26
