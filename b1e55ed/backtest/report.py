@@ -8,6 +8,7 @@ and exposure are fractions (0.05 is 5%); times are ms since the epoch, UTC. Each
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -331,22 +332,9 @@ def _curve(history: RunHistory, bench: metrics.Floats) -> list[CurvePoint]:
 def _trade_row(trade: Trade) -> TradeRow:
     notional = trade.entry_price * trade.size
     return TradeRow(
-        position_id=trade.position_id,
-        decision_id=trade.decision_id,
-        strategy=trade.strategy,
-        symbol=trade.symbol,
-        side=trade.side,
-        status=trade.status,
-        opened_at=trade.opened_at,
-        closed_at=trade.closed_at,
-        entry_price=trade.entry_price,
-        exit_price=trade.exit_price,
-        size=trade.size,
+        **dataclasses.asdict(trade),
         notional=notional,
-        pnl=trade.pnl,
         return_on_notional=trade.pnl / notional if trade.pnl is not None and notional > 0 else None,
-        fees=trade.fees,
-        funding=trade.funding,
     )
 
 

@@ -1,10 +1,12 @@
 """The event log's single writer: it owns the chain head and group-commits whatever is queued.
 
-``append`` returns only after the events' COMMIT, so an acknowledged event survives ``kill -9``. Appends that
-queue up while a commit runs go into the next transaction together, up to ``max_batch`` events; an appender
-waits once, for its commit, which is what lets the log take tens of thousands of durable events a second.
-If a batch fails, its appends are retried one by one, so a bad append fails alone. When more than
-``max_queued`` events wait, appenders wait for room: backpressure, not an unbounded queue.
+Events are chained when ``append`` or ``enqueue`` is called, so their seqs are known at once and an event that
+cannot be stored fails its caller there. ``append`` returns only after the events' COMMIT, so an acknowledged
+event survives ``kill -9``. Appends that queue up while a commit runs go into the next transaction together, up
+to ``max_batch`` events; an appender waits once, for its commit, which is what lets the log take tens of
+thousands of durable events a second. If a batch fails, its appends are retried one by one, so a bad append
+fails alone (see ``_recover`` for what was chained onto it). When more than ``max_queued`` events wait,
+appenders wait for room: backpressure, not an unbounded queue.
 """
 
 from __future__ import annotations
