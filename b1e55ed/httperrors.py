@@ -1,7 +1,11 @@
 """Errors of the HTTP clients (collectors, Hyperliquid's info API, social and on-chain sources).
 
-    EndpointError            a request failed for a reason a retry will not cure: fix the request or the data
-     └── EndpointUnavailable the server or the network did not answer usefully, even after the retries
+    EndpointError            (a WorldError) a request failed for a reason a retry will not cure: fix the
+     │                       request or the data
+     └── EndpointUnavailable (also an Unavailable) the server or the network did not answer usefully, even after
+                             the retries
+
+(See ``b1e55ed.errors`` for the whole tree.)
 
 Each message names the endpoint, and the HTTP status when there was one. The helpers below are what every client
 needs to build those messages and to honour ``Retry-After``.
@@ -13,10 +17,12 @@ import math
 
 import httpx
 
+from b1e55ed.errors import Unavailable, WorldError
+
 DETAIL_CHARS = 200
 
 
-class EndpointError(Exception):
+class EndpointError(WorldError):
     def __init__(self, endpoint: str, detail: str, *, status: int | None = None) -> None:
         where = f"HTTP {status}: " if status is not None else ""
         super().__init__(f"{endpoint}: {where}{detail}")
@@ -25,7 +31,7 @@ class EndpointError(Exception):
         self.detail = detail
 
 
-class EndpointUnavailable(EndpointError):
+class EndpointUnavailable(EndpointError, Unavailable):
     """The server or the network did not answer usefully, even after the retries."""
 
 

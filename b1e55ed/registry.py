@@ -13,8 +13,10 @@ from typing import Annotated, Any
 
 import msgspec
 
+from b1e55ed.errors import WorldError
 
-class ConfigError(Exception):
+
+class ConfigError(WorldError):
     """The configuration is invalid. The message names the key and where its value came from.
 
     Defined here, the lowest layer that raises it; import it from ``b1e55ed.config``.

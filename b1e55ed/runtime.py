@@ -25,6 +25,7 @@ import trio
 from b1e55ed.broadcast import Broadcast
 from b1e55ed.clock import Clock
 from b1e55ed.config import Config, config_hash
+from b1e55ed.errors import FATAL
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.sqlite_store import SqliteStore
 from b1e55ed.eventlog.writer import EventLog
@@ -117,7 +118,9 @@ class Runtime:
             signals.cancel_scope.cancel()
 
     async def _run_stages(self, stages: StageBuilder, task_status: trio.TaskStatus[Runtime]) -> None:
-        supervisor = Supervisor(self.config.supervisor, self.rng, self.clock, self.health, self._on_supervision)
+        supervisor = Supervisor(
+            self.config.supervisor, self.rng, self.clock, self.health, self._on_supervision, fatal_errors=FATAL
+        )
         sources: list[trio.CancelScope] = []
         others: list[trio.CancelScope] = []
         async with trio.open_nursery() as nursery:

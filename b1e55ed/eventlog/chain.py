@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
+from b1e55ed.errors import Fault
 from b1e55ed.eventlog import codec
 from b1e55ed.messages import AnyEvent, Event
 
@@ -35,7 +36,7 @@ class ChainHead(msgspec.Struct, frozen=True):
 EMPTY_HEAD = ChainHead(seq=0, hash=GENESIS)
 
 
-class ChainBroken(Exception):
+class ChainBroken(Fault):
     """The log was altered: ``seq`` is the first record that does not follow from the one before."""
 
     def __init__(self, seq: int, reason: str) -> None:

@@ -21,7 +21,7 @@ from b1e55ed.eventlog import schema
 from b1e55ed.eventlog.chain import EMPTY_HEAD, ChainHead, Record, Verified
 from b1e55ed.eventlog.projections import PROJECTION_TABLES, Upsert
 from b1e55ed.eventlog.sqlite_thread import SqliteThread
-from b1e55ed.eventlog.store import StoreError, projections_of
+from b1e55ed.eventlog.store import HeadMismatch, StoreError, projections_of
 from b1e55ed.eventlog.verify import verify_database
 
 _SELECT = "SELECT seq, ts, kind, payload, prev_hash, hash FROM events"
@@ -90,7 +90,7 @@ def _check_follows(conn: sqlite3.Connection, records: Sequence[Record]) -> None:
     """The writer owns the head, but a stale writer must never fork the chain."""
     head = _head(conn)
     if records and (records[0].seq != head.seq + 1 or records[0].prev_hash != head.hash):
-        raise StoreError(f"append at seq {records[0].seq} does not follow the stored head (seq {head.seq})")
+        raise HeadMismatch(f"append at seq {records[0].seq} does not follow the stored head (seq {head.seq})")
 
 
 def _head(conn: sqlite3.Connection) -> ChainHead:

@@ -11,12 +11,17 @@ from typing import Any, Protocol
 
 import trio
 
+from b1e55ed.errors import Fault, WorldError
 from b1e55ed.eventlog.chain import EMPTY_HEAD, ChainHead, Record, Verified, verify_rows
 from b1e55ed.eventlog.projections import PROJECTION_TABLES, Upsert, project
 
 
-class StoreError(Exception):
+class StoreError(WorldError):
     """The store cannot be opened or written: the message says which file and why."""
+
+
+class HeadMismatch(Fault, StoreError):
+    """An append that does not follow the stored head: another writer, or a writer that lost its place."""
 
 
 class EventStore(Protocol):
@@ -103,7 +108,7 @@ class MemoryStore:
         self._check_open()
         head = await self.head()
         if records and (records[0].seq != head.seq + 1 or records[0].prev_hash != head.hash):
-            raise StoreError(f"append at seq {records[0].seq} does not follow the stored head (seq {head.seq})")
+            raise HeadMismatch(f"append at seq {records[0].seq} does not follow the stored head (seq {head.seq})")
         staged: dict[str, dict[Any, dict[str, Any]]] = {}
         for upsert in upserts:
             if upsert.table not in staged:

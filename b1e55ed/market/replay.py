@@ -22,6 +22,7 @@ import numpy.typing as npt
 import polars as pl
 import trio
 
+from b1e55ed.errors import WorldError
 from b1e55ed.market.bars import BarArrays
 from b1e55ed.market.feed import CloseBatch
 from b1e55ed.messages import Bar, MarketSource
@@ -32,7 +33,7 @@ EXAMPLES_PER_FILE = 5
 _BATCH_CHUNK = 4096
 
 
-class DataError(ValueError):
+class DataError(WorldError, ValueError):
     """History that cannot be replayed at all: a missing or unreadable file, a missing column."""
 
 

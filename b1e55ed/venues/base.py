@@ -12,14 +12,15 @@ from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 
+from b1e55ed.errors import Unavailable, WorldError
 from b1e55ed.messages import Bar, OrderRole, OrderUpdated, Side
 
 
-class VenueError(Exception):
+class VenueError(WorldError):
     """A venue call that did not get an answer. A reject is an answer: ``Ack(accepted=False)``, final."""
 
 
-class VenueUnavailable(VenueError):
+class VenueUnavailable(VenueError, Unavailable):
     """Transient (timeout, 5xx, rate limit): the call may be retried with the same cloid, which the venue
     deduplicates. Counts towards the kill switch's venue error rate."""
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 import trio
 
 from b1e55ed.clock import WallClock
 from b1e55ed.config import Config, load_config
 from b1e55ed.eventlog.sqlite_store import SqliteStore
+from b1e55ed.eventlog.store import HeadMismatch
 from b1e55ed.eventlog.verify import verify_database
 from b1e55ed.messages import ActorEscalated, ActorRestarted, Alert, AnyEvent, RuntimeStarted, RuntimeStopped
 from b1e55ed.runtime import Runtime, Stage
@@ -183,3 +186,37 @@ def test_bad_configuration_exits_2_naming_the_key_and_its_source(tmp_path: Path)
     assert result.returncode == 2
     assert "brain.producers[0]" in result.stderr
     assert "no.such.module" in result.stderr
+
+class Appender:
+    """Appends an alert every few milliseconds, counting its runs."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime, self.runs = runtime, 0
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self.runs += 1
+        task_status.started()
+        for n in range(1_000_000):
+            await self.runtime.log.append(Alert(ts=n, severity="info", source="appender", message=str(n)))
+            await trio.sleep(0.005)
+
+
+async def test_a_chain_mismatch_halts_at_its_first_occurrence(tmp_path: Path) -> None:
+    db = tmp_path / "brain.db"
+    cfg = config(supervisor__backoff_initial_s="0.001", supervisor__jitter="0")
+    runtime = Runtime(cfg, db_path=db, clock=WallClock())
+    appender = Appender(runtime)
+    with pytest.RaisesGroup(HeadMismatch, flatten_subgroups=True):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runtime.run, lambda rt: [Stage("appender", appender)])
+            await trio.sleep(0.05)
+            # Another writer behind the lock's back: the running writer's next append no longer follows the head.
+            with sqlite3.connect(db) as conn:
+                seq, head = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+                conn.execute("INSERT INTO events VALUES (?, 0, 'alert', x'7b7d', ?, ?)", (seq + 1, head, b"\0" * 32))
+            with trio.fail_after(5):
+                while runtime.health["appender"].state != "stopped":  # noqa: ASYNC110 - health has no change event
+                    await trio.sleep(0.01)
+
+    assert appender.runs == 1  # escalated at once: never restarted
+    assert runtime.gate.state == "HALTED"
