@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import ipaddress
 import os
-import re
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, final
@@ -22,9 +21,11 @@ import yaml
 
 from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
 from b1e55ed.envfile import ENV_PREFIX, Override, apply_override, env_overrides
+from b1e55ed.plugins import convert_params, params_type
 from b1e55ed.registry import ConfigError, PluginSpec, resolve, resolve_plugin
 from b1e55ed.supervisor import RestartPolicy
 from b1e55ed.trading_config import HyperliquidConfig, KillSwitchConfig, MarketConfig, PaperConfig, RiskPolicy
+from b1e55ed.validation import KeyPath, dotted, locate
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -287,19 +288,12 @@ def _parse_yaml(text: str, path: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------------------
 # Validation errors, traced back to where the value came from
 
-_Path = tuple[str | int, ...]
-_LOCATION = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_NAMED_FIELD = re.compile(r"^Object (?P<reason>contains unknown|missing required) field `(?P<field>[^`]+)`$")
-_PREFIXED_FIELD = re.compile(r"^`(?P<field>[^`]+)` (?P<reason>.*)$", re.DOTALL)
-_PATH_PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
-
-
 class _Origins(msgspec.Struct, frozen=True, kw_only=True):
     file: Path
     text: str
     overrides: tuple[Override, ...]
 
-    def describe(self, path: _Path) -> str:
+    def describe(self, path: KeyPath) -> str:
         for override in self.overrides:
             if path[: len(override.keys)] == override.keys:
                 return override.origin
@@ -311,33 +305,11 @@ def _convert(raw: dict[str, Any], origins: _Origins) -> Config:
     try:
         return msgspec.convert(raw, Config, dec_hook=_decode_secret)
     except msgspec.ValidationError as err:
-        path, reason = _locate(str(err))
-        raise ConfigError(f"{_dotted(path)}: {reason} (from {origins.describe(path)})") from err
+        path, reason = locate(str(err))
+        raise ConfigError(f"{dotted(path)}: {reason} (from {origins.describe(path)})") from err
 
 
-def _locate(message: str) -> tuple[_Path, str]:
-    """Split msgspec's ``"<reason> - at `$.a.b[0]`"`` into the key path and the reason."""
-    match = _LOCATION.match(message)
-    assert match is not None  # The pattern accepts any text.
-    path = _parse_path(match["path"] or "")
-    reason = match["reason"]
-    if named := _NAMED_FIELD.match(reason):
-        return (*path, named["field"]), "unknown key" if "unknown" in named["reason"] else "required key missing"
-    if prefixed := _PREFIXED_FIELD.match(reason):
-        return (*path, *_parse_path("." + prefixed["field"])), prefixed["reason"]
-    return path, reason
-
-
-def _parse_path(text: str) -> _Path:
-    return tuple(name if name else int(index) for name, index in _PATH_PART.findall(text))
-
-
-def _dotted(path: _Path) -> str:
-    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
-    return text or "(top level)"
-
-
-def _yaml_line(text: str, path: _Path) -> int | None:
+def _yaml_line(text: str, path: KeyPath) -> int | None:
     """1-based line of the deepest node of ``path`` present in the YAML text, if any."""
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     line = None
@@ -369,8 +341,14 @@ def _check_plugins(config: Config, origins: _Origins) -> None:
         for index, plugin in enumerate(plugins):
             if not plugin.enabled:
                 continue
-            path: _Path = ("brain", section, index)
+            path: KeyPath = ("brain", section, index)
             try:
-                resolve_plugin(plugin, key=_dotted(path))
+                cls = resolve_plugin(plugin, key=dotted(path))
             except ConfigError as err:
                 raise ConfigError(f"{err} (from {origins.describe(path)})") from err
+            try:
+                convert_params(plugin.params, params_type(cls))
+            except msgspec.ValidationError as err:
+                where, reason = locate(str(err))
+                key = (*path, "params", *where)
+                raise ConfigError(f"{dotted(key)} ({plugin.name}): {reason} (from {origins.describe(key)})") from err

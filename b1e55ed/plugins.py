@@ -1,7 +1,10 @@
 """How the runtime builds a plug-in from its config entry: ``cls(PluginSetup(...))``.
 
-A plug-in gets its name, the timeframe, its ``params`` from the config, and ``services``: what the runtime shares
-with plug-ins that need more than candles (an HTTP client, Hyperliquid's info API, funding history, API keys).
+A plug-in declares its parameters as a frozen ``msgspec.Struct`` named ``Params`` (with ``forbid_unknown_fields``,
+and constraints in ``msgspec.Meta``); the config check converts each entry's ``params`` into it at load, so a
+misspelt key or a wrong type stops the process naming the plug-in, the key, the file and the line. A plug-in gets
+its name, the timeframe, its ``params`` (read as ``setup.params_as(Params)``), and ``services``: what the runtime
+shares with plug-ins that need more than candles (an HTTP client, Hyperliquid's info API, funding history, keys).
 A producer that talks to the network also implements ``NetworkProducer``: the stage calls ``refresh`` under a
 timeout before ``produce``, so a slow or failing API makes that producer "failed" for the cycle, never the cycle
 stall; and ``availability`` says why it is disabled (no key, offline replay), which health shows.
@@ -11,12 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+import msgspec
+
+from b1e55ed.registry import ConfigError
+from b1e55ed.validation import dotted, locate
 
 if TYPE_CHECKING:
     import httpx
 
     from b1e55ed.venues.hl_info import InfoClient
+
+
+P = TypeVar("P", bound=msgspec.Struct)
 
 
 class FundingRates(Protocol):
@@ -58,24 +69,31 @@ class PluginSetup:
     params: Mapping[str, Any] = field(default_factory=dict)
     services: Services = field(default_factory=Services)
 
-    def param(self, key: str, default: float) -> float:
-        """A numeric parameter; a wrong type is named with the plug-in and the key."""
-        value = self.params.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"{self.name}: params.{key} must be a number, got {value!r}")
-        return float(value)
+    def params_as(self, kind: type[P]) -> P:
+        """The params as the plug-in's ``Params``: a bad key or value is a ``ConfigError`` naming the plug-in and
+        the key. (A config file's params are checked at load already, naming the file and line.)"""
+        try:
+            return convert_params(self.params, kind)
+        except msgspec.ValidationError as err:
+            where, reason = locate(str(err))
+            raise ConfigError(f"{self.name}: {dotted(('params', *where))}: {reason}") from None
 
-    def text(self, key: str, default: str) -> str:
-        value = self.params.get(key, default)
-        if not isinstance(value, str):
-            raise TypeError(f"{self.name}: params.{key} must be text, got {value!r}")
-        return value
 
-    def texts(self, key: str, default: Sequence[str] = ()) -> tuple[str, ...]:
-        value = self.params.get(key, list(default))
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise TypeError(f"{self.name}: params.{key} must be a list of text, got {value!r}")
-        return tuple(value)
+class NoParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The ``Params`` of a plug-in that takes none: any key is unknown."""
+
+
+def params_type(plugin: type) -> type[msgspec.Struct]:
+    """The plug-in class's ``Params``: a frozen ``msgspec.Struct`` with ``forbid_unknown_fields``."""
+    kind = getattr(plugin, "Params", NoParams)
+    if not (isinstance(kind, type) and issubclass(kind, msgspec.Struct)):
+        raise TypeError(f"{plugin.__name__}.Params must be a msgspec.Struct, got {kind!r}")
+    return kind
+
+
+def convert_params(params: Mapping[str, Any], kind: type[P]) -> P:
+    """``params`` converted to ``kind``, strictly: no unknown key, no text for a number, no bool for a number."""
+    return msgspec.convert(params, kind)
 
 
 @runtime_checkable

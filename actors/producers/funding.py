@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Annotated, NamedTuple, Protocol, runtime_checkable
 
+import msgspec
 import numpy as np
 
 from b1e55ed.market.bars import BarsView
@@ -40,6 +41,7 @@ from b1e55ed.plugins import FundingRates, PluginSetup
 
 DECIMALS = 4
 HOUR_MS = 3_600_000
+_Positive = Annotated[float, msgspec.Meta(gt=0)]
 EIGHT_HOURS_MS = 8 * HOUR_MS
 DISABLED = "disabled: no funding data"
 _EPSILON = 1e-9  # whole conviction steps, robust to the float error of the division
@@ -65,17 +67,23 @@ class RefreshableFunding(FundingRates, Protocol):
 
 
 class FundingProducer:
+    class Params(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+        lookback: Annotated[int, msgspec.Meta(ge=2)] = 90
+        z_threshold: _Positive = 2.0
+        min_history: Annotated[int, msgspec.Meta(ge=2)] = 30
+        min_std: _Positive = 0.00002
+        max_age_hours: _Positive = 24.0
+
+        def __post_init__(self) -> None:
+            if self.min_history > self.lookback:
+                raise ValueError(f"`min_history` ({self.min_history}) must not exceed lookback ({self.lookback})")
+
     def __init__(self, setup: PluginSetup) -> None:
         self.name = setup.name
-        self.lookback = int(setup.param("lookback", 90))
-        self.z_threshold = setup.param("z_threshold", 2.0)
-        self.min_history = int(setup.param("min_history", 30))
-        self.min_std_8h = setup.param("min_std", 0.00002)
-        self.max_age_ms = round(setup.param("max_age_hours", 24.0) * HOUR_MS)
-        if self.lookback < 2 or not 2 <= self.min_history <= self.lookback:
-            raise ValueError(f"{self.name}: need 2 <= params.min_history <= params.lookback")
-        if self.z_threshold <= 0 or self.min_std_8h <= 0 or self.max_age_ms <= 0:
-            raise ValueError(f"{self.name}: params.z_threshold, min_std and max_age_hours must be positive")
+        params = setup.params_as(self.Params)
+        self.lookback, self.z_threshold, self.min_history = params.lookback, params.z_threshold, params.min_history
+        self.min_std_8h = params.min_std
+        self.max_age_ms = round(params.max_age_hours * HOUR_MS)
         services = setup.services
         self.source: FundingRates | None = services.funding
         if self.source is None and services.info is not None and not services.offline:

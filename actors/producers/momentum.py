@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Annotated
 
+import msgspec
 import numpy as np
 
 from b1e55ed.market.bars import BarsView
@@ -26,12 +28,17 @@ _EPSILON = 1e-9  # whole conviction steps, robust to the float error of the divi
 
 
 class MomentumProducer:
+    class Params(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+        lookback_days: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+        threshold_pct: float = 5.0
+
     def __init__(self, setup: PluginSetup) -> None:
         self.name = setup.name
-        self.lookback_days = setup.param("lookback_days", 20.0)
+        params = setup.params_as(self.Params)
+        self.lookback_days = params.lookback_days
         self.lookback_ms = round(self.lookback_days * DAY_MS)
         self.lookback_bars = max(1, round(self.lookback_ms / setup.timeframe_ms))  # on a grid without gaps
-        self.threshold_pct = setup.param("threshold_pct", 5.0)
+        self.threshold_pct = params.threshold_pct
 
     def produce(self, symbol: str, bars: BarsView, as_of: int) -> Signal | None:
         if len(bars) < 2:

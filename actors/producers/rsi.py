@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Annotated
+
+import msgspec
 
 from b1e55ed.market.bars import BarsView
 from b1e55ed.market.indicators import wilder_rsi, wilder_rsi_latest
@@ -22,11 +25,15 @@ _EPSILON = 1e-9  # whole points past the threshold, robust to the float error of
 
 
 class RSIProducer:
+    class Params(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+        period: Annotated[int, msgspec.Meta(ge=1)] = 14
+        oversold: float = 30.0
+        overbought: float = 70.0
+
     def __init__(self, setup: PluginSetup) -> None:
         self.name = setup.name
-        self.period = int(setup.param("period", 14))
-        self.oversold = setup.param("oversold", 30.0)
-        self.overbought = setup.param("overbought", 70.0)
+        params = setup.params_as(self.Params)
+        self.period, self.oversold, self.overbought = params.period, params.oversold, params.overbought
 
     def produce(self, symbol: str, bars: BarsView, as_of: int) -> Signal | None:
         if len(bars) <= self.period * 3:  # Wilder smoothing needs a few periods to settle

@@ -33,7 +33,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Annotated, Any, Final
+
+import msgspec
 
 from b1e55ed.market.bars import BarsView
 from b1e55ed.messages import Direction, Signal
@@ -45,11 +47,13 @@ from b1e55ed.sources.reddit import SUBREDDIT_NAME, RedditClient
 NO_TOKEN: Final = "disabled: no APIFY token"
 OFFLINE: Final = "disabled: offline (replayed or simulated market)"
 DEFAULT_SUBREDDITS: Final = ("CryptoCurrency", "Bitcoin")
-DEFAULT_ALIASES: Final[Mapping[str, Sequence[str]]] = MappingProxyType(
+DEFAULT_ALIASES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {"BTC": ("bitcoin",), "ETH": ("ethereum",), "SOL": ("solana",)}
 )
 _OVERLAP_MS: Final = 300_000  # Reddit pages re-read before the last read, for posts that arrived late
 _EPSILON: Final = 1e-9
+_Seconds = Annotated[float, msgspec.Meta(gt=0)]
+_Subreddit = Annotated[str, msgspec.Meta(pattern=f"^{SUBREDDIT_NAME.pattern}$")]
 
 
 @dataclass
@@ -76,40 +80,59 @@ class _Scrape:
 
 
 class SocialProducer:
+    class Params(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+        bucket_s: _Seconds = 3600
+        baseline_buckets: int = 24
+        min_baseline_buckets: Annotated[int, msgspec.Meta(ge=1)] = 6
+        z_threshold: float = 2.0
+        trend_bars: int = 24
+        trend_threshold_pct: float = 1.0
+        subreddits: tuple[_Subreddit, ...] = DEFAULT_SUBREDDITS
+        reddit_interval_s: _Seconds = 300
+        reddit_max_pages: int = 5
+        apify_interval_s: _Seconds = 3600
+        apify_max_wait_s: _Seconds = 900
+        tiktok_actor: str = "clockworks~tiktok-scraper"
+        twitter_actor: str = "apidojo~tweet-scraper"
+        tiktok_results: int = 100
+        twitter_results: int = 500
+        apify_max_items: int = 5000
+        aliases: dict[str, tuple[str, ...]] = msgspec.field(default_factory=lambda: dict(DEFAULT_ALIASES))
+        search_terms: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+
+        def __post_init__(self) -> None:
+            if self.baseline_buckets < self.min_baseline_buckets:
+                raise ValueError(
+                    f"`baseline_buckets` ({self.baseline_buckets}) must be at least min_baseline_buckets"
+                    f" ({self.min_baseline_buckets})"
+                )
+
     def __init__(self, setup: PluginSetup) -> None:
         self.name = setup.name
         self._services = services = setup.services
-        hour = 3_600_000
-        self.bucket_ms = round(setup.param("bucket_s", 3600) * 1000)
-        self.baseline_buckets = int(setup.param("baseline_buckets", 24))
-        self.min_baseline = int(setup.param("min_baseline_buckets", 6))
-        self.z_threshold = setup.param("z_threshold", 2.0)
-        self.trend_bars = int(setup.param("trend_bars", 24))
-        self.trend_threshold_pct = setup.param("trend_threshold_pct", 1.0)
-        self.subreddits = setup.texts("subreddits", DEFAULT_SUBREDDITS)
-        if bad := [name for name in self.subreddits if not SUBREDDIT_NAME.fullmatch(name)]:
-            raise ValueError(f"{self.name}: params.subreddits holds names that are not subreddits: {bad}")
-        self.reddit_max_pages = int(setup.param("reddit_max_pages", 5))
-        self.apify_max_wait_ms = round(setup.param("apify_max_wait_s", 900) * 1000)
-        self.tiktok_results = int(setup.param("tiktok_results", 100))
-        self.twitter_results = int(setup.param("twitter_results", 500))
-        self.apify_max_items = int(setup.param("apify_max_items", 5000))
-        self.aliases = _texts_by_symbol(setup, "aliases", DEFAULT_ALIASES)
-        self.search_terms = _texts_by_symbol(setup, "search_terms", {})
-        if self.bucket_ms <= 0 or self.min_baseline < 1 or self.baseline_buckets < self.min_baseline:
-            raise ValueError(f"{self.name}: needs bucket_s > 0 and 1 <= min_baseline_buckets <= baseline_buckets")
+        params = setup.params_as(self.Params)
+        self.bucket_ms = round(params.bucket_s * 1000)
+        self.baseline_buckets, self.min_baseline = params.baseline_buckets, params.min_baseline_buckets
+        self.z_threshold = params.z_threshold
+        self.trend_bars, self.trend_threshold_pct = params.trend_bars, params.trend_threshold_pct
+        self.subreddits = params.subreddits
+        self.reddit_max_pages = params.reddit_max_pages
+        self.apify_max_wait_ms = round(params.apify_max_wait_s * 1000)
+        self.tiktok_results, self.twitter_results = params.tiktok_results, params.twitter_results
+        self.apify_max_items = params.apify_max_items
+        self.aliases = {symbol.upper(): list(texts) for symbol, texts in params.aliases.items()}
+        self.search_terms = {symbol.upper(): list(texts) for symbol, texts in params.search_terms.items()}
         self._patterns: dict[str, re.Pattern[str]] = {}
         self._feeds: dict[str, _Feed] = {}
         self._reddit: RedditClient | None = None
         self._apify: ApifyClient | None = None
         self._scrapes: list[_Scrape] = []
         if self.subreddits:
-            self._feeds["reddit"] = _Feed(round(setup.param("reddit_interval_s", 300) * 1000), "waiting")
+            self._feeds["reddit"] = _Feed(round(params.reddit_interval_s * 1000), "waiting")
             if services.http is not None:
                 self._reddit = RedditClient(services.http)
-        apify_interval_ms = round(setup.param("apify_interval_s", hour // 1000) * 1000)
-        for platform, default in (("tiktok", "clockworks~tiktok-scraper"), ("twitter", "apidojo~tweet-scraper")):
-            actor = setup.text(f"{platform}_actor", default)
+        apify_interval_ms = round(params.apify_interval_s * 1000)
+        for platform, actor in (("tiktok", params.tiktok_actor), ("twitter", params.twitter_actor)):
             if not actor:
                 continue
             token = services.keys.apify_token
@@ -300,13 +323,3 @@ def mention_pattern(symbol: str, aliases: Sequence[str]) -> re.Pattern[str]:
     parts = [rf"(?<![\w$#]){ticker}(?!\w)", rf"(?<!\w)[$#](?i:{ticker})(?!\w)"]
     parts += [rf"(?<!\w)#?(?i:{re.escape(alias)})(?!\w)" for alias in aliases if alias]
     return re.compile("|".join(parts))
-
-
-def _texts_by_symbol(setup: PluginSetup, key: str, default: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    value = setup.params.get(key, default)
-    if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, list | tuple) and all(isinstance(t, str) for t in v)
-        for k, v in value.items()
-    ):
-        raise TypeError(f"{setup.name}: params.{key} must map symbols to lists of text, got {value!r}")
-    return {symbol.upper(): list(texts) for symbol, texts in value.items()}

@@ -20,11 +20,12 @@ the wallets (``0x1234…abcd``) and their sizes; the metadata lists every move.
 from __future__ import annotations
 
 import math
-import re
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final
+
+import msgspec
 
 from b1e55ed.market.bars import BarsView
 from b1e55ed.messages import Direction, Signal
@@ -34,7 +35,7 @@ from b1e55ed.sources.allium import SUCCESS, AlliumClient, AlliumQueryFailed, Exc
 
 OFFLINE: Final = "disabled: offline (replayed or simulated market)"
 NO_ADDRESSES: Final = "disabled: no whale addresses configured"
-_ADDRESS: Final = re.compile(r"0x[0-9a-fA-F]{40}")
+_Seconds = Annotated[float, msgspec.Meta(gt=0)]
 _EPSILON: Final = 1e-9
 _SIZE_DECIMALS: Final = 10  # sizes arrive as decimal strings; a difference is rounded to drop float residue
 
@@ -48,34 +49,36 @@ class _Move:
 
 
 class WhaleProducer:
+    class Params(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+        addresses: tuple[Annotated[str, msgspec.Meta(pattern=r"^0x[0-9a-fA-F]{40}$")], ...] = ()
+        interval_s: _Seconds = 60
+        window_s: _Seconds = 86_400
+        threshold_usd: Annotated[float, msgspec.Meta(gt=0)] = 500_000
+        threshold_units: dict[str, Annotated[float, msgspec.Meta(gt=0)]] = msgspec.field(default_factory=dict)
+        allium_query_id: str = ""
+        allium_interval_s: _Seconds = 3600
+        allium_max_wait_s: _Seconds = 900
+        allium_weight: float = 1.0
+
     def __init__(self, setup: PluginSetup) -> None:
         self.name = setup.name
         self._services = services = setup.services
-        self.addresses = setup.texts("addresses")
-        if bad := [a for a in self.addresses if not _ADDRESS.fullmatch(a)]:
-            raise ValueError(f"{self.name}: params.addresses holds entries that are not 0x addresses: {bad}")
-        self.interval_ms = round(setup.param("interval_s", 60) * 1000)
-        self.window_ms = round(setup.param("window_s", 86_400) * 1000)
-        self.threshold_usd = setup.param("threshold_usd", 500_000)
-        units = setup.params.get("threshold_units", {})
-        if not isinstance(units, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
-            for k, v in units.items()
-        ):
-            raise TypeError(f"{self.name}: params.threshold_units must map symbols to positive numbers, got {units!r}")
-        self.threshold_units = {symbol.upper(): float(value) for symbol, value in units.items()}
-        if self.threshold_usd <= 0 or self.window_ms <= 0:
-            raise ValueError(f"{self.name}: needs threshold_usd > 0 and window_s > 0")
+        params = setup.params_as(self.Params)
+        self.addresses = params.addresses
+        self.interval_ms = round(params.interval_s * 1000)
+        self.window_ms = round(params.window_s * 1000)
+        self.threshold_usd = params.threshold_usd
+        self.threshold_units = {symbol.upper(): value for symbol, value in params.threshold_units.items()}
         self._positions: dict[str, dict[str, float]] = {}
         self._prices: dict[str, float] = {}
         self._moves: deque[_Move] = deque()
         self._reads = 0
         self._last_read: int | None = None
         # Allium, optional
-        self.allium_query_id = setup.text("allium_query_id", "")
-        self.allium_interval_ms = round(setup.param("allium_interval_s", 3600) * 1000)
-        self.allium_max_wait_ms = round(setup.param("allium_max_wait_s", 900) * 1000)
-        self.allium_weight = setup.param("allium_weight", 1.0)
+        self.allium_query_id = params.allium_query_id
+        self.allium_interval_ms = round(params.allium_interval_s * 1000)
+        self.allium_max_wait_ms = round(params.allium_max_wait_s * 1000)
+        self.allium_weight = params.allium_weight
         self._allium: AlliumClient | None = None
         self.allium_status = "disabled: no ALLIUM key"
         if services.keys.allium_api_key:

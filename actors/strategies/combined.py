@@ -13,11 +13,14 @@ target ``stop_pct`` and ``target_pct`` from the entry.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
+
+import msgspec
 
 from actors.strategies.batch import symbol_windows
-from actors.strategies.ma_crossover import Cross, latest_cross, latest_crosses, ma_params, moving_average
+from actors.strategies.ma_crossover import Cross, CrossParams, latest_cross, latest_crosses, moving_average
 from actors.strategies.momentum import directional_signals
-from actors.strategies.sizing import SizingRule, signal_drivers, signal_refs
+from actors.strategies.sizing import signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.market.bars import BarsView
 from b1e55ed.messages import Signal
@@ -25,15 +28,16 @@ from b1e55ed.plugins import PluginSetup
 
 
 class CombinedStrategy:
+    class Params(CrossParams, frozen=True, kw_only=True):
+        producer: str = "momentum"
+        within_bars: Annotated[int, msgspec.Meta(ge=1)] = 24
+        trend: Annotated[int, msgspec.Meta(ge=0)] = 0
+
     def __init__(self, setup: PluginSetup) -> None:
         self.name = setup.name
-        self.producer = setup.text("producer", "momentum")
-        self.fast, self.slow, self.kind = ma_params(setup)
-        self.within_bars = int(setup.param("within_bars", 24))
-        self.trend = int(setup.param("trend", 0))
-        if self.within_bars < 1:
-            raise ValueError(f"{self.name}: params.within_bars must be at least 1, got {self.within_bars}")
-        self.rule = SizingRule.from_setup(setup)
+        self.rule = params = setup.params_as(self.Params)
+        self.producer, self.within_bars = params.producer, params.within_bars
+        self.fast, self.slow, self.kind, self.trend = params.fast, params.slow, params.ma, params.trend
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
         candidates = []

@@ -17,10 +17,13 @@ from b1e55ed.plugins import PluginSetup
 
 
 class ConfluenceStrategy:
+    class Params(SizingRule, frozen=True, kw_only=True):
+        min_agreeing: int = 2
+
     def __init__(self, setup: PluginSetup) -> None:
         self.name = setup.name
-        self.min_agreeing = int(setup.param("min_agreeing", 2))
-        self.rule = SizingRule.from_setup(setup)
+        self.rule = params = setup.params_as(self.Params)
+        self.min_agreeing = params.min_agreeing
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
         candidates = []

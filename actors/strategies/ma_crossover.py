@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -29,8 +31,8 @@ from b1e55ed.messages import Direction
 from b1e55ed.plugins import PluginSetup
 
 Floats = npt.NDArray[np.float64]
-MA_KINDS = ("sma", "ema")
-DIRECTIONS = ("long", "short")
+MAKind = Literal["sma", "ema"]
+DIRECTIONS: tuple[Direction, ...] = ("long", "short")
 
 
 @dataclass(frozen=True)
@@ -104,28 +106,29 @@ def crosses(fast_ma: Floats, slow_ma: Floats) -> list[Cross | None]:
     return answers
 
 
-def ma_params(setup: PluginSetup, fast: int = 20, slow: int = 50) -> tuple[int, int, str]:
-    fast_n, slow_n = int(setup.param("fast", fast)), int(setup.param("slow", slow))
-    kind = setup.text("ma", "sma")
-    if kind not in MA_KINDS:
-        raise ValueError(f"{setup.name}: params.ma must be one of {', '.join(MA_KINDS)}, got {kind!r}")
-    if not 1 <= fast_n < slow_n:
-        raise ValueError(f"{setup.name}: params.fast ({fast_n}) must be at least 1 and below params.slow ({slow_n})")
-    return fast_n, slow_n, kind
+class CrossParams(SizingRule, frozen=True, kw_only=True):
+    """Two moving averages of kind ``ma``, ``fast`` and ``slow`` bars long, and the trend filter's length."""
+
+    fast: Annotated[int, msgspec.Meta(ge=1)] = 20
+    slow: Annotated[int, msgspec.Meta(ge=1)] = 50
+    ma: MAKind = "sma"
+    trend: Annotated[int, msgspec.Meta(ge=0)] = 200
+
+    def __post_init__(self) -> None:
+        if self.fast >= self.slow:
+            raise ValueError(f"`fast` ({self.fast}) must be below slow ({self.slow})")
 
 
 class MACrossoverStrategy:
+    class Params(CrossParams, frozen=True, kw_only=True):
+        conviction: Annotated[int, msgspec.Meta(ge=1, le=10)] = 6
+        directions: tuple[Direction, ...] = DIRECTIONS
+
     def __init__(self, setup: PluginSetup) -> None:
         self.name = setup.name
-        self.fast, self.slow, self.kind = ma_params(setup)
-        self.trend = int(setup.param("trend", 200))
-        self.conviction = int(setup.param("conviction", 6))
-        self.directions = setup.texts("directions", DIRECTIONS)
-        if unknown := set(self.directions) - set(DIRECTIONS):
-            raise ValueError(f"{self.name}: params.directions may hold long and short only, got {sorted(unknown)}")
-        if not 1 <= self.conviction <= 10:
-            raise ValueError(f"{self.name}: params.conviction must be 1 to 10, got {self.conviction}")
-        self.rule = SizingRule.from_setup(setup)
+        self.rule = params = setup.params_as(self.Params)
+        self.fast, self.slow, self.kind, self.trend = params.fast, params.slow, params.ma, params.trend
+        self.conviction, self.directions = params.conviction, params.directions
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
         candidates = []

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Annotated
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -52,15 +54,17 @@ def directional_signals(cycle: EnrichedCycle, producer: str) -> dict[str, Signal
 
 
 class MomentumStrategy:
+    class Params(SizingRule, frozen=True, kw_only=True):
+        producer: str = "momentum"
+        volume_bars: Annotated[int, msgspec.Meta(ge=1)] = 24
+        baseline_bars: Annotated[int, msgspec.Meta(ge=1)] = 168
+        min_volume_ratio: float = 1.25
+
     def __init__(self, setup: PluginSetup) -> None:
         self.name = setup.name
-        self.producer = setup.text("producer", "momentum")
-        self.volume_bars = int(setup.param("volume_bars", 24))
-        self.baseline_bars = int(setup.param("baseline_bars", 168))
-        self.min_volume_ratio = setup.param("min_volume_ratio", 1.25)
-        if self.volume_bars < 1 or self.baseline_bars < 1:
-            raise ValueError(f"{self.name}: params.volume_bars and params.baseline_bars must be at least 1")
-        self.rule = SizingRule.from_setup(setup)
+        self.rule = params = setup.params_as(self.Params)
+        self.producer, self.min_volume_ratio = params.producer, params.min_volume_ratio
+        self.volume_bars, self.baseline_bars = params.volume_bars, params.baseline_bars
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
         candidates = []

@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Annotated
+
+import msgspec
 
 from actors.strategies.batch import symbol_windows
 from actors.strategies.sizing import Driver, SizingRule
@@ -35,20 +38,24 @@ _EPSILON = 1e-9
 
 
 class RSIOversoldStrategy:
+    class Params(SizingRule, frozen=True, kw_only=True):
+        rsi_period: Annotated[int, msgspec.Meta(ge=1)] = 14
+        oversold: float = 30.0
+        swing_bars: Annotated[int, msgspec.Meta(ge=1)] = 5
+        swing_count: Annotated[int, msgspec.Meta(ge=1)] = 3
+        support_bars: int = 200
+        near_pct: float = 2.0
+
+        def __post_init__(self) -> None:
+            if self.support_bars <= 2 * self.swing_bars:
+                raise ValueError(f"`support_bars` ({self.support_bars}) must exceed twice swing_bars")
+
     def __init__(self, setup: PluginSetup) -> None:
         self.name = setup.name
-        self.rsi_period = int(setup.param("rsi_period", 14))
-        self.oversold = setup.param("oversold", 30.0)
-        self.swing_bars = int(setup.param("swing_bars", 5))
-        self.swing_count = int(setup.param("swing_count", 3))
-        self.support_bars = int(setup.param("support_bars", 200))
-        self.near_pct = setup.param("near_pct", 2.0)
-        for key in ("rsi_period", "swing_bars", "swing_count"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{self.name}: params.{key} must be at least 1, got {getattr(self, key)}")
-        if self.support_bars <= 2 * self.swing_bars:
-            raise ValueError(f"{self.name}: params.support_bars must exceed twice params.swing_bars")
-        self.rule = SizingRule.from_setup(setup)
+        self.rule = params = setup.params_as(self.Params)
+        self.rsi_period, self.oversold, self.near_pct = params.rsi_period, params.oversold, params.near_pct
+        self.swing_bars, self.swing_count = params.swing_bars, params.swing_count
+        self.support_bars = params.support_bars
         self.min_bars = max(self.rsi_period * 3 + 1, self.support_bars)  # Wilder smoothing needs a few periods
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:

@@ -28,10 +28,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Annotated
+
+import msgspec
 
 from b1e55ed.cycle import Candidate
 from b1e55ed.messages import Direction, Signal, SignalRef, Trade
-from b1e55ed.plugins import PluginSetup
 
 Calibration = Mapping[str, Mapping[int, float]]
 SIZE_DECIMALS = 6
@@ -56,36 +58,18 @@ class Sizing:
         return self.size > 0
 
 
-@dataclass(frozen=True)
-class SizingRule:
-    base_size: float = 0.05
-    reference_conviction: float = 7.0
-    max_size: float = 0.15
-    kelly_fraction: float = 0.0
-    stop_pct: float = 3.0
-    target_pct: float = 10.0
+_Positive = Annotated[float, msgspec.Meta(gt=0)]
 
-    def __post_init__(self) -> None:
-        for name in ("base_size", "reference_conviction", "max_size", "stop_pct", "target_pct"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"params.{name} must be positive, got {getattr(self, name)!r}")
-        if not 0 <= self.kelly_fraction <= 1:
-            raise ValueError(f"params.kelly_fraction must be between 0 and 1, got {self.kelly_fraction!r}")
 
-    @classmethod
-    def from_setup(cls, setup: PluginSetup) -> SizingRule:
-        defaults = cls()
-        try:
-            return cls(
-                base_size=setup.param("base_size", defaults.base_size),
-                reference_conviction=setup.param("reference_conviction", defaults.reference_conviction),
-                max_size=setup.param("max_size", defaults.max_size),
-                kelly_fraction=setup.param("kelly_fraction", defaults.kelly_fraction),
-                stop_pct=setup.param("stop_pct", defaults.stop_pct),
-                target_pct=setup.param("target_pct", defaults.target_pct),
-            )
-        except ValueError as err:
-            raise ValueError(f"{setup.name}: {err}") from err
+class SizingRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The sizing and exit params every strategy takes: a strategy's ``Params`` extends this rule."""
+
+    base_size: _Positive = 0.05
+    reference_conviction: _Positive = 7.0
+    max_size: _Positive = 0.15
+    kelly_fraction: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
+    stop_pct: _Positive = 3.0
+    target_pct: _Positive = 10.0
 
     def size(self, drivers: Sequence[Driver], calibration: Calibration) -> Sizing:
         if not drivers:

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import msgspec
+
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.messages import Direction, Trade
 from b1e55ed.plugins import PluginSetup
 
 
 class EveryCycleStrategy:
+    class Params(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+        size: float = 0.05
+
     def __init__(self, setup: PluginSetup) -> None:
         self.name = setup.name
-        self.size = setup.param("size", 0.05)
+        self.size = setup.params_as(self.Params).size
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
         candidates = []

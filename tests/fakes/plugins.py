@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import msgspec
+
 
 class FakeProducer:
-    """Stands in for a signal producer; the registry only needs a class."""
+    """Stands in for a signal producer; the registry needs a class, and the config check its ``Params``."""
+
+    class Params(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+        window: int = 10
 
     class Nested:
         """Reachable as ``tests.fakes.plugins:FakeProducer.Nested``."""

@@ -187,6 +187,19 @@ def test_bad_configuration_exits_2_naming_the_key_and_its_source(tmp_path: Path)
     assert "brain.producers[0]" in result.stderr
     assert "no.such.module" in result.stderr
 
+
+def test_a_misspelt_plugin_param_exits_2_naming_the_plugin_the_key_the_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "typo.yaml"
+    default = (ROOT / "config" / "b1e55ed.yaml").read_text()
+    config.write_text(default.replace("threshold_pct: 5}", "threshhold_pct: 5}", 1))
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if "threshhold_pct" in text)
+    result = cli("--config", str(config), "run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"brain.producers[1].params.threshhold_pct (momentum): unknown key (from {config}, line {line})" in (
+        result.stderr
+    )
+
+
 class Appender:
     """Appends an alert every few milliseconds, counting its runs."""
 

@@ -26,6 +26,7 @@ from b1e55ed.market.bars import BarArrays, BarsView, MarketState
 from b1e55ed.market.funding import FundingHistory, FundingSeries, LiveFunding
 from b1e55ed.messages import Signal
 from b1e55ed.plugins import FundingRates, NetworkProducer, PluginSetup, Services
+from b1e55ed.registry import ConfigError
 from b1e55ed.venues.hl_info import InfoClient
 from tests.fakes.hyperliquid_info import FakeHyperliquidInfo, Fault
 
@@ -195,11 +196,11 @@ def test_never_sees_a_rate_settled_after_as_of() -> None:
 
 
 def test_bad_params_are_named() -> None:
-    with pytest.raises(TypeError, match=r"funding: params\.lookback must be a number"):
+    with pytest.raises(ConfigError, match=r"funding: params\.lookback: Expected `int`, got `str`"):
         producer_for([], params={"lookback": "90"})
-    with pytest.raises(ValueError, match=r"funding: need 2 <= params\.min_history <= params\.lookback"):
+    with pytest.raises(ConfigError, match=r"funding: params\.min_history: \(30\) must not exceed lookback \(20\)"):
         producer_for([], params={"lookback": 20, "min_history": 30})
-    with pytest.raises(ValueError, match="must be positive"):
+    with pytest.raises(ConfigError, match=r"params\.z_threshold: Expected `float` > 0\.0"):
         producer_for([], params={"z_threshold": 0})
 
 

@@ -27,6 +27,7 @@ from b1e55ed.cycle import CycleTick
 from b1e55ed.market.bars import BarArrays, BarsView
 from b1e55ed.messages import Signal
 from b1e55ed.plugins import Keys, PluginSetup, Services
+from b1e55ed.registry import ConfigError
 from b1e55ed.sources import SourceError, SourceUnavailable
 from b1e55ed.sources.apify import ApifyClient, ApifyRunFailed, ApifyRunTimeout, posts_from_items
 from b1e55ed.sources.reddit import DEFAULT_USER_AGENT, RedditClient
@@ -180,7 +181,7 @@ async def test_offline_replay_is_disabled() -> None:
 
 
 async def test_bad_subreddit_name_is_a_config_error() -> None:
-    with pytest.raises(ValueError, match="not subreddits"):
+    with pytest.raises(ConfigError, match=r"social: params\.subreddits\[0\]: Expected `str` matching regex"):
         SocialProducer(PluginSetup("social", HOUR, {"subreddits": ["r/Bitcoin"]}))
 
 

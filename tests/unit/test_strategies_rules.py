@@ -17,7 +17,7 @@ from b1e55ed.default_plugins import DEFAULT_STRATEGIES
 from b1e55ed.market.bars import BarArrays, MarketState
 from b1e55ed.messages import Signal, SignalValue
 from b1e55ed.plugins import PluginSetup
-from b1e55ed.registry import resolve_enabled
+from b1e55ed.registry import ConfigError, resolve_enabled
 
 HOUR = 3_600_000
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % HOUR
@@ -142,14 +142,15 @@ def test_own_conviction_is_calibrated_under_the_strategy_name() -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"fast": 50, "slow": 20}, r"params\.fast \(50\) must be at least 1 and below params\.slow \(20\)"),
-        ({"ma": "wma"}, r"params\.ma must be one of sma, ema, got 'wma'"),
-        ({"directions": ["up"]}, r"params\.directions may hold long and short only"),
-        ({"conviction": 11}, r"params\.conviction must be 1 to 10"),
+        ({"fast": 50, "slow": 20}, r"params\.fast: \(50\) must be below slow \(20\)"),
+        ({"fast": 0}, r"params\.fast: Expected `int` >= 1"),
+        ({"ma": "wma"}, r"params\.ma: Invalid enum value 'wma'"),
+        ({"directions": ["up"]}, r"params\.directions\[0\]: Invalid enum value 'up'"),
+        ({"conviction": 11}, r"params\.conviction: Expected `int` <= 10"),
     ],
 )
 def test_bad_ma_params_are_named(params: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         ma(**params)
 
 
@@ -240,9 +241,9 @@ def test_no_swing_low_means_no_support() -> None:
 
 
 def test_rsi_params_are_checked() -> None:
-    with pytest.raises(ValueError, match=r"rsi_oversold: params\.swing_count must be at least 1"):
+    with pytest.raises(ConfigError, match=r"rsi_oversold: params\.swing_count: Expected `int` >= 1"):
         rsi(swing_count=0)
-    with pytest.raises(ValueError, match=r"params\.support_bars must exceed twice params\.swing_bars"):
+    with pytest.raises(ConfigError, match=r"params\.support_bars: \(10\) must exceed twice swing_bars"):
         rsi(support_bars=10)
 
 

@@ -19,6 +19,7 @@ from actors.producers.whale import NO_ADDRESSES, OFFLINE, WhaleProducer, short_a
 from b1e55ed.market.bars import BarArrays, BarsView
 from b1e55ed.messages import Signal
 from b1e55ed.plugins import Keys, PluginSetup, Services
+from b1e55ed.registry import ConfigError
 from b1e55ed.sources import SourceError
 from b1e55ed.sources.allium import AlliumClient, AlliumQueryFailed, QueryResult, exchange_flows
 from b1e55ed.venues.hl_info import InfoClient, InfoUnavailable
@@ -159,7 +160,7 @@ def test_disabled_offline_or_without_addresses() -> None:
     assert WhaleProducer(PluginSetup("whale", HOUR, {"addresses": [A]})).availability() == (
         "disabled: no Hyperliquid info client"
     )
-    with pytest.raises(ValueError, match="not 0x addresses"):
+    with pytest.raises(ConfigError, match=r"whale: params\.addresses\[0\]: Expected `str` matching regex"):
         WhaleProducer(PluginSetup("whale", HOUR, {"addresses": ["vitalik.eth"]}))
     assert short_address(A) == "0x1234…abcd"
 
