@@ -33,6 +33,7 @@ from b1e55ed.clock import ManualClock
 from b1e55ed.collect import basis_premium
 from b1e55ed.config import Config, PluginSpec
 from b1e55ed.cycle import CycleBarrier, EnrichedCycles, Producer, Strategy, Ticks
+from b1e55ed.hyperliquid.info import InfoClient
 from b1e55ed.market.bars import MarketState
 from b1e55ed.market.feed import TIMEFRAME_MS, Feed
 from b1e55ed.market.funding import FundingHistory
@@ -41,10 +42,10 @@ from b1e55ed.market.replay import DataError, ReplayFeed, load_history
 from b1e55ed.market.sentiment import FearGreedIndex
 from b1e55ed.market.sim import SimFeed, SimMarket
 from b1e55ed.plugins import Keys, PluginSetup, Services
+from b1e55ed.ratelimit import WeightBudget
 from b1e55ed.registry import resolve_enabled
 from b1e55ed.runtime import Runtime, Stage
 from b1e55ed.trading_config import day_ms, is_driven
-from b1e55ed.venues.hl_info import InfoClient
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class TradingPipeline:
         self.timeframe_ms = TIMEFRAME_MS[self.config.timeframe]
         self.market = MarketState(self.timeframe_ms)
         self.barrier = CycleBarrier()
+        self.http, self.info = self._hyperliquid()
         self.services = self._services()
 
     def stages(self) -> list[Stage]:
@@ -71,7 +73,7 @@ class TradingPipeline:
         oms_cycles = runtime.channel(1)
         strategy_reports = runtime.channel(max(1, len(strategies)))
 
-        venue = build_venue(config, self.timeframe_ms, self.services)
+        venue = build_venue(config, self.timeframe_ms, self.services.funding, self.http, self.info)
         log, clock = runtime.log, runtime.clock
         driven = is_driven(config.market)
         stages = [
@@ -167,8 +169,22 @@ class TradingPipeline:
             for spec, cls in resolve_enabled(specs, key=key)
         ]
 
+    def _hyperliquid(self) -> tuple[httpx.AsyncClient | None, InfoClient | None]:
+        """The process's one HTTP client, Hyperliquid info client and request-weight budget (per IP), shared by the
+        feed, the producers and the live venue; closed when the runtime ends. None when nothing goes online."""
+        config, market = self.config, self.config.market
+        online = market.source == "hyperliquid"
+        if not online and config.mode != "live":
+            return None, None
+        http = httpx.AsyncClient(timeout=market.timeout_s)
+        self.runtime.resources.push_async_callback(http.aclose)
+        if not online:
+            return http, None
+        budget = WeightBudget(config.hyperliquid.weight_per_min)
+        return http, InfoClient(http, base_url=market.hyperliquid_url, timeout_s=market.timeout_s, budget=budget)
+
     def _services(self) -> Services:
-        """What plug-ins share: history from files, and, live, an HTTP client and Hyperliquid's info API."""
+        """What plug-ins share: history from files, and, live, the HTTP client and Hyperliquid's info API."""
         config, market = self.config, self.config.market
         data = Path(config.data_dir)
         funding_path = _first_existing(market.funding, data / "funding" / "binance")
@@ -178,13 +194,11 @@ class TradingPipeline:
             logger.warning("funding data: %s", funding.report.summary())
         keys = Keys(apify_token=config.keys.apify_token.reveal(), allium_api_key=config.keys.allium_api_key.reveal())
         # Only a real market is worth real funding, social and whale data: a replay or the simulation is offline.
-        offline = market.source != "hyperliquid"
-        http = None if offline else httpx.AsyncClient(timeout=market.timeout_s)
-        info = None if http is None else InfoClient(http, base_url=market.hyperliquid_url, timeout_s=market.timeout_s)
+        offline = self.info is None
         return Services(
             offline=offline,
-            http=http,
-            info=info,
+            http=None if offline else self.http,
+            info=self.info,
             funding=funding,
             fear_greed=FearGreedIndex.load(fear_path) if fear_path else None,
             keys=keys,
@@ -213,13 +227,11 @@ class TradingPipeline:
                 logger.warning("replay data: %s", data.report.summary())
             yield ReplayFeed(data, speed=market.speed or None)
             return
-        if market.source == "hyperliquid":
-            async with httpx.AsyncClient() as http:
-                info = InfoClient(http, base_url=market.hyperliquid_url, timeout_s=market.timeout_s)
-                yield HyperliquidFeed(
-                    info, list(config.symbols), config.timeframe, self.runtime.clock, history_bars=market.history_bars
-                )
-                return
+        if self.info is not None:
+            yield HyperliquidFeed(
+                self.info, list(config.symbols), config.timeframe, self.runtime.clock, history_bars=market.history_bars
+            )
+            return
         yield self._sim_feed()
 
     def _sim_feed(self) -> Feed:

@@ -34,6 +34,7 @@ from b1e55ed.eventlog.chain import ChainBroken, Record
 from b1e55ed.eventlog.sqlite_store import WriterLock, open_offline, rebuild_connection
 from b1e55ed.eventlog.store import StoreError
 from b1e55ed.eventlog.verify import verify_database
+from b1e55ed.hyperliquid.info import MAINNET_API_URL, TESTNET_API_URL, InfoClient
 from b1e55ed.market.hyperliquid import reachable
 from b1e55ed.market.replay import DataError
 from b1e55ed.messages import KillSwitchChanged
@@ -42,7 +43,6 @@ from b1e55ed.runtime import Runtime
 from b1e55ed.summary import summarize
 from b1e55ed.supervisor import ActorStartupError
 from b1e55ed.trading_config import MarketConfig, is_driven
-from b1e55ed.venues.hl_info import MAINNET_API_URL, TESTNET_API_URL, InfoClient
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
 PRIVATE_KEY_VARIABLE = "B1E55ED_KEYS__HYPERLIQUID_PRIVATE_KEY"
@@ -222,7 +222,7 @@ def live_problem(config: Config, config_file: Path) -> str:
             "hyperliquid.is_mainnet is unset: set it to true (real money) or false (testnet), in the config file or "
             "as B1E55ED_HYPERLIQUID__IS_MAINNET"
         )
-    from b1e55ed.venues.hl_signing import Signer  # the signing stack is slow to import: only live needs it
+    from b1e55ed.hyperliquid.signing import Signer  # the signing stack is slow to import: only live needs it
 
     try:
         Signer(config.keys.hyperliquid_private_key.reveal(), is_mainnet=config.hyperliquid.is_mainnet)

@@ -21,11 +21,13 @@ import yaml
 
 from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
 from b1e55ed.envfile import ENV_PREFIX, Override, apply_override, env_overrides
+from b1e55ed.hyperliquid.config import HyperliquidConfig
 from b1e55ed.plugins import convert_params, params_type
 from b1e55ed.registry import ConfigError, PluginSpec, resolve, resolve_plugin
 from b1e55ed.supervisor import RestartPolicy
-from b1e55ed.trading_config import HyperliquidConfig, KillSwitchConfig, MarketConfig, PaperConfig, RiskPolicy
+from b1e55ed.trading_config import KillSwitchConfig, MarketConfig, RiskPolicy
 from b1e55ed.validation import KeyPath, dotted, locate
+from b1e55ed.venues.paper import PaperConfig
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",

@@ -26,5 +26,10 @@ class Unavailable(WorldError):
     """The world's and transient: a retry may succeed."""
 
 
+class ScanRefused(WorldError):
+    """A manual scan cannot run now (a driven replay ticks per candle; no brain): the message says why. Raised by
+    the brain, answered by the API: it lives here so that neither imports the other."""
+
+
 FATAL: tuple[type[Exception], ...] = (Fault,)
 """What the runtime's supervisor escalates at the first occurrence."""

@@ -24,18 +24,11 @@ from b1e55ed.validation import dotted, locate
 if TYPE_CHECKING:
     import httpx
 
-    from b1e55ed.venues.hl_info import InfoClient
+    from b1e55ed.hyperliquid.info import InfoClient
+    from b1e55ed.market.funding import FundingRates
 
 
 P = TypeVar("P", bound=msgspec.Struct)
-
-
-class FundingRates(Protocol):
-    """Funding rates by symbol and time: collected or replayed history, and the live rate where known."""
-
-    def rates(self, symbol: str, until_ms: int) -> Sequence[tuple[int, float]]:
-        """``(ts, rate)`` pairs with ``ts <= until_ms``, oldest first (rate 0.0001 = 0.01% per interval)."""
-        ...
 
 
 class DailyIndex(Protocol):

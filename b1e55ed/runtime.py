@@ -17,6 +17,7 @@ import logging
 import random
 import signal
 from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -64,6 +65,8 @@ class Runtime:
         self._channels: list[trio.MemorySendChannel[Any] | trio.MemoryReceiveChannel[Any]] = []
         self._stop_reason: str | None = None
         self._stopping = trio.Event()
+        self.resources = AsyncExitStack()
+        """What the stages share and the runtime closes once they have all ended (an HTTP client, say)."""
 
     @property
     def log(self) -> EventLog:
@@ -109,7 +112,8 @@ class Runtime:
                     )
                     await log.append(started)
                     logger.info("b1e55ed %s (%s): event log %s at seq %d", VERSION, mode, self.db_path, log.head.seq)
-                    await self._run_stages(stages, task_status)
+                    async with self.resources:
+                        await self._run_stages(stages, task_status)
                     await self._drain_log(log)
             finally:
                 self.hub.close()

@@ -1,4 +1,7 @@
-"""The config sections of the trading loop: market data, the paper venue, the risk policy and the kill switch.
+"""The config sections of the trading loop: market data, the risk policy and the kill switch.
+
+The venues' sections live with their owners: ``PaperConfig`` in ``venues/paper.py``, ``HyperliquidConfig`` in
+``hyperliquid/config.py``.
 
 Each is a frozen struct that refuses unknown keys; ``config.py`` composes them into the whole configuration.
 """
@@ -9,8 +12,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import msgspec
-
-from b1e55ed.venues.fees import FeeSchedule, SlippageModel
 
 _Fraction = Annotated[float, msgspec.Meta(gt=0, le=1)]
 _Positive = Annotated[float, msgspec.Meta(gt=0)]
@@ -30,24 +31,6 @@ class MarketConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     timeout_s: _Positive = 10.0
     funding: str = ""
     fear_greed: str = ""
-
-
-class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    starting_equity: _Positive = 10_000.0
-    fees: FeeSchedule = msgspec.field(default_factory=FeeSchedule)
-    slippage: SlippageModel = msgspec.field(default_factory=SlippageModel)
-    latency_s: Annotated[float, msgspec.Meta(ge=0)] = 0.05
-    funding: bool = True
-
-
-class HyperliquidConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The live venue. The signing key is ``keys.hyperliquid_private_key``, from the environment only."""
-
-    url: str = "https://api.hyperliquid.xyz"
-    is_mainnet: bool | None = None
-    account_address: Annotated[str, msgspec.Meta(pattern=r"^(0x[0-9a-fA-F]{40})?$")] = ""
-    weight_per_min: Annotated[int, msgspec.Meta(ge=1)] = 1200
-    timeout_s: _Positive = 10.0
 
 
 DEFAULT_SECTORS = {"BTC": "store-of-value", "ETH": "smart-contract-platform", "SOL": "smart-contract-platform"}

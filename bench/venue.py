@@ -34,10 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fakes, whe
 from common import figure, load_average, note
 
 from b1e55ed.cycle import decision_id
+from b1e55ed.hyperliquid.config import HyperliquidConfig
+from b1e55ed.hyperliquid.signing import Signer, order_action, order_wire
 from b1e55ed.messages import Decision, OrderUpdated
-from b1e55ed.trading_config import HyperliquidConfig
 from b1e55ed.venues.base import VenueOrder
-from b1e55ed.venues.hl_signing import Signer, order_action, order_wire
 from b1e55ed.venues.hyperliquid import HyperliquidVenue
 from tests.fakes.hl_exchange import MockExchange
 from tests.fakes.hl_exchange_process import Churn, live_env, log_events, mock_exchange_process, start_live

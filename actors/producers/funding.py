@@ -35,9 +35,9 @@ import msgspec
 import numpy as np
 
 from b1e55ed.market.bars import BarsView
-from b1e55ed.market.funding import FundingSeries, LiveFunding
+from b1e55ed.market.funding import FundingRates, FundingSeries, LiveFunding
 from b1e55ed.messages import Direction, Signal
-from b1e55ed.plugins import FundingRates, PluginSetup
+from b1e55ed.plugins import PluginSetup
 
 DECIMALS = 4
 HOUR_MS = 3_600_000

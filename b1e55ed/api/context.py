@@ -12,19 +12,15 @@ from b1e55ed.api.queries import ReadModel
 from b1e55ed.broadcast import Broadcast
 from b1e55ed.clock import Clock
 from b1e55ed.config import Config
+from b1e55ed.errors import ScanRefused
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.store import EventStore
 from b1e55ed.health import HealthRegistry
 from b1e55ed.messages import TradingStateName
 from b1e55ed.tradingstate import TradingGate
 
-
-class ScanRefused(Exception):
-    """A manual scan cannot run now (a driven replay ticks per candle; no brain): the message says why."""
-
-
 ScanRequest = Callable[[], Awaitable[dict[str, Any]]]
-"""Run one brain cycle now and return its result once it settled; raises ``ScanRefused``."""
+"""Run one brain cycle now and return its result once it settled; raises ``b1e55ed.errors.ScanRefused``."""
 
 KillSwitchRequest = Callable[[TradingStateName], Awaitable[dict[str, Any]]]
 """Move trading to a state; returns ``{"state", "previous", "changed"}`` once the change is committed."""

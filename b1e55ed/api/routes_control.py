@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from b1e55ed.api.context import ApiContext, ScanRefused
+from b1e55ed.api.context import ApiContext
 from b1e55ed.api.errors import ApiError
 from b1e55ed.api.responses import Json
 from b1e55ed.api.security import SESSION_COOKIE, session_value
+from b1e55ed.errors import ScanRefused
 from b1e55ed.killswitch_file import COMMANDS
 from b1e55ed.messages import TradingStateName
 from b1e55ed.tradingstate import STATES

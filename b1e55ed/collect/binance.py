@@ -20,7 +20,7 @@ from typing import Final, Literal
 import msgspec
 import polars as pl
 
-from b1e55ed.venues.hl_info import WeightBudget
+from b1e55ed.ratelimit import WeightBudget
 
 from .http import JsonFetcher
 from .layout import CANDLE_SCHEMA, FUNDING_SCHEMA

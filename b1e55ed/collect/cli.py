@@ -21,13 +21,14 @@ import trio
 
 from b1e55ed.clock import Clock, WallClock
 from b1e55ed.config import Config
+from b1e55ed.jsonhttp import RetryPolicy
 from b1e55ed.market.replay import DataError
 
 from .basis import collect_basis
 from .binance import INTERVAL_MS, BinanceMarketData
 from .fear_greed import collect_fear_greed
 from .funding import collect_funding
-from .http import CollectError, JsonFetcher, RetryPolicy
+from .http import COLLECT_POLICY, CollectError, JsonFetcher
 from .hyperliquid import HyperliquidMarketData
 from .layout import VENUES, Venue
 from .metadata import collect_metadata
@@ -148,7 +149,7 @@ def run_collect(
     clock: Clock | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
-    policy: RetryPolicy | None = None,
+    policy: RetryPolicy = COLLECT_POLICY,
     flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
 ) -> int:
     """The ``collect`` command. Tests inject the transport (an ``httpx.MockTransport``), the clock and streams."""

@@ -16,7 +16,7 @@ from typing import Final
 import msgspec
 import polars as pl
 
-from b1e55ed.venues.hl_info import WeightBudget
+from b1e55ed.ratelimit import WeightBudget
 
 from .http import CollectError
 from .layout import FEAR_GREED_SCHEMA, fear_greed_path

@@ -2,9 +2,10 @@
 
 Every public market-data API we collect from rate-limits per IP by request weight (Binance spot 6,000 a minute,
 USD-M futures 2,400, Hyperliquid 1,200), so every request names its ``WeightBudget`` and weight and waits for it
-first. A 429 ("slow down") or 418 (Binance's ban after ignored 429s) is retried after ``Retry-After`` seconds when
-the server says, else after a doubling backoff; so are 5xx and connection faults. A ban longer than
-``max_retry_after_s`` is not waited out: the command stops and says when to come back.
+first. The retries are ``b1e55ed.jsonhttp``'s: a 429 ("slow down") or 418 (Binance's ban after ignored 429s) is
+retried after ``Retry-After`` seconds when the server says, else after a doubling backoff; so are 5xx and
+connection faults. A ban longer than ``max_retry_after_s`` is not waited out: the command stops and says when to
+come back.
 
 Errors::
 
@@ -19,22 +20,16 @@ never retried: only httpx's own errors are caught.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
 import httpx
 import msgspec
-import trio
 
-from b1e55ed.httperrors import EndpointError, EndpointUnavailable, excerpt, retry_after_s
-from b1e55ed.venues.hl_info import WeightBudget
-
-logger = logging.getLogger(__name__)
-
-RETRY_STATUSES: Final = frozenset({429, 418})  # rate limited, or banned for ignoring the rate limit
+from b1e55ed.httperrors import EndpointError, EndpointUnavailable
+from b1e55ed.jsonhttp import ErrorNames, JsonClient, RetryPolicy
+from b1e55ed.ratelimit import WeightBudget
 
 T = TypeVar("T")
 
@@ -47,22 +42,9 @@ class CollectUnavailable(CollectError, EndpointUnavailable):
     """The server or the network did not answer usefully, even after the retries."""
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How long to keep trying. The defaults wait 1+2+4+8+16 s over five retries: a batch job can afford it."""
-
-    max_retries: int = 5
-    backoff_initial_s: float = 1.0
-    backoff_max_s: float = 60.0
-    max_retry_after_s: float = 900.0
-    timeout_s: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.max_retries < 0 or self.timeout_s <= 0 or not 0 < self.backoff_initial_s <= self.backoff_max_s:
-            raise ValueError("RetryPolicy needs max_retries >= 0, timeout_s > 0 and 0 < backoff_initial_s <= max")
-
-    def backoff_s(self, attempt: int) -> float:
-        return min(self.backoff_max_s, self.backoff_initial_s * 2.0 ** min(attempt, 32))
+COLLECT_ERRORS: Final = ErrorNames(refused=CollectError, unavailable=CollectUnavailable)
+COLLECT_POLICY: Final = RetryPolicy(max_retries=5, backoff_max_s=60.0, timeout_s=30.0)
+"""A batch job can afford to wait: 1+2+4+8+16 s over five retries, and a ban of up to 15 minutes."""
 
 
 class JsonFetcher:
@@ -71,10 +53,12 @@ class JsonFetcher:
     ``requests`` counts what was sent, retries included, so reports can say what a run cost.
     """
 
-    def __init__(self, http: httpx.AsyncClient, policy: RetryPolicy | None = None) -> None:
-        self._http = http
-        self.policy = policy if policy is not None else RetryPolicy()
-        self.requests = 0
+    def __init__(self, http: httpx.AsyncClient, policy: RetryPolicy = COLLECT_POLICY) -> None:
+        self._json = JsonClient(http, policy, errors=COLLECT_ERRORS)
+
+    @property
+    def requests(self) -> int:
+        return self._json.requests
 
     async def get(
         self,
@@ -86,8 +70,7 @@ class JsonFetcher:
         weight: int,
     ) -> T:
         endpoint = f"GET {url}?{urlencode(params)}" if params else f"GET {url}"
-        request = self._http.build_request("GET", url, params=params, timeout=self.policy.timeout_s)
-        return await self._send(endpoint, request, decoder, budget, weight)
+        return await self._json.send("GET", url, endpoint, decoder, params=params, budget=budget, weight=weight)
 
     async def post(
         self, url: str, body: Mapping[str, Any], decoder: msgspec.json.Decoder[T], *, budget: WeightBudget, weight: int
@@ -95,70 +78,4 @@ class JsonFetcher:
         """POST ``body`` as JSON; the endpoint is named by URL and the body's fields other than times."""
         shown = " ".join(f"{key}={value}" for key, value in body.items() if not key.endswith("Time"))
         endpoint = f"POST {url} {shown}".rstrip()
-        request = self._http.build_request(
-            "POST",
-            url,
-            content=msgspec.json.encode(body),
-            headers={"Content-Type": "application/json"},
-            timeout=self.policy.timeout_s,
-        )
-        return await self._send(endpoint, request, decoder, budget, weight)
-
-    async def _send(
-        self,
-        endpoint: str,
-        request: httpx.Request,
-        decoder: msgspec.json.Decoder[T],
-        budget: WeightBudget,
-        weight: int,
-    ) -> T:
-        policy = self.policy
-        for attempt in range(policy.max_retries + 1):
-            await budget.spend(weight)
-            self.requests += 1
-            response, failure = await self._exchange(endpoint, request)
-            status = None if response is None else response.status_code
-            retry_in = policy.backoff_s(attempt)
-            if response is not None:
-                if 200 <= response.status_code < 300:
-                    return _decode(endpoint, response.content, decoder)
-                if response.status_code < 500 and response.status_code not in RETRY_STATUSES:
-                    raise CollectError(endpoint, excerpt(response.text), status=status)
-                if response.status_code in RETRY_STATUSES:
-                    budget.drain()  # our count was optimistic (another process on this IP?): start from empty
-                retry_after = retry_after_s(response.headers)
-                if retry_after is not None and retry_after > policy.max_retry_after_s:
-                    detail = f"told to wait {retry_after:.0f} s (Retry-After); try again later"
-                    raise CollectUnavailable(endpoint, detail, status=status)
-                retry_in = retry_in if retry_after is None else retry_after
-            if attempt == policy.max_retries:
-                raise CollectUnavailable(endpoint, f"{failure} (gave up after {attempt} retries)", status=status)
-            why = f"HTTP {status}" if status is not None else failure
-            retry = f"{attempt + 1}/{policy.max_retries}"
-            logger.warning("%s failed (%s); retry %s in %.1f s", endpoint, why, retry, retry_in)
-            await trio.sleep(retry_in)
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    async def _exchange(self, endpoint: str, request: httpx.Request) -> tuple[httpx.Response | None, str]:
-        """The response and, for the log, why it is a failure; or None and why there was no response."""
-        try:
-            # trio's deadline besides httpx's: it also bounds a transport that ignores httpx's timeouts
-            with trio.move_on_after(self.policy.timeout_s):
-                response = await self._http.send(request)
-                if response.is_success:
-                    return response, ""
-                return response, excerpt(response.text) or response.reason_phrase
-        except httpx.TransportError as exc:  # connect errors, timeouts, dropped connections: transient
-            return None, f"{type(exc).__name__}: {exc}"
-        except httpx.HTTPError as exc:  # anything else httpx raises (redirect loops, bad encodings)
-            raise CollectError(endpoint, f"{type(exc).__name__}: {exc}") from exc
-        return None, f"no answer within {self.policy.timeout_s:g} s"
-
-
-def _decode(endpoint: str, content: bytes, decoder: msgspec.json.Decoder[T]) -> T:
-    try:
-        return decoder.decode(content)
-    except msgspec.ValidationError as exc:
-        raise CollectError(endpoint, f"unexpected answer: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise CollectError(endpoint, f"answer is not JSON ({exc}): {excerpt(content)}") from None
+        return await self._json.send("POST", url, endpoint, decoder, body=body, budget=budget, weight=weight)

@@ -1,6 +1,6 @@
 """Hyperliquid history and asset data from ``POST /info``, inside the same ``WeightBudget`` as ``InfoClient``.
 
-``InfoClient`` (``b1e55ed.venues.hl_info``) serves the live feed and has no public way to send other request
+``InfoClient`` (``b1e55ed.hyperliquid.info``) serves the live feed and has no public way to send other request
 types, so the collectors post their two through ``JsonFetcher``; pass the feed's ``InfoClient.budget`` when both
 run in one process, since Hyperliquid counts weight per IP.
 
@@ -19,7 +19,8 @@ from typing import Final
 import msgspec
 import polars as pl
 
-from b1e55ed.venues.hl_info import INFO_WEIGHT_DEFAULT, MAINNET_API_URL, WeightBudget
+from b1e55ed.hyperliquid.info import INFO_WEIGHT_DEFAULT, MAINNET_API_URL
+from b1e55ed.ratelimit import WeightBudget
 
 from .http import CollectError, JsonFetcher
 from .layout import FUNDING_SCHEMA, METADATA_SCHEMA

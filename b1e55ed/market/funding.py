@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, overload
+from typing import TYPE_CHECKING, Final, Protocol, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +29,7 @@ import polars as pl
 from b1e55ed.market.replay import DataError, ReplayReport, SkippedRow
 
 if TYPE_CHECKING:
-    from b1e55ed.venues.hl_info import InfoClient
+    from b1e55ed.hyperliquid.info import InfoClient
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,14 @@ COLUMNS: Final = ("ts", "rate")
 MAX_ABS_RATE: Final = 1.0  # 100% per interval: no venue allows it; such a row is garbage, not an extreme
 HOUR_MS: Final = 3_600_000
 _EXAMPLES_PER_FILE: Final = 5
+
+
+class FundingRates(Protocol):
+    """Funding rates by symbol and time: collected or replayed history, and the live rate where known."""
+
+    def rates(self, symbol: str, until_ms: int) -> Sequence[tuple[int, float]]:
+        """``(ts, rate)`` pairs with ``ts <= until_ms``, oldest first (rate 0.0001 = 0.01% per interval)."""
+        ...
 
 
 class FundingSeries(Sequence[tuple[int, float]]):

@@ -1,6 +1,6 @@
 """Hyperliquid live market data: closed candles once per close, and mid prices polled for the dashboard.
 
-Request weight (Hyperliquid allows 1,200 a minute per IP; see ``b1e55ed.venues.hl_info``):
+Request weight (Hyperliquid allows 1,200 a minute per IP; see ``b1e55ed.hyperliquid.info``):
 
 * ``watch_mids``: one ``allMids`` (weight 2) every ``mids_interval_s`` = 5 s → 12 × 2 = **24 a minute**, whatever
   the number of symbols.
@@ -24,9 +24,9 @@ from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 import trio
 
 from b1e55ed.clock import Clock
+from b1e55ed.hyperliquid.info import HL_INTERVAL_MS, InfoClient, InfoError
 from b1e55ed.market.feed import TIMEFRAME_MS, CloseBatch
 from b1e55ed.messages import Bar, MarketSource
-from b1e55ed.venues.hl_info import HL_INTERVAL_MS, InfoClient, InfoError
 
 __all__ = ["HyperliquidFeed", "reachable"]
 
@@ -67,7 +67,7 @@ class HyperliquidFeed:
             raise ValueError(f"symbols must be non-empty and distinct: {list(symbols)}")
         if history_bars < 1 or mids_interval_s <= 0 or settle_ms < 0:
             raise ValueError("history_bars must be >= 1, mids_interval_s > 0 and settle_ms >= 0")
-        self._info = info
+        self.info = info
         self.symbols = tuple(symbols)
         self.timeframe = timeframe
         self.timeframe_ms = TIMEFRAME_MS[timeframe]
@@ -104,7 +104,7 @@ class HyperliquidFeed:
         task_status.started()
         next_poll = trio.current_time()
         while True:
-            mids = await self._info.all_mids()
+            mids = await self.info.all_mids()
             self.last_prices = {symbol: mids[symbol] for symbol in self.symbols if symbol in mids}
             self.last_prices_ms = self._clock.now_ms()
             missing = [symbol for symbol in self.symbols if symbol not in mids]
@@ -127,7 +127,7 @@ class HyperliquidFeed:
         budget (a burst would only queue in the ``WeightBudget`` anyway)."""
         fetched: dict[str, list[Bar]] = {}
         for symbol in self.symbols:
-            fetched[symbol] = await self._info.candles(symbol, self.timeframe, start_ms, end_ms)
+            fetched[symbol] = await self.info.candles(symbol, self.timeframe, start_ms, end_ms)
         return fetched
 
     def _batches(

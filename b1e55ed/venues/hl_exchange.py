@@ -22,9 +22,9 @@ import msgspec
 import trio
 
 from b1e55ed.httperrors import excerpt, retry_after_s
+from b1e55ed.hyperliquid.signing import Action, Signer, action_weight
+from b1e55ed.ratelimit import WeightBudget
 from b1e55ed.venues.base import VenueDisconnected, VenueUnavailable
-from b1e55ed.venues.hl_info import WeightBudget
-from b1e55ed.venues.hl_signing import Action, Signer, action_weight
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from b1e55ed.hyperliquid.rules import aggressive_price, notional_shortfall, round_price, round_size
+from b1e55ed.hyperliquid.signing import order_wire
 from b1e55ed.venues.base import VenueOrder
-from b1e55ed.venues.hl_rules import aggressive_price, notional_shortfall, round_price, round_size
-from b1e55ed.venues.hl_signing import order_wire
 
 
 def wire_for(

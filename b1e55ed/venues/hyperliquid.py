@@ -30,8 +30,13 @@ import msgspec
 from msgspec.structs import replace
 
 from b1e55ed.cycle import child_id
+from b1e55ed.hyperliquid.config import HyperliquidConfig
+from b1e55ed.hyperliquid.info import InfoClient, InfoError, InfoUnavailable
+from b1e55ed.hyperliquid.rules import DEFAULT_SLIPPAGE
+from b1e55ed.hyperliquid.signing import Grouping, Signer, cancel_by_cloid_action, modify_action, order_action
+from b1e55ed.hyperliquid.wire import WireOpenOrder
 from b1e55ed.messages import Bar
-from b1e55ed.trading_config import HyperliquidConfig
+from b1e55ed.ratelimit import WeightBudget
 from b1e55ed.venues.base import (
     Ack,
     OrderState,
@@ -44,11 +49,7 @@ from b1e55ed.venues.base import (
     VenueUnavailable,
 )
 from b1e55ed.venues.hl_exchange import ExchangeAnswer, ExchangeClient, ExchangeRefused
-from b1e55ed.venues.hl_info import InfoClient, InfoError, InfoUnavailable, WeightBudget
 from b1e55ed.venues.hl_orders import wire_for
-from b1e55ed.venues.hl_rules import DEFAULT_SLIPPAGE
-from b1e55ed.venues.hl_signing import Grouping, Signer, cancel_by_cloid_action, modify_action, order_action
-from b1e55ed.venues.hl_wire import WireOpenOrder
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class HyperliquidVenue:
         slippage: float = DEFAULT_SLIPPAGE,
         entry_tif: Literal["Ioc", "Gtc"] = "Ioc",
     ) -> None:
-        self._info = info
+        self.info = info
         self._exchange = exchange
         self.account = account or exchange.signer.address
         self.slippage = slippage
@@ -91,17 +92,25 @@ class HyperliquidVenue:
 
     @classmethod
     def from_config(
-        cls, config: HyperliquidConfig, private_key: str, *, http: httpx.AsyncClient | None = None
+        cls,
+        config: HyperliquidConfig,
+        private_key: str,
+        *,
+        http: httpx.AsyncClient,
+        info: InfoClient | None = None,
     ) -> HyperliquidVenue:
+        """The live venue on ``http``; ``info``, when given, is the process's one info client (and budget), which
+        the exchange client then shares; otherwise one is made for ``config.url``."""
         if config.is_mainnet is None:
             raise ValueError("hyperliquid.is_mainnet must be set to true or false for live trading")
-        http = http or httpx.AsyncClient()
-        budget = WeightBudget(config.weight_per_min)
-        info = InfoClient(
-            http, base_url=config.url, timeout_s=config.timeout_s, budget=budget, max_retries=2, backoff_initial_s=0.2
-        )
+        if info is None:
+            budget = WeightBudget(config.weight_per_min)
+            timeout_s = config.timeout_s
+            info = InfoClient(
+                http, base_url=config.url, timeout_s=timeout_s, budget=budget, max_retries=2, backoff_initial_s=0.2
+            )
         signer = Signer(private_key, is_mainnet=config.is_mainnet)
-        exchange = ExchangeClient(http, signer, base_url=config.url, budget=budget, timeout_s=config.timeout_s)
+        exchange = ExchangeClient(http, signer, base_url=config.url, budget=info.budget, timeout_s=config.timeout_s)
         return cls(info=info, exchange=exchange, account=config.account_address)
 
     # -- placing -------------------------------------------------------------------------------------------------
@@ -225,7 +234,7 @@ class HyperliquidVenue:
             return OrderState(cloid=cloid, status="open")
         if cloid in self._dropped:
             return OrderState(cloid=cloid, status="cancelled")
-        wire = await _venue_call(self._info.order_status(self.account, cloid))
+        wire = await _venue_call(self.info.order_status(self.account, cloid))
         if wire.status != "order" or wire.order is None:
             return None
         entry, placed = wire.order, wire.order.order
@@ -245,7 +254,7 @@ class HyperliquidVenue:
         """New fills of the watched orders (``bars`` is ignored: the exchange executes); then held stops and
         targets whose entry has filled are placed."""
         fills: list[VenueFill] = []
-        wire_fills = await _venue_call(self._info.user_fills(self.account)) if self._watched else []
+        wire_fills = await _venue_call(self.info.user_fills(self.account)) if self._watched else []
         for fill in sorted(wire_fills, key=lambda f: (f.time, f.tid)):
             cloid = fill.cloid or self._oids.get(fill.oid)
             since = self._watched.get(cloid) if cloid is not None else None
@@ -277,7 +286,7 @@ class HyperliquidVenue:
     async def funding(self) -> list[VenueFunding]:
         """Funding Hyperliquid settled on the account since the last call (since the venue was made, at first:
         what was settled while no process ran is in the account's value, not in the log)."""
-        rows = await _venue_call(self._info.user_funding(self.account, self._funding_after + 1))
+        rows = await _venue_call(self.info.user_funding(self.account, self._funding_after + 1))
         settled = []
         for row in sorted(rows, key=lambda r: r.time):
             if row.time <= self._funding_after:
@@ -293,7 +302,7 @@ class HyperliquidVenue:
         return settled
 
     async def open_orders(self) -> list[VenueOrder]:
-        resting = await _venue_call(self._info.open_orders(self.account))
+        resting = await _venue_call(self.info.open_orders(self.account))
         orders: list[VenueOrder] = []
         now_ms = int(time.time() * 1000)
         for wire in resting:
@@ -303,7 +312,7 @@ class HyperliquidVenue:
         return orders + list(self._held.values())
 
     async def positions(self) -> list[VenuePosition]:
-        state = await _venue_call(self._info.clearinghouse_state(self.account))
+        state = await _venue_call(self.info.clearinghouse_state(self.account))
         return [
             VenuePosition(symbol=p.coin, size=p.size, entry_price=p.entry_px or 0.0)
             for p in state.positions
@@ -311,7 +320,7 @@ class HyperliquidVenue:
         ]
 
     async def account_value(self) -> float | None:
-        state = await _venue_call(self._info.clearinghouse_state(self.account))
+        state = await _venue_call(self.info.clearinghouse_state(self.account))
         return state.account_value
 
     # -- helpers -------------------------------------------------------------------------------------------------
@@ -349,18 +358,18 @@ class HyperliquidVenue:
 
     async def _asset(self, symbol: str) -> _Asset | None:
         if not self._assets:
-            meta = await _venue_call(self._info.perp_meta())
+            meta = await _venue_call(self.info.perp_meta())
             self._assets = {a.name: _Asset(i, a.sz_decimals) for i, a in enumerate(meta.universe) if not a.is_delisted}
         return self._assets.get(symbol)
 
     async def _mid(self, symbol: str) -> float:
-        mids = await _venue_call(self._info.all_mids())
+        mids = await _venue_call(self.info.all_mids())
         if symbol not in mids:
             raise VenueError(f"Hyperliquid has no mid price for {symbol}")
         return mids[symbol]
 
     async def _symbol_of(self, cloid: str) -> str | None:
-        wire = await _venue_call(self._info.order_status(self.account, cloid))
+        wire = await _venue_call(self.info.order_status(self.account, cloid))
         return wire.order.order.coin if wire.order is not None else None
 
     def _learn(self, wire: WireOpenOrder, cloid: str) -> VenueOrder:

@@ -38,19 +38,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated
 
+import msgspec
 import trio
 
 from b1e55ed.messages import Bar, Side
-from b1e55ed.plugins import FundingRates
 from b1e55ed.venues.base import Ack, OrderState, VenueFill, VenueFunding, VenueOrder, VenuePosition
 from b1e55ed.venues.fees import FeeSchedule, SlippageModel
 
-__all__ = ["PaperVenue"]
+if TYPE_CHECKING:
+    from b1e55ed.market.funding import FundingRates
+
+__all__ = ["PaperConfig", "PaperVenue"]
 
 _TRIGGER_ROLES = frozenset({"stop", "target"})
 _DUST = 1e-12
 """A position whose size is this small relative to the sizes that produced it is float residue: it is flat."""
+_Positive = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    starting_equity: _Positive = 10_000.0
+    fees: FeeSchedule = msgspec.field(default_factory=FeeSchedule)
+    slippage: SlippageModel = msgspec.field(default_factory=SlippageModel)
+    latency_s: Annotated[float, msgspec.Meta(ge=0)] = 0.05
+    funding: bool = True
 
 
 class PaperVenue:

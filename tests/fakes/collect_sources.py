@@ -15,8 +15,9 @@ from typing import TextIO
 import httpx
 
 from b1e55ed.clock import ManualClock
-from b1e55ed.collect.http import JsonFetcher, RetryPolicy
+from b1e55ed.collect.http import JsonFetcher
 from b1e55ed.collect.session import Session
+from b1e55ed.jsonhttp import RetryPolicy
 from tests.fakes.alternative_me import HOST as ALTERNATIVE_ME_HOST
 from tests.fakes.alternative_me import FakeAlternativeMe
 from tests.fakes.binance import FUTURES_HOST, SPOT_HOST, FakeBinance

@@ -29,7 +29,7 @@ from typing import Any
 
 from hyperliquid.utils.signing import recover_agent_or_user_from_l1_action
 
-from b1e55ed.venues.hl_rules import MIN_NOTIONAL_USD, is_valid_price, is_valid_size, round_size
+from b1e55ed.hyperliquid.rules import MIN_NOTIONAL_USD, is_valid_price, is_valid_size, round_size
 
 FAULTS = frozenset({"timeout_after_accept", "http_5xx", "reject", "partial_fill", "duplicate_cloid", "disconnect"})
 DEFAULT_COINS = {"BTC": 5, "ETH": 4, "SOL": 2}

@@ -23,8 +23,8 @@ from typing import Any, Literal
 import httpx
 import trio
 
+from b1e55ed.hyperliquid.info import HL_INTERVAL_MS
 from b1e55ed.messages import Bar
-from b1e55ed.venues.hl_info import HL_INTERVAL_MS
 
 RESPONSE_CANDLE_CAP = 5000  # documented: "Only the most recent 5000 candles are available"
 RESPONSE_FUNDING_CAP = 500  # fundingHistory answers with at most 500 rows, the first ones from startTime

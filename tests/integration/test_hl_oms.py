@@ -13,8 +13,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from b1e55ed.eventlog.store import MemoryStore
+from b1e55ed.hyperliquid.config import HyperliquidConfig
 from b1e55ed.messages import AnyEvent, OrderUpdated
-from b1e55ed.trading_config import HyperliquidConfig
 from b1e55ed.venues.hyperliquid import HyperliquidVenue
 from tests.fakes.hl_exchange import MockExchange
 from tests.fakes.hl_exchange_server import transport

@@ -11,9 +11,9 @@ import pytest
 
 from b1e55ed import cli
 from b1e55ed.collect.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run_collect
-from b1e55ed.collect.http import RetryPolicy
 from b1e55ed.collect.layout import load_funding, load_ohlcv
 from b1e55ed.config import Config
+from b1e55ed.jsonhttp import RetryPolicy
 from b1e55ed.messages import Bar
 from tests.fakes.binance import make_rates
 from tests.fakes.collect_sources import FakeSources

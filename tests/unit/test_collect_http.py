@@ -13,8 +13,9 @@ import pytest
 import trio
 import trio.testing
 
-from b1e55ed.collect.http import CollectError, CollectUnavailable, JsonFetcher, RetryPolicy
-from b1e55ed.venues.hl_info import WeightBudget
+from b1e55ed.collect.http import CollectError, CollectUnavailable, JsonFetcher
+from b1e55ed.jsonhttp import RetryPolicy
+from b1e55ed.ratelimit import WeightBudget
 from tests.fakes.binance import FakeBinance
 from tests.fakes.hyperliquid_info import Fault
 

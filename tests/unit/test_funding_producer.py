@@ -22,12 +22,12 @@ import trio.testing
 from actors.producers.actor import ProducerStage
 from actors.producers.funding import DISABLED, FundingProducer
 from b1e55ed.cycle import CycleTick, ProducerReport, ProducerReports, Ticks
+from b1e55ed.hyperliquid.info import InfoClient
 from b1e55ed.market.bars import BarArrays, BarsView, MarketState
-from b1e55ed.market.funding import FundingHistory, FundingSeries, LiveFunding
+from b1e55ed.market.funding import FundingHistory, FundingRates, FundingSeries, LiveFunding
 from b1e55ed.messages import Signal
-from b1e55ed.plugins import FundingRates, NetworkProducer, PluginSetup, Services
+from b1e55ed.plugins import NetworkProducer, PluginSetup, Services
 from b1e55ed.registry import ConfigError
-from b1e55ed.venues.hl_info import InfoClient
 from tests.fakes.hyperliquid_info import FakeHyperliquidInfo, Fault
 
 HOUR = 3_600_000

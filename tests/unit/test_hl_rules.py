@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from b1e55ed.venues.hl_rules import (
+from b1e55ed.hyperliquid.rules import (
     aggressive_price,
     is_valid_price,
     is_valid_size,

@@ -10,7 +10,7 @@ import trio.testing
 from eth_account import Account
 
 from b1e55ed.cycle import decision_id
-from b1e55ed.trading_config import HyperliquidConfig
+from b1e55ed.hyperliquid.config import HyperliquidConfig
 from b1e55ed.venues.base import VenueDisconnected, VenueOrder, VenueUnavailable
 from b1e55ed.venues.hyperliquid import HyperliquidVenue
 from tests.fakes.hl_exchange import MockExchange
@@ -70,6 +70,7 @@ async def test_the_key_never_shows(autojump_clock: trio.testing.MockClock) -> No
     assert account.key.hex().removeprefix("0x") not in shown
 
 
-def test_is_mainnet_must_be_explicit() -> None:
-    with pytest.raises(ValueError, match="is_mainnet must be set"):
-        HyperliquidVenue.from_config(HyperliquidConfig(), Account.create().key.hex())
+async def test_is_mainnet_must_be_explicit() -> None:
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(ValueError, match="is_mainnet must be set"):
+            HyperliquidVenue.from_config(HyperliquidConfig(), Account.create().key.hex(), http=http)

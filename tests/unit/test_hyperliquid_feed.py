@@ -12,17 +12,17 @@ import trio
 import trio.testing
 
 from b1e55ed.clock import ManualClock
-from b1e55ed.market.feed import CloseBatch, Feed
-from b1e55ed.market.hyperliquid import HyperliquidFeed, reachable
-from b1e55ed.venues.hl_info import (
+from b1e55ed.hyperliquid.info import (
     INFO_WEIGHT_LIGHT,
     MAINNET_API_URL,
     InfoClient,
     InfoError,
     InfoUnavailable,
-    WeightBudget,
     candle_snapshot_weight,
 )
+from b1e55ed.market.feed import CloseBatch, Feed
+from b1e55ed.market.hyperliquid import HyperliquidFeed, reachable
+from b1e55ed.ratelimit import WeightBudget
 from tests.fakes.hyperliquid_info import FakeHyperliquidInfo, Fault, TrioClock, make_bars
 
 HOUR = 3_600_000

@@ -16,11 +16,12 @@ import numpy as np
 import polars as pl
 import pytest
 
+from b1e55ed.hyperliquid.info import InfoClient, InfoError
+from b1e55ed.hyperliquid.wire import Leverage, Position
 from b1e55ed.market.funding import FundingHistory, FundingSeries, LiveFunding
 from b1e55ed.market.replay import DataError
 from b1e55ed.market.sentiment import FearGreedIndex
-from b1e55ed.venues.hl_info import InfoClient, InfoError, WeightBudget
-from b1e55ed.venues.hl_wire import Leverage, Position
+from b1e55ed.ratelimit import WeightBudget
 from tests.fakes.hyperliquid_info import FakeHyperliquidInfo, Fault
 
 HOUR = 3_600_000

@@ -16,13 +16,13 @@ import pytest
 import trio.testing
 
 from actors.producers.whale import NO_ADDRESSES, OFFLINE, WhaleProducer, short_address
+from b1e55ed.hyperliquid.info import InfoClient, InfoUnavailable
 from b1e55ed.market.bars import BarArrays, BarsView
 from b1e55ed.messages import Signal
 from b1e55ed.plugins import Keys, PluginSetup, Services
 from b1e55ed.registry import ConfigError
 from b1e55ed.sources import SourceError
 from b1e55ed.sources.allium import AlliumClient, AlliumQueryFailed, QueryResult, exchange_flows
-from b1e55ed.venues.hl_info import InfoClient, InfoUnavailable
 from tests.fakes.allium import FakeAllium
 from tests.fakes.apify import load_fixture
 from tests.fakes.hyperliquid_info import FakeHyperliquidInfo

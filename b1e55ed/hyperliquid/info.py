@@ -12,7 +12,8 @@ Errors::
     InfoError (ValueError)       the request or its answer is wrong: a 4xx other than 429, a body that is not
     │                            JSON or not in the documented shape. Retrying will not help.
     └── InfoUnavailable          the outside world failed: 429, 5xx, connect errors or timeouts, still failing
-                                 after ``max_retries`` retries. The supervisor's restart is the next retry.
+                                 after the retries (``jsonhttp.RetryPolicy``). The supervisor's restart is the
+                                 next retry.
 
 Both name the request type and the status or the offending field. Request bodies are never logged.
 """
@@ -22,15 +23,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Self, TypeVar
 
 import httpx
 import msgspec
-import trio
 
-from b1e55ed.httperrors import EndpointError, EndpointUnavailable, excerpt, retry_after_s
-from b1e55ed.messages import Bar
-from b1e55ed.venues.hl_wire import (
+from b1e55ed.httperrors import EndpointError, EndpointUnavailable
+from b1e55ed.hyperliquid.wire import (
     ASSET_CTXS_DECODER,
     CANDLES_DECODER,
     CLEARINGHOUSE_DECODER,
@@ -51,6 +50,9 @@ from b1e55ed.venues.hl_wire import (
     WireUserFill,
     WireUserFunding,
 )
+from b1e55ed.jsonhttp import ErrorNames, JsonClient, RetryPolicy
+from b1e55ed.messages import Bar
+from b1e55ed.ratelimit import WeightBudget
 
 logger = logging.getLogger(__name__)
 
@@ -95,59 +97,22 @@ class InfoError(EndpointError, ValueError):
         super().__init__(f"/info {request_type}", detail, status=status)
         self.request_type = request_type
 
+    @classmethod
+    def at(cls, endpoint: str, detail: str, *, status: int | None = None) -> Self:
+        """The error for ``endpoint`` (``/info <request type>``), as ``JsonClient`` names it."""
+        return cls(endpoint.removeprefix("/info "), detail, status=status)
+
 
 class InfoUnavailable(InfoError, EndpointUnavailable):
     """Hyperliquid did not answer usefully (429, 5xx, network) even after the retries."""
 
 
+INFO_ERRORS: Final = ErrorNames(refused=InfoError.at, unavailable=InfoUnavailable.at)
+
+
 def candle_snapshot_weight(expected_candles: int) -> int:
     """The weight of one ``candleSnapshot``: 20, plus one per 60 candles (rounded up, to never under-count)."""
     return INFO_WEIGHT_DEFAULT + math.ceil(max(0, expected_candles) / CANDLE_WEIGHT_ITEMS)
-
-
-class WeightBudget:
-    """A token bucket of request weight: ``weight_per_window`` refills evenly over ``window_s`` seconds.
-
-    Time is ``trio.current_time()``, so autojump-clock tests see the waits in virtual time. Waiters are served
-    first come, first served (a ``trio.Lock`` is fair), so a burst of candle requests cannot starve the mids poll
-    for long. A request heavier than the whole bucket waits for a full bucket and leaves it in debt.
-    """
-
-    def __init__(self, weight_per_window: int = 1200, window_s: float = 60.0) -> None:
-        if weight_per_window <= 0 or window_s <= 0:
-            raise ValueError(f"budget must be positive: {weight_per_window} weight per {window_s} s")
-        self.capacity = float(weight_per_window)
-        self.refill_per_s = weight_per_window / window_s
-        self._available = self.capacity
-        self._updated_at: float | None = None
-        self._lock = trio.Lock()
-
-    @property
-    def available(self) -> float:
-        self._refill()
-        return self._available
-
-    async def spend(self, weight: int) -> None:
-        """Take ``weight`` from the bucket, sleeping first until enough has refilled."""
-        async with self._lock:
-            while True:
-                self._refill()
-                needed = min(float(weight), self.capacity)
-                if self._available >= needed:
-                    self._available -= weight
-                    return
-                await trio.sleep((needed - self._available) / self.refill_per_s)
-
-    def drain(self) -> None:
-        """Hyperliquid said 429: our count was optimistic (another process shares the IP?); start from empty."""
-        self._refill()
-        self._available = min(self._available, 0.0)
-
-    def _refill(self) -> None:
-        now = trio.current_time()
-        if self._updated_at is not None:
-            self._available = min(self.capacity, self._available + (now - self._updated_at) * self.refill_per_s)
-        self._updated_at = now
 
 
 # Wire formats. Hyperliquid sends prices and sizes as decimal strings and times as integer ms; the decoders run
@@ -157,8 +122,8 @@ class InfoClient:
 
     Each public method builds one documented request body and sends it through ``_post`` with its weight and a
     typed decoder; later requests (clearinghouseState, openOrders, userFills, orderStatus) are one small method
-    each. ``_post`` spends the weight, retries 429 (honouring ``Retry-After``), 5xx and network faults up to
-    ``max_retries`` times with doubling backoff, and turns everything else into ``InfoError``.
+    each. ``_post`` sends it through ``JsonClient``: the weight spent first, the retry policy's retries, and
+    ``InfoError`` for everything a retry cannot cure.
     """
 
     def __init__(
@@ -172,15 +137,17 @@ class InfoClient:
         backoff_initial_s: float = 1.0,
         backoff_max_s: float = 30.0,
     ) -> None:
-        if max_retries < 0 or timeout_s <= 0 or backoff_initial_s <= 0 or backoff_max_s < backoff_initial_s:
-            raise ValueError("InfoClient needs max_retries >= 0, timeout_s > 0 and 0 < backoff_initial_s <= max")
-        self._http = http
-        self.url = base_url.rstrip("/") + "/info"
-        self._timeout_s = timeout_s
+        self.base_url = base_url.rstrip("/")
+        self.url = self.base_url + "/info"
         self.budget = budget if budget is not None else WeightBudget()
-        self._max_retries = max_retries
-        self._backoff_initial_s = backoff_initial_s
-        self._backoff_max_s = backoff_max_s
+        policy = RetryPolicy(
+            max_retries=max_retries,
+            backoff_initial_s=backoff_initial_s,
+            backoff_max_s=backoff_max_s,
+            timeout_s=timeout_s,
+            retry_after_cap_s=_RETRY_AFTER_CAP_S,
+        )
+        self._json = JsonClient(http, policy, errors=INFO_ERRORS)
 
     async def all_mids(self) -> dict[str, float]:
         """Mid price per coin (perps by name, spot pairs as ``@index``); the last trade when a book is empty."""
@@ -315,59 +282,6 @@ class InfoClient:
         return page
 
     async def _post(self, body: Mapping[str, Any], weight: int, decoder: msgspec.json.Decoder[T]) -> T:
-        """Send ``body``, within the budget and with bounded retries, and decode the answer with ``decoder``."""
-        request_type = str(body["type"])
-        payload = msgspec.json.encode(body)
-        for attempt in range(self._max_retries + 1):
-            await self.budget.spend(weight)
-            retry_in = self._backoff_s(attempt)
-            try:
-                response = await self._http.post(
-                    self.url,
-                    content=payload,
-                    headers={"Content-Type": "application/json"},
-                    timeout=self._timeout_s,
-                )
-            except httpx.TransportError as exc:  # connect errors, timeouts, dropped connections: transient
-                failure = f"{type(exc).__name__}: {exc}"
-                status = None
-            except httpx.HTTPError as exc:  # anything else httpx raises (redirect loops, bad encodings)
-                raise InfoError(request_type, f"{type(exc).__name__}: {exc}") from exc
-            else:
-                status = response.status_code
-                if 200 <= status < 300:
-                    return self._decode(request_type, response.content, decoder)
-                if status == 429:
-                    self.budget.drain()
-                    retry_after = retry_after_s(response.headers, _RETRY_AFTER_CAP_S)
-                    retry_in = retry_in if retry_after is None else retry_after
-                elif status < 500:
-                    raise InfoError(request_type, excerpt(response.text), status=status)
-                failure = excerpt(response.text) or response.reason_phrase
-            if attempt == self._max_retries:
-                raise InfoUnavailable(
-                    request_type, f"{failure} (gave up after {self._max_retries} retries)", status=status
-                )
-            why = f"HTTP {status}" if status is not None else failure
-            logger.warning(
-                "/info %s failed (%s); retry %d/%d in %.1f s",
-                request_type,
-                why,
-                attempt + 1,
-                self._max_retries,
-                retry_in,
-            )
-            await trio.sleep(retry_in)
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    @staticmethod
-    def _decode(request_type: str, content: bytes, decoder: msgspec.json.Decoder[T]) -> T:
-        try:
-            return decoder.decode(content)
-        except msgspec.ValidationError as exc:
-            raise InfoError(request_type, f"unexpected answer: {exc}") from None
-        except msgspec.DecodeError as exc:
-            raise InfoError(request_type, f"answer is not JSON ({exc}): {excerpt(content)}") from None
-
-    def _backoff_s(self, attempt: int) -> float:
-        return min(self._backoff_max_s, self._backoff_initial_s * 2.0 ** min(attempt, 32))
+        """Send ``body`` within the budget, by the retry policy, and decode the answer with ``decoder``."""
+        endpoint = f"/info {body['type']}"
+        return await self._json.send("POST", self.url, endpoint, decoder, body=body, budget=self.budget, weight=weight)
