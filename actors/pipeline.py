@@ -35,7 +35,7 @@ from b1e55ed.config import Config, PluginSpec
 from b1e55ed.cycle import CycleBarrier, EnrichedCycles, Producer, Strategy, Ticks
 from b1e55ed.hyperliquid.info import InfoClient
 from b1e55ed.market.bars import MarketState
-from b1e55ed.market.feed import TIMEFRAME_MS, Feed
+from b1e55ed.market.feed import Feed
 from b1e55ed.market.funding import FundingHistory
 from b1e55ed.market.hyperliquid import HyperliquidFeed
 from b1e55ed.market.replay import DataError, ReplayFeed, load_history
@@ -45,6 +45,7 @@ from b1e55ed.plugins import Keys, PluginSetup, Services
 from b1e55ed.ratelimit import WeightBudget
 from b1e55ed.registry import resolve_enabled
 from b1e55ed.runtime import Runtime, Stage
+from b1e55ed.timeframes import INTERVAL_MS
 from b1e55ed.trading_config import day_ms, is_driven
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class TradingPipeline:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.config: Config = runtime.config
-        self.timeframe_ms = TIMEFRAME_MS[self.config.timeframe]
+        self.timeframe_ms = INTERVAL_MS[self.config.timeframe]
         self.market = MarketState(self.timeframe_ms)
         self.barrier = CycleBarrier()
         self.http, self.info = self._hyperliquid()

@@ -18,7 +18,9 @@ from typing import Final
 
 import polars as pl
 
-from .binance import INTERVAL_MS, BinanceMarketData
+from b1e55ed.timeframes import INTERVAL_MS
+
+from .binance import BinanceMarketData
 from .layout import BASIS_SCHEMA, QUOTE, basis_path
 from .session import Page, Session, fill_forward
 from .validate import BASIS_CHECKS, CANDLE_CHECKS, Rejects, check_rows

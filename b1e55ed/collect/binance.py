@@ -13,7 +13,6 @@ Request weights and limits per IP: spot 6,000 a minute, klines 2 each; futures 2
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -21,6 +20,7 @@ import msgspec
 import polars as pl
 
 from b1e55ed.ratelimit import WeightBudget
+from b1e55ed.timeframes import INTERVAL_MS
 
 from .http import JsonFetcher
 from .layout import CANDLE_SCHEMA, FUNDING_SCHEMA
@@ -33,24 +33,6 @@ FUNDING_LIMIT: Final = 1000
 SPOT_KLINES_WEIGHT: Final = 2
 FUTURES_KLINES_WEIGHT: Final = 5  # for a limit in [500, 1000]
 FUNDING_WEIGHT: Final = 1
-
-# Binance's fixed-length kline intervals ("1M", a calendar month, has no fixed length and is not offered).
-INTERVAL_MS: Final[Mapping[str, int]] = {
-    "1m": 60_000,
-    "3m": 180_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "30m": 1_800_000,
-    "1h": 3_600_000,
-    "2h": 7_200_000,
-    "4h": 14_400_000,
-    "6h": 21_600_000,
-    "8h": 28_800_000,
-    "12h": 43_200_000,
-    "1d": 86_400_000,
-    "3d": 259_200_000,
-    "1w": 604_800_000,
-}
 
 Market = Literal["spot", "futures"]
 

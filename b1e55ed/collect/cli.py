@@ -23,9 +23,10 @@ from b1e55ed.clock import Clock, WallClock
 from b1e55ed.config import Config
 from b1e55ed.jsonhttp import RetryPolicy
 from b1e55ed.market.replay import DataError
+from b1e55ed.timeframes import BINANCE_INTERVALS
 
 from .basis import collect_basis
-from .binance import INTERVAL_MS, BinanceMarketData
+from .binance import BinanceMarketData
 from .fear_greed import collect_fear_greed
 from .funding import collect_funding
 from .http import COLLECT_POLICY, CollectError, JsonFetcher
@@ -66,7 +67,7 @@ def add_collect_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
     ohlcv = sources.add_parser("ohlcv", parents=[common, symbols], help="Binance spot candles, paginated")
     ohlcv.add_argument(
-        "--timeframes", nargs="+", metavar="TF", choices=list(INTERVAL_MS), help="e.g. 5m 1h 1d (default: timeframe)"
+        "--timeframes", nargs="+", metavar="TF", choices=BINANCE_INTERVALS, help="e.g. 5m 1h 1d (default: timeframe)"
     )
     ohlcv.add_argument("--incremental", action="store_true", help="only candles after the last stored one")
     funding = sources.add_parser("funding", parents=[common, symbols], help="perpetual funding rate history")
@@ -88,8 +89,8 @@ def collect_request(args: argparse.Namespace, config: Config, now_ms: int) -> Co
     timeframes = tuple(getattr(args, "timeframes", None) or (config.timeframe,))
     if args.source == "ohlcv":
         for timeframe in timeframes:
-            if timeframe not in INTERVAL_MS:
-                raise ValueError(f"--timeframes {timeframe!r}: Binance offers {', '.join(INTERVAL_MS)}")
+            if timeframe not in BINANCE_INTERVALS:
+                raise ValueError(f"--timeframes {timeframe!r}: Binance offers {', '.join(BINANCE_INTERVALS)}")
         if len(set(timeframes)) != len(timeframes):
             raise ValueError(f"--timeframes {' '.join(timeframes)}: a timeframe repeats")
     venues = tuple(dict.fromkeys(getattr(args, "venues", None) or VENUES))

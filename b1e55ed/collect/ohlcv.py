@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Final
 
-from .binance import INTERVAL_MS, KLINE_LIMIT, BinanceMarketData
+from b1e55ed.timeframes import INTERVAL_MS
+
+from .binance import KLINE_LIMIT, BinanceMarketData
 from .layout import CANDLE_SCHEMA, QUOTE, ohlcv_path
 from .session import FileReport, Session, fill_forward
 from .store import SeriesFile

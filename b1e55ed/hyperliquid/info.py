@@ -53,6 +53,7 @@ from b1e55ed.hyperliquid.wire import (
 from b1e55ed.jsonhttp import ErrorNames, JsonClient, RetryPolicy
 from b1e55ed.messages import Bar
 from b1e55ed.ratelimit import WeightBudget
+from b1e55ed.timeframes import HYPERLIQUID_INTERVALS, INTERVAL_MS
 
 logger = logging.getLogger(__name__)
 
@@ -67,23 +68,6 @@ FUNDING_WEIGHT_ITEMS: Final = 20  # fundingHistory costs one more weight per thi
 FILLS_WEIGHT_ITEMS: Final = 20  # userFills costs one more weight per this many fills returned
 FUNDING_PAGE_LIMIT: Final = 500  # at most this many funding rows per answer
 HL_FUNDING_INTERVAL_MS: Final = 3_600_000  # Hyperliquid settles funding hourly (rates are per hour)
-
-# Hyperliquid's fixed-length candle intervals ("1M", a calendar month, has no fixed length and is not offered).
-HL_INTERVAL_MS: Final[Mapping[str, int]] = {
-    "1m": 60_000,
-    "3m": 180_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "30m": 1_800_000,
-    "1h": 3_600_000,
-    "2h": 7_200_000,
-    "4h": 14_400_000,
-    "8h": 28_800_000,
-    "12h": 43_200_000,
-    "1d": 86_400_000,
-    "3d": 259_200_000,
-    "1w": 604_800_000,
-}
 
 _RETRY_AFTER_CAP_S: Final = 120.0  # a Retry-After beyond this is treated as this: a feed must not sleep for hours
 
@@ -157,9 +141,10 @@ class InfoClient:
         """Candles of ``coin`` opening in [``start_ms``, ``end_ms``], oldest first, the still-open one included if
         it is in range. An answer holds at most ``CANDLE_PAGE_LIMIT`` candles, so a longer range is fetched in
         pages, each starting after the last candle of the one before."""
-        interval_ms = HL_INTERVAL_MS.get(interval)
-        if interval_ms is None:
-            raise ValueError(f"unsupported candle interval {interval!r}; expected one of {sorted(HL_INTERVAL_MS)}")
+        if interval not in HYPERLIQUID_INTERVALS:
+            offered = ", ".join(HYPERLIQUID_INTERVALS)
+            raise ValueError(f"unsupported candle interval {interval!r}; expected one of {offered}")
+        interval_ms = INTERVAL_MS[interval]
         if end_ms < start_ms:
             raise ValueError(f"candles: end_ms {end_ms} is before start_ms {start_ms}")
         by_open: dict[int, Bar] = {}

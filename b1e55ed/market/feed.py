@@ -13,16 +13,6 @@ import msgspec
 
 from b1e55ed.messages import Bar, MarketSource
 
-TIMEFRAME_MS = {
-    "1s": 1_000,
-    "1m": 60_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "1h": 3_600_000,
-    "4h": 14_400_000,
-    "1d": 86_400_000,
-}
-
 
 class CloseBatch(msgspec.Struct, frozen=True):
     """Candles closing at ``close_ts`` (= each bar's ``ts`` + the timeframe), keyed by symbol."""

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from b1e55ed.market.replay import DataError, ReplayReport, SkippedRow
+from b1e55ed.market.replay import DataError, ReplayReport, SkippedRow, read_numeric
 
 if TYPE_CHECKING:
     from b1e55ed.hyperliquid.info import InfoClient
@@ -204,16 +204,7 @@ def _files(folder: Path) -> dict[str, Path]:
 
 
 def _read_checked(file: Path, report: FundingReport) -> FundingSeries:
-    try:
-        schema = pl.read_parquet_schema(file)
-        for column in COLUMNS:
-            if column not in schema:
-                raise DataError(f"{file}: missing column {column!r}")
-            if not schema[column].is_numeric():
-                raise DataError(f"{file}: column {column!r} is {schema[column]}, not numeric")
-        frame = pl.read_parquet(file, columns=list(COLUMNS))
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise DataError(f"{file}: unreadable Parquet ({exc})") from exc
+    frame = read_numeric(file, COLUMNS)
     ts_column = frame["ts"].cast(pl.Int64, strict=False)
     ts = ts_column.fill_null(0).to_numpy()
     rate = frame["rate"].cast(pl.Float64).fill_null(np.nan).to_numpy()

@@ -24,9 +24,10 @@ from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 import trio
 
 from b1e55ed.clock import Clock
-from b1e55ed.hyperliquid.info import HL_INTERVAL_MS, InfoClient, InfoError
-from b1e55ed.market.feed import TIMEFRAME_MS, CloseBatch
+from b1e55ed.hyperliquid.info import InfoClient, InfoError
+from b1e55ed.market.feed import CloseBatch
 from b1e55ed.messages import Bar, MarketSource
+from b1e55ed.timeframes import HYPERLIQUID_INTERVALS, INTERVAL_MS
 
 __all__ = ["HyperliquidFeed", "reachable"]
 
@@ -60,9 +61,9 @@ class HyperliquidFeed:
         *,
         settle_ms: int = 2_000,
     ) -> None:
-        if timeframe not in TIMEFRAME_MS or timeframe not in HL_INTERVAL_MS:
-            supported = sorted(set(TIMEFRAME_MS) & set(HL_INTERVAL_MS))
-            raise ValueError(f"timeframe {timeframe!r} is not offered by Hyperliquid; use one of {supported}")
+        if timeframe not in HYPERLIQUID_INTERVALS:
+            offered = ", ".join(HYPERLIQUID_INTERVALS)
+            raise ValueError(f"timeframe {timeframe!r} is not offered by Hyperliquid; use one of {offered}")
         if not symbols or len(set(symbols)) != len(symbols):
             raise ValueError(f"symbols must be non-empty and distinct: {list(symbols)}")
         if history_bars < 1 or mids_interval_s <= 0 or settle_ms < 0:
@@ -70,7 +71,7 @@ class HyperliquidFeed:
         self.info = info
         self.symbols = tuple(symbols)
         self.timeframe = timeframe
-        self.timeframe_ms = TIMEFRAME_MS[timeframe]
+        self.timeframe_ms = INTERVAL_MS[timeframe]
         self._clock = clock
         self.history_bars = history_bars
         self.mids_interval_s = mids_interval_s

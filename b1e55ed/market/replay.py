@@ -140,20 +140,23 @@ def _timeframe(steps: dict[str, npt.NDArray[np.int64]], expected: int | None) ->
     return timeframe
 
 
-def _read_checked(file: Path, start_ms: int | None, end_ms: int | None, report: ReplayReport) -> BarArrays:
+def read_numeric(file: Path, columns: Sequence[str], optional: Sequence[str] = ()) -> pl.DataFrame:
+    """``columns`` of a Parquet file, each present and numeric, plus the ``optional`` ones it has; ``DataError``
+    naming the file, and the column, when it is unreadable or a column is missing or not numeric."""
     try:
         schema = pl.read_parquet_schema(file)
+        for column in columns:
+            if column not in schema:
+                raise DataError(f"{file}: missing column {column!r}")
+            if not schema[column].is_numeric():
+                raise DataError(f"{file}: column {column!r} is {schema[column]}, not numeric")
+        return pl.read_parquet(file, columns=[*columns, *(c for c in optional if c in schema)])
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise DataError(f"{file}: unreadable Parquet ({exc})") from exc
-    for column in COLUMNS:
-        if column not in schema:
-            raise DataError(f"{file}: missing column {column!r}")
-        if not schema[column].is_numeric():
-            raise DataError(f"{file}: column {column!r} is {schema[column]}, not numeric")
-    try:
-        frame = pl.read_parquet(file, columns=list(COLUMNS))
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise DataError(f"{file}: unreadable Parquet ({exc})") from exc
+
+
+def _read_checked(file: Path, start_ms: int | None, end_ms: int | None, report: ReplayReport) -> BarArrays:
+    frame = read_numeric(file, COLUMNS)
     row = np.arange(frame.height)
     ts_column = frame["ts"].cast(pl.Int64, strict=False)
     has_ts = ~ts_column.is_null().to_numpy()

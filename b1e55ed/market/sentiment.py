@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from b1e55ed.market.replay import DataError, ReplayReport
+from b1e55ed.market.replay import DataError, ReplayReport, read_numeric
 
 FILE_NAME: Final = "fear_greed_daily.parquet"
 COLUMNS: Final = ("ts", "value")
@@ -56,16 +56,7 @@ class FearGreedIndex:
             file = file / FILE_NAME
         if not file.is_file():
             raise DataError(f"{file}: no such Fear & Greed file")
-        try:
-            schema = pl.read_parquet_schema(file)
-            for column in COLUMNS:
-                if column not in schema:
-                    raise DataError(f"{file}: missing column {column!r}")
-                if not schema[column].is_numeric():
-                    raise DataError(f"{file}: column {column!r} is {schema[column]}, not numeric")
-            frame = pl.read_parquet(file)
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            raise DataError(f"{file}: unreadable Parquet ({exc})") from exc
+        frame = read_numeric(file, COLUMNS, optional=("classification",))
         ts_column = frame["ts"].cast(pl.Int64, strict=False)
         ts = ts_column.fill_null(0).to_numpy()
         value = frame["value"].cast(pl.Float64).fill_null(np.nan).to_numpy()

@@ -28,12 +28,13 @@ import httpx
 import trio
 
 from b1e55ed.messages import Bar
-from tests.fakes.hyperliquid_info import INTERVAL_MS as HL_INTERVAL_MS
+from b1e55ed.timeframes import BINANCE_INTERVALS
+from b1e55ed.timeframes import INTERVAL_MS as ALL_INTERVAL_MS
 from tests.fakes.hyperliquid_info import Fault
 
 SPOT_HOST = "api.binance.com"
 FUTURES_HOST = "fapi.binance.com"
-INTERVAL_MS = {**HL_INTERVAL_MS, "6h": 21_600_000}
+INTERVAL_MS = {name: ALL_INTERVAL_MS[name] for name in BINANCE_INTERVALS}
 KLINE_DEFAULT, SPOT_KLINE_MAX, FUTURES_KLINE_MAX = 500, 1000, 1500
 FUNDING_DEFAULT, FUNDING_MAX = 100, 1000
 

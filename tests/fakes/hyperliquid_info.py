@@ -23,14 +23,15 @@ from typing import Any, Literal
 import httpx
 import trio
 
-from b1e55ed.hyperliquid.info import HL_INTERVAL_MS
 from b1e55ed.messages import Bar
+from b1e55ed.timeframes import HYPERLIQUID_INTERVALS
+from b1e55ed.timeframes import INTERVAL_MS as ALL_INTERVAL_MS
 
 RESPONSE_CANDLE_CAP = 5000  # documented: "Only the most recent 5000 candles are available"
 RESPONSE_FUNDING_CAP = 500  # fundingHistory answers with at most 500 rows, the first ones from startTime
 DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
 
-INTERVAL_MS = HL_INTERVAL_MS
+INTERVAL_MS = {name: ALL_INTERVAL_MS[name] for name in HYPERLIQUID_INTERVALS}
 
 FaultKind = Literal["status", "body", "malformed", "unreachable", "hang"]
 
