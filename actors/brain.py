@@ -30,8 +30,7 @@ from b1e55ed.errors import ScanRefused
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.health import ActorHealth
 from b1e55ed.market.bars import MarketState
-from b1e55ed.market.feed import CloseBatch, Feed
-from b1e55ed.market.hyperliquid import HyperliquidFeed
+from b1e55ed.market.feed import CloseBatch, Feed, PricePoller
 from b1e55ed.messages import CycleSettled, CycleStarted
 
 logger = logging.getLogger(__name__)
@@ -142,7 +141,7 @@ class Brain:
     async def _tick_live(self, feed: Feed, outputs: list[trio.MemorySendChannel[Ticks]]) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._fill_market, feed)
-            if isinstance(feed, HyperliquidFeed):
+            if isinstance(feed, PricePoller):
                 nursery.start_soon(feed.watch_mids)  # live mid prices, polled within the API's weight budget
             self._running = True
             try:

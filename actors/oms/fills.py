@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from msgspec.structs import replace
 
-from actors.oms.ledger import Ledger
-from b1e55ed.messages import Alert, Event, Fill, FundingPaid, OrderUpdated
+from actors.oms.ledger import Ledger, Position
+from b1e55ed.messages import Alert, Event, Fill, FundingPaid, OrderUpdated, PositionStatus, PositionUpdated
 from b1e55ed.venues.base import VenueFill, VenueFunding
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def record_fills(ledger: Ledger, fills: Sequence[VenueFill], *, cycle: int, ts: 
             cycle=cycle,
             fill_id=venue_fill.fill_id,
         )
-        position = ledger.position_after(fill, order, venue_fill.ts)
+        position = position_after(ledger, fill, order, venue_fill.ts)
         closed = position is not None and position.status != "open"
         batch: list[Event] = [_order_after(order, fill, ts, closes_position=closed), fill]
         if position is not None:
@@ -73,6 +73,58 @@ def record_fills(ledger: Ledger, fills: Sequence[VenueFill], *, cycle: int, ts: 
         ledger.fold(follow)
         events += batch + follow
     return events
+
+
+def position_after(ledger: Ledger, fill: Fill, order: OrderUpdated, ts: int) -> PositionUpdated | None:
+    """The position event that ``fill`` (of ``order``) causes, computed before the fill is folded."""
+    current = ledger.positions.get(fill.symbol)
+    if order.role == "entry":
+        trade = ledger.trades.get(order.cloid)
+        stop, target = (trade.stop, trade.target) if trade else (0.0, 0.0)
+        if current is None:
+            return PositionUpdated(
+                ts=ts,
+                position_id=order.cloid,
+                symbol=fill.symbol,
+                side=order.side,
+                entry_price=fill.price,
+                size=fill.size,
+                stop=stop,
+                target=target,
+                status="open",
+                opened_at=ts,
+                fees=fill.fee,
+            )
+        size = current.size + fill.size
+        entry = (current.entry_price * current.size + fill.price * fill.size) / size
+        return _position(current, ts, size=size, entry_price=entry, fees=current.fees + fill.fee)
+    if current is None:
+        return None
+    fees = current.fees + fill.fee
+    remaining = max(0.0, current.size - fill.size)
+    if remaining > 1e-12:
+        return _position(current, ts, size=remaining, fees=fees)
+    realised = current.realised + current.realised_by(fill.price, fill.size)
+    status: PositionStatus = "stopped" if order.role == "stop" else "closed"
+    pnl = realised - fees + current.funding
+    return _position(current, ts, status=status, exit_price=fill.price, pnl=pnl, closed_at=ts, fees=fees)
+
+def _position(current: Position, ts: int, **changes: object) -> PositionUpdated:
+    fields: dict[str, object] = {
+        "ts": ts,
+        "position_id": current.position_id,
+        "symbol": current.symbol,
+        "side": current.side,
+        "entry_price": current.entry_price,
+        "size": current.size,
+        "stop": current.stop,
+        "target": current.target,
+        "status": "open",
+        "opened_at": current.opened_at,
+        "fees": current.fees,
+    }
+    fields.update(changes)
+    return PositionUpdated(**fields)  # type: ignore[arg-type]
 
 
 def _order_after(order: OrderUpdated, fill: Fill, ts: int, *, closes_position: bool) -> OrderUpdated:

@@ -1,5 +1,8 @@
 """The OMS's state: orders by cloid, approved trades, positions and cash. Built only by folding events.
 
+The ledger folds events and answers reads; it makes no events (``fills.py``, ``execution.py`` and
+``reconcile.py`` do, from what it answers).
+
 The same ``apply`` runs live, as the OMS records each event, and at start, over the whole log: the book after a
 restart is exactly what the log says it is.
 
@@ -25,7 +28,6 @@ from b1e55ed.messages import (
     FundingPaid,
     KillSwitchChanged,
     OrderUpdated,
-    PositionStatus,
     PositionUpdated,
     Trade,
     TradeDecided,
@@ -187,57 +189,3 @@ class Ledger:
 
     def pending_entry(self, symbol: str) -> OrderUpdated | None:
         return next((o for o in self.open_orders() if o.symbol == symbol and o.role == "entry"), None)
-
-    # -- deriving the events of a fill -----------------------------------------------------------------------
-
-    def position_after(self, fill: Fill, order: OrderUpdated, ts: int) -> PositionUpdated | None:
-        """The position event that ``fill`` (of ``order``) causes, computed before the fill is applied."""
-        current = self.positions.get(fill.symbol)
-        if order.role == "entry":
-            trade = self.trades.get(order.cloid)
-            stop, target = (trade.stop, trade.target) if trade else (0.0, 0.0)
-            if current is None:
-                return PositionUpdated(
-                    ts=ts,
-                    position_id=order.cloid,
-                    symbol=fill.symbol,
-                    side=order.side,
-                    entry_price=fill.price,
-                    size=fill.size,
-                    stop=stop,
-                    target=target,
-                    status="open",
-                    opened_at=ts,
-                    fees=fill.fee,
-                )
-            size = current.size + fill.size
-            entry = (current.entry_price * current.size + fill.price * fill.size) / size
-            return _position(current, ts, size=size, entry_price=entry, fees=current.fees + fill.fee)
-        if current is None:
-            return None
-        fees = current.fees + fill.fee
-        remaining = max(0.0, current.size - fill.size)
-        if remaining > 1e-12:
-            return _position(current, ts, size=remaining, fees=fees)
-        realised = current.realised + current.realised_by(fill.price, fill.size)
-        status: PositionStatus = "stopped" if order.role == "stop" else "closed"
-        pnl = realised - fees + current.funding
-        return _position(current, ts, status=status, exit_price=fill.price, pnl=pnl, closed_at=ts, fees=fees)
-
-
-def _position(current: Position, ts: int, **changes: object) -> PositionUpdated:
-    fields: dict[str, object] = {
-        "ts": ts,
-        "position_id": current.position_id,
-        "symbol": current.symbol,
-        "side": current.side,
-        "entry_price": current.entry_price,
-        "size": current.size,
-        "stop": current.stop,
-        "target": current.target,
-        "status": "open",
-        "opened_at": current.opened_at,
-        "fees": current.fees,
-    }
-    fields.update(changes)
-    return PositionUpdated(**fields)  # type: ignore[arg-type]

@@ -36,13 +36,12 @@ from functools import partial
 import trio
 from msgspec.structs import replace
 
-from actors.oms.conflicts import Intent, resolve
 from actors.oms.execution import Execution
 from actors.oms.fills import record_fills, record_funding
 from actors.oms.guard import Guard
+from actors.oms.judge import Judged, RiskGate
 from actors.oms.ledger import Ledger
 from actors.oms.reconcile import reconcile
-from actors.oms.risk import entry_checks
 from actors.oms.venue_health import VenueHealth
 from b1e55ed.clock import Clock
 from b1e55ed.cycle import (
@@ -51,8 +50,6 @@ from b1e55ed.cycle import (
     EnrichedCycles,
     StrategyReport,
     StrategyReports,
-    child_id,
-    decision_id,
 )
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.writer import EventLog
@@ -60,15 +57,10 @@ from b1e55ed.market.bars import MarketState
 from b1e55ed.messages import (
     Alert,
     Bar,
-    Check,
     CycleSettled,
-    Decision,
     EquitySynced,
     Event,
-    OrderRole,
     OrderUpdated,
-    RiskVerdict,
-    Trade,
     TradeDecided,
 )
 from b1e55ed.trading_config import KillSwitchConfig, RiskPolicy
@@ -254,106 +246,10 @@ class OMS:
         after = self.ledger.last_settled_as_of or as_of
         return {symbol: self._market.new_bars(symbol, after, as_of) for symbol in self._market.symbols}
 
-    def _judge(self, enriched: EnrichedCycle, reports: list[StrategyReport]) -> _Judged:
-        judged = _Judged()
-        ts = self._clock.now_ms()
-        intents: list[Intent] = []
-        for report in reports:
-            if report.status == "failed":
-                logger.error("strategy %s failed in cycle %d: %s", report.strategy, enriched.cycle, report.detail)
-            for candidate in report.candidates:
-                did = decision_id(report.strategy, candidate.symbol, candidate.direction, candidate.candle_close)
-                judged.decisions.append(
-                    Decision(
-                        ts=ts,
-                        cycle=enriched.cycle,
-                        as_of=enriched.as_of,
-                        strategy=report.strategy,
-                        symbol=candidate.symbol,
-                        decision_id=did,
-                        taken=candidate.taken,
-                        reason=candidate.reason,
-                        direction=candidate.direction,
-                        signals=list(candidate.signals),
-                        sizing=dict(candidate.sizing),
-                        trade=candidate.trade,
-                    )
-                )
-                if candidate.taken and candidate.trade is not None:
-                    intents.append(Intent(report.strategy, did, candidate.trade))
-        conflicts = resolve(intents)
-        for intent in intents:
-            self._gate_entry(judged, intent, conflicts[intent.decision_id], enriched, ts)
-        return judged
-
-    def _gate_entry(self, judged: _Judged, intent: Intent, conflict: Check, enriched: EnrichedCycle, ts: int) -> None:
-        did, trade = intent.decision_id, intent.trade
-        marks = self._marks()
-        checks = [conflict]
-        if conflict.passed:
-            checks = entry_checks(
-                trade,
-                did,
-                ledger=self.ledger,
-                marks=marks,
-                policy=self._policy,
-                trading_state=self._gate.state,
-                as_of=enriched.as_of,
-            )
-            checks.append(conflict)
-        failed = [check.name for check in checks if not check.passed]
-        judged.verdicts.append(
-            RiskVerdict(
-                ts=ts,
-                cycle=enriched.cycle,
-                decision_id=did,
-                strategy=intent.strategy,
-                symbol=trade.symbol,
-                approved=not failed,
-                checks=checks,
-                reason="approved" if not failed else "rejected: " + ", ".join(failed),
-            )
-        )
-        if failed:
-            return
-        judged.trades.append(TradeDecided(ts=ts, trade=trade, cycle=enriched.cycle, decision_id=did))
-        units = trade.size * self.ledger.equity(marks) / trade.entry
-        order = OrderUpdated(
-            ts=ts,
-            cloid=did,
-            status="pending",
-            symbol=trade.symbol,
-            side=trade.direction,
-            size=units,
-            exchange=self.venue.name,
-            role="entry",
-            order_side="buy" if trade.direction == "long" else "sell",
-            reference_price=trade.entry,
-            not_before=enriched.as_of,
-            cycle=enriched.cycle,
-        )
-        protection = self._protect(order, trade)
-        judged.entries += [order, *protection]
-        self.ledger.apply(judged.trades[-1])
-        self.ledger.fold([order, *protection])  # later candidates this cycle see them (positions, leverage)
-
-    def _protect(self, entry: OrderUpdated, trade: Trade) -> list[OrderUpdated]:
-        """Reduce-only stop and target, sent with the entry so they guard it from its first bar; their cloids
-        derive from the entry's."""
-        exit_side = "sell" if entry.side == "long" else "buy"
-        roles: list[tuple[OrderRole, float]] = [("stop", trade.stop), ("target", trade.target)]
-        return [
-            replace(
-                entry,
-                cloid=child_id(entry.cloid, role),
-                role=role,
-                order_side=exit_side,
-                reduce_only=True,
-                trigger_price=price,
-                parent=entry.cloid,
-            )
-            for role, price in roles
-        ]
+    def _judge(self, enriched: EnrichedCycle, reports: list[StrategyReport]) -> Judged:
+        gate = RiskGate(ledger=self.ledger, policy=self._policy, venue=self.venue.name)
+        ts, state = self._clock.now_ms(), self._gate.state
+        return gate.judge(enriched, reports, marks=self._marks(), trading_state=state, ts=ts)
 
     # -- start -------------------------------------------------------------------------------------------------
 
@@ -424,11 +320,3 @@ class OMS:
             except Exception:
                 logger.critical("could not record the database write error either")
             raise
-
-
-class _Judged:
-    def __init__(self) -> None:
-        self.decisions: list[Event] = []
-        self.verdicts: list[Event] = []
-        self.trades: list[TradeDecided] = []
-        self.entries: list[OrderUpdated] = []

@@ -7,7 +7,7 @@ one. A replay ends with its data; a live feed never ends.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import msgspec
 
@@ -25,3 +25,10 @@ class Feed(Protocol):
     source: MarketSource
 
     def closes(self) -> AsyncIterator[CloseBatch]: ...
+
+
+@runtime_checkable
+class PricePoller(Protocol):
+    """A live feed that also polls prices between closes (Hyperliquid's mids), as a task of its own."""
+
+    async def watch_mids(self) -> None: ...

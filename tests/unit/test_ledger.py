@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from msgspec.structs import replace
 
+from actors.oms.fills import position_after
 from actors.oms.ledger import Ledger
 from b1e55ed.cycle import child_id
 from b1e55ed.messages import (
@@ -98,7 +99,7 @@ class Book:
             role=order.role,
             venue="paper",
         )
-        position = self.ledger.position_after(fill, order, ts)
+        position = position_after(self.ledger, fill, order, ts)
         filled = replace(order, ts=ts, status="filled", filled_price=price, filled_size=units)
         self.record(filled, fill, *([position] if position else []))
         return position
