@@ -24,8 +24,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import trio
 
+from b1e55ed.barrier import CycleBarrier
 from b1e55ed.clock import Clock
-from b1e55ed.cycle import CycleBarrier, CycleTick, Ticks
+from b1e55ed.cycle import CycleTick, Ticks
 from b1e55ed.errors import ScanRefused
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.health import ActorHealth

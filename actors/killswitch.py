@@ -1,7 +1,7 @@
 """The kill-switch actor: restores TradingState from the log at start and applies manual requests.
 
 The other triggers move the same ``TradingGate``: drawdown, the day's loss, the venue error rate and a venue
-disconnect are watched by the OMS (``actors/oms/guard.py``), the supervisor's restart intensity by the runtime.
+disconnect are watched by the OMS (``actors/oms/triggers.py``), the supervisor's restart intensity by the runtime.
 This actor owns what comes from outside: the request file of ``python -m b1e55ed killswitch``. Whatever moves the
 gate, the OMS then cancels the open entry orders (and flattens, if configured), keeping every stop and target.
 """

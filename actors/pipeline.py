@@ -24,15 +24,15 @@ from actors.featurestore import FeatureStore
 from actors.killswitch import KillSwitch
 from actors.oms.ledger import Ledger
 from actors.oms.oms import OMS
-from actors.producers.actor import ProducerStage
-from actors.strategies.actor import strategy_stage
-from actors.venue import build_venue
+from actors.producers.actor import ProducerActor
+from actors.strategies.actor import strategy_actor
 from b1e55ed.api.metrics import ApiMetrics
-from b1e55ed.api.wiring import api_context, api_stage
+from b1e55ed.api.wiring import api_actor, api_context
+from b1e55ed.barrier import CycleBarrier
 from b1e55ed.clock import ManualClock
 from b1e55ed.collect import basis_premium
 from b1e55ed.config import Config, PluginSpec
-from b1e55ed.cycle import CycleBarrier, EnrichedCycles, Producer, Strategy, Ticks
+from b1e55ed.cycle import EnrichedCycles, Ticks
 from b1e55ed.hyperliquid.info import InfoClient
 from b1e55ed.market.bars import MarketState
 from b1e55ed.market.feed import Feed
@@ -41,12 +41,15 @@ from b1e55ed.market.hyperliquid import HyperliquidFeed
 from b1e55ed.market.replay import DataError, ReplayFeed, load_history
 from b1e55ed.market.sentiment import FearGreedIndex
 from b1e55ed.market.sim import SimFeed, SimMarket
-from b1e55ed.plugins import Keys, PluginSetup, Services
+from b1e55ed.plugins import Keys, PluginSetup, Producer, Services, Strategy
 from b1e55ed.ratelimit import WeightBudget
 from b1e55ed.registry import resolve_enabled
-from b1e55ed.runtime import Runtime, Stage
+from b1e55ed.runtime import Runtime, Supervised
 from b1e55ed.timeframes import INTERVAL_MS
 from b1e55ed.trading_config import day_ms, is_driven
+from b1e55ed.venues.base import Venue
+from b1e55ed.venues.hyperliquid import HyperliquidVenue
+from b1e55ed.venues.paper import PaperVenue
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +64,7 @@ class TradingPipeline:
         self.http, self.info = self._hyperliquid()
         self.services = self._services()
 
-    def stages(self) -> list[Stage]:
+    def stages(self) -> list[Supervised]:
         config, runtime = self.config, self.runtime
         producers: list[Producer] = self._plugins(config.brain.producers, "brain.producers")
         strategies: list[Strategy] = self._plugins(config.brain.strategies, "brain.strategies")
@@ -74,18 +77,18 @@ class TradingPipeline:
         oms_cycles = runtime.channel(1)
         strategy_reports = runtime.channel(max(1, len(strategies)))
 
-        venue = build_venue(config, self.timeframe_ms, self.services.funding, self.http, self.info)
+        venue = self.venue()
         log, clock = runtime.log, runtime.clock
         driven = is_driven(config.market)
         stages = [
-            Stage(
+            Supervised(
                 "killswitch",
                 KillSwitch(
                     gate=runtime.gate, log=log, clock=clock, db=runtime.db_path, poll_s=config.killswitch.poll_s
                 ),
                 source=True,  # requests come from outside: at shutdown it stops at once, with nothing to drain
             ),
-            Stage(
+            Supervised(
                 "oms",
                 OMS(
                     strategies=[s.name for s in strategies],
@@ -106,12 +109,12 @@ class TradingPipeline:
             ),
         ]
         for strategy, (_, inbox) in zip(strategies, strategy_inboxes, strict=True):
-            stages.append(Stage(strategy.name, strategy_stage(strategy, inbox, strategy_reports[0])))
+            stages.append(Supervised(strategy.name, strategy_actor(strategy, inbox, strategy_reports[0])))
         enricher_outputs: list[trio.MemorySendChannel[EnrichedCycles]] = [send for send, _ in strategy_inboxes] + [
             oms_cycles[0]
         ]
         stages.append(
-            Stage(
+            Supervised(
                 "enricher",
                 Enricher(
                     producers=[p.name for p in producers],
@@ -126,7 +129,7 @@ class TradingPipeline:
             )
         )
         for producer, (_, inbox) in zip(producers, producer_inboxes, strict=True):
-            stages.append(Stage(producer.name, ProducerStage(producer, inbox, producer_reports[0])))
+            stages.append(Supervised(producer.name, ProducerActor(producer, inbox, producer_reports[0])))
         brain_outputs: list[trio.MemorySendChannel[Ticks]] = [send for send, _ in producer_inboxes] + [
             enricher_ticks[0]
         ]
@@ -147,10 +150,10 @@ class TradingPipeline:
             batch=config.brain.replay_batch if driven and not config.market.speed else 1,
             on_cycle_time=metrics.cycle_timed,
         )
-        stages.append(Stage("brain", brain, source=True))
+        stages.append(Supervised("brain", brain, source=True))
         # Off the trading path: it follows the log; at shutdown it catches up, flushes and returns.
         features = FeatureStore(log=log, root=Path(config.data_dir) / "features", stopping=runtime.stopping)
-        stages.append(Stage("features", features))
+        stages.append(Supervised("features", features))
         api = api_context(
             runtime,
             strategies=[s.name for s in strategies],
@@ -161,7 +164,7 @@ class TradingPipeline:
             busy=lambda: brain.cycle > self.barrier.settled,
         )
         if config.api.enabled:  # first: a bad API address stops the process before the first cycle can trade
-            stages.insert(0, api_stage(api))
+            stages.insert(0, api_actor(api))
         return stages
 
     def _plugins(self, specs: Sequence[PluginSpec], key: str) -> list:  # type: ignore[type-arg]
@@ -203,6 +206,27 @@ class TradingPipeline:
             funding=funding,
             fear_greed=FearGreedIndex.load(fear_path) if fear_path else None,
             keys=keys,
+        )
+
+    def venue(self) -> Venue:
+        """Paper by default; live, Hyperliquid on the process's HTTP client, sharing its info client when both
+        read the same URL."""
+        config = self.config
+        if config.mode == "live":
+            assert self.http is not None  # every live run has one (``_hyperliquid``)
+            same_url = self.info is not None and self.info.base_url == config.hyperliquid.url.rstrip("/")
+            info = self.info if same_url else None
+            # The key is in the environment only (the CLI refuses a file that sets it); it goes to the signer, never
+            # to a log line.
+            key = config.keys.hyperliquid_private_key.reveal()
+            return HyperliquidVenue.from_config(config.hyperliquid, key, http=self.http, info=info)
+        return PaperVenue(
+            fees=config.paper.fees,
+            slippage=config.paper.slippage,
+            latency_s=0.0 if is_driven(config.market) else config.paper.latency_s,
+            min_notional=config.risk.min_notional,
+            timeframe_ms=self.timeframe_ms,
+            funding=self.services.funding if config.paper.funding else None,
         )
 
     def _context_sources(self) -> dict[str, ContextSource]:

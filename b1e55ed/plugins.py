@@ -1,4 +1,5 @@
-"""How the runtime builds a plug-in from its config entry: ``cls(PluginSetup(...))``.
+"""What a plug-in is (the producer and strategy contracts) and how the runtime builds one from its config entry:
+``cls(PluginSetup(...))``.
 
 A plug-in declares its parameters as a frozen ``msgspec.Struct`` named ``Params`` (with ``forbid_unknown_fields``,
 and constraints in ``msgspec.Meta``); the config check converts each entry's ``params`` into it at load, so a
@@ -18,6 +19,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
+from b1e55ed.cycle import Candidate, EnrichedCycle
+from b1e55ed.market.bars import BarsView
+from b1e55ed.messages import Signal
 from b1e55ed.registry import ConfigError
 from b1e55ed.validation import dotted, locate
 
@@ -87,6 +91,41 @@ def params_type(plugin: type) -> type[msgspec.Struct]:
 def convert_params(params: Mapping[str, Any], kind: type[P]) -> P:
     """``params`` converted to ``kind``, strictly: no unknown key, no text for a number, no bool for a number."""
     return msgspec.convert(params, kind)
+
+
+class Producer(Protocol):
+    """A pure function of a fixed window of bars: the same window always gives the same signal.
+
+    Returns None when the window is too short to say anything ("no data").
+    """
+
+    name: str
+
+    def produce(self, symbol: str, bars: BarsView, as_of: int) -> Signal | None: ...
+
+
+@runtime_checkable
+class BatchProducer(Producer, Protocol):
+    """A producer that can answer for many consecutive cycles of one symbol at once (a replay's batch), giving
+    exactly what ``produce`` gives for each window, only faster: ``windows[i]`` is the symbol's window as of
+    ``as_ofs[i]``."""
+
+    def produce_batch(self, symbol: str, windows: Sequence[BarsView], as_ofs: Sequence[int]) -> list[Signal | None]: ...
+
+
+class Strategy(Protocol):
+    """Turns a whole enriched cycle, market views included, into candidates with reasons."""
+
+    name: str
+
+    def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]: ...
+
+
+@runtime_checkable
+class BatchStrategy(Strategy, Protocol):
+    """A strategy that can judge many consecutive cycles at once, giving exactly what ``evaluate`` gives for each."""
+
+    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]: ...
 
 
 @runtime_checkable

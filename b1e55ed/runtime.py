@@ -3,7 +3,7 @@
 Shutdown (SIGINT, SIGTERM or ``request_stop``) runs in this order:
 
 1. sources (the feed, the brain's clock) are cancelled, so no new work starts, and the channels the runtime
-   owns are closed; the other stages finish what is in their channels and return at the end of their input,
+   owns are closed; the other actors finish what is in their channels and return at the end of their input,
    or are cancelled when ``runtime.shutdown_timeout_s`` runs out;
 2. ``RuntimeStopped`` is appended and the writer commits everything queued, under a shielded timeout;
 3. the store closes and ``run`` returns: the process exits 0.
@@ -39,16 +39,19 @@ logger = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 
-class Stage(NamedTuple):
+
+class Supervised(NamedTuple):
+    """An actor the runtime runs under its supervisor, by name."""
+
     name: str
     actor: Actor
     source: bool = False  # makes new work on its own (feed, scheduler), so it is stopped first
 
 
-StageBuilder = Callable[["Runtime"], Sequence[Stage]]
+ActorsBuilder = Callable[["Runtime"], Sequence[Supervised]]
 
 
-def no_stages(runtime: Runtime) -> Sequence[Stage]:
+def no_actors(runtime: Runtime) -> Sequence[Supervised]:
     return ()
 
 
@@ -66,7 +69,7 @@ class Runtime:
         self._stop_reason: str | None = None
         self._stopping = trio.Event()
         self.resources = AsyncExitStack()
-        """What the stages share and the runtime closes once they have all ended (an HTTP client, say)."""
+        """What the actors share and the runtime closes once they have all ended (an HTTP client, say)."""
 
     @property
     def log(self) -> EventLog:
@@ -94,7 +97,7 @@ class Runtime:
         self._stopping.set()
 
     async def run(
-        self, stages: StageBuilder = no_stages, *, task_status: trio.TaskStatus[Runtime] = trio.TASK_STATUS_IGNORED
+        self, actors: ActorsBuilder = no_actors, *, task_status: trio.TaskStatus[Runtime] = trio.TASK_STATUS_IGNORED
     ) -> None:
         async with trio.open_nursery() as signals:
             await signals.start(self._stop_on_signals)
@@ -113,7 +116,7 @@ class Runtime:
                     await log.append(started)
                     logger.info("b1e55ed %s (%s): event log %s at seq %d", VERSION, mode, self.db_path, log.head.seq)
                     async with self.resources:
-                        await self._run_stages(stages, task_status)
+                        await self._run_actors(actors, task_status)
                     await self._drain_log(log)
             finally:
                 self.hub.close()
@@ -121,17 +124,17 @@ class Runtime:
                     await store.close()
             signals.cancel_scope.cancel()
 
-    async def _run_stages(self, stages: StageBuilder, task_status: trio.TaskStatus[Runtime]) -> None:
+    async def _run_actors(self, actors: ActorsBuilder, task_status: trio.TaskStatus[Runtime]) -> None:
         supervisor = Supervisor(
             self.config.supervisor, self.rng, self.clock, self.health, self._on_supervision, fatal_errors=FATAL
         )
         sources: list[trio.CancelScope] = []
         others: list[trio.CancelScope] = []
         async with trio.open_nursery() as nursery:
-            for stage in stages(self):
+            for member in actors(self):
                 scope = trio.CancelScope()
-                (sources if stage.source else others).append(scope)
-                await nursery.start(_supervise_in, scope, supervisor, stage.name, stage.actor)
+                (sources if member.source else others).append(scope)
+                await nursery.start(_supervise_in, scope, supervisor, member.name, member.actor)
             task_status.started(self)
             await self._stopping.wait()
             for scope in sources:

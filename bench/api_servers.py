@@ -45,11 +45,11 @@ def child_env(port: int, **extra: str) -> dict[str, str]:
 def serve_api(port: int, db: Path, commits: Path | None) -> None:
     """The real API over a log seeded with 20,000 signals. With ``commits``, it appends an alert carrying its
     creation time ``EVENTS_PER_S`` times a second, and on exit writes each one's seq and commit time there."""
-    from b1e55ed.api.wiring import api_context, api_stage
+    from b1e55ed.api.wiring import api_actor, api_context
     from b1e55ed.clock import WallClock
     from b1e55ed.config import load_config
     from b1e55ed.messages import Alert, Signal, SignalRecorded
-    from b1e55ed.runtime import Runtime, Stage
+    from b1e55ed.runtime import Runtime, Supervised
 
     config = load_config(environ=child_env(port), env_file=None)
     runtime = Runtime(config, db_path=db, clock=WallClock())
@@ -94,10 +94,10 @@ def serve_api(port: int, db: Path, commits: Path | None) -> None:
             task_status.started()
             await trio.sleep_forever()
 
-    def stages(rt: Runtime) -> list[Stage]:
+    def stages(rt: Runtime) -> list[Supervised]:
         ctx = api_context(rt, strategies=["confluence"], producers=list(PRODUCERS))
-        built = [Stage("seed", Seeder()), api_stage(ctx)]
-        return [*built, Stage("ticker", Ticker(), source=True)] if commits else built
+        built = [Supervised("seed", Seeder()), api_actor(ctx)]
+        return [*built, Supervised("ticker", Ticker(), source=True)] if commits else built
 
     trio.run(runtime.run, stages)
 

@@ -21,14 +21,14 @@ import numpy as np
 from common import figure, load_average, note
 
 from actors.context import pcs_context, pcs_context_batch
-from b1e55ed.cycle import BatchProducer, BatchStrategy, CycleTick, EnrichedCycle
+from b1e55ed.cycle import CycleTick, EnrichedCycle
 from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
 from b1e55ed.market import indicators as ind
 from b1e55ed.market.bars import BarsView, MarketState
 from b1e55ed.market.funding import FundingHistory, FundingRates
 from b1e55ed.market.replay import load_history
 from b1e55ed.market.sim import SimMarket
-from b1e55ed.plugins import PluginSetup, Services
+from b1e55ed.plugins import BatchProducer, BatchStrategy, PluginSetup, Services
 from b1e55ed.registry import PluginSpec
 
 SYMBOLS, BARS, PERIOD = 50, 10_000, 14

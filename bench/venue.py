@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fakes, whe
 
 from common import figure, load_average, note
 
-from b1e55ed.cycle import decision_id
 from b1e55ed.hyperliquid.config import HyperliquidConfig
 from b1e55ed.hyperliquid.signing import Signer, order_action, order_wire
+from b1e55ed.ids import decision_id
 from b1e55ed.messages import Decision, OrderUpdated
 from b1e55ed.venues.base import VenueOrder
 from b1e55ed.venues.hyperliquid import HyperliquidVenue

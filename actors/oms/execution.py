@@ -20,7 +20,7 @@ from actors.oms.fills import follow_position
 from actors.oms.ledger import FINAL_ORDER_STATES, Ledger
 from actors.oms.venue_health import VenueHealth
 from b1e55ed.clock import Clock
-from b1e55ed.cycle import child_id
+from b1e55ed.ids import child_id
 from b1e55ed.messages import OrderStatus, OrderUpdated
 from b1e55ed.venues.base import OrderState, Venue, VenueOrder, VenueUnavailable
 

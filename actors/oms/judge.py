@@ -11,7 +11,8 @@ from msgspec.structs import replace
 from actors.oms.conflicts import Intent, resolve
 from actors.oms.ledger import Ledger
 from actors.oms.risk import entry_checks
-from b1e55ed.cycle import EnrichedCycle, StrategyReport, child_id, decision_id
+from b1e55ed.cycle import EnrichedCycle, StrategyReport
+from b1e55ed.ids import child_id, decision_id
 from b1e55ed.messages import (
     Check,
     Decision,

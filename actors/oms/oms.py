@@ -38,19 +38,14 @@ from msgspec.structs import replace
 
 from actors.oms.execution import Execution
 from actors.oms.fills import record_fills, record_funding
-from actors.oms.guard import Guard
 from actors.oms.judge import Judged, RiskGate
 from actors.oms.ledger import Ledger
 from actors.oms.reconcile import reconcile
+from actors.oms.triggers import KillSwitchTriggers
 from actors.oms.venue_health import VenueHealth
+from b1e55ed.barrier import CycleBarrier
 from b1e55ed.clock import Clock
-from b1e55ed.cycle import (
-    CycleBarrier,
-    EnrichedCycle,
-    EnrichedCycles,
-    StrategyReport,
-    StrategyReports,
-)
+from b1e55ed.cycle import EnrichedCycle, EnrichedCycles, StrategyReport, StrategyReports
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.market.bars import MarketState
@@ -118,7 +113,7 @@ class OMS:
             disconnect_s=killswitch.venue_disconnect_s,
         )
         self._execution = Execution(venue=venue, health=self.health, clock=clock, ledger=ledger)
-        self._guard = Guard(
+        self._triggers = KillSwitchTriggers(
             gate=gate,
             config=killswitch,
             execution=self._execution,
@@ -133,8 +128,8 @@ class OMS:
             if reconciled := await reconcile(self._execution, self._clock.now_ms()):
                 await self._append(*reconciled)
         async with self._cycles.clone() as cycles, self._reports.clone() as reports, trio.open_nursery() as nursery:
-            nursery.start_soon(self._guard.follow_trading_state)
-            nursery.start_soon(self._guard.watch_disconnect, self._clock.now_ms)
+            nursery.start_soon(self._triggers.follow_trading_state)
+            nursery.start_soon(self._triggers.watch_disconnect, self._clock.now_ms)
             task_status.started()
             async for batch in cycles:
                 answers = await self._collect(batch, reports)
@@ -279,10 +274,10 @@ class OMS:
     async def _settle(self, enriched: EnrichedCycle, answers: list[OrderUpdated]) -> None:
         ts = self._clock.now_ms()
         events: list[Event] = [*answers]
-        if (trigger := self._guard.trigger(self.ledger.equity(self._marks()), enriched.as_of)) is not None:
+        if (trigger := self._triggers.trigger(self.ledger.equity(self._marks()), enriched.as_of)) is not None:
             cause, detail = trigger
-            if tripped := self._guard.trip(cause, detail, ts):
-                await self._guard.stop_trading([*events, *tripped], f"kill switch HALTED: {detail}")
+            if tripped := self._triggers.trip(cause, detail, ts):
+                await self._triggers.stop_trading([*events, *tripped], f"kill switch HALTED: {detail}")
                 events = []
         marks = self._marks()
         settled = CycleSettled(

@@ -32,7 +32,7 @@ from msgspec.structs import replace
 from actors.oms.execution import RETRY_DELAY_S, SUBMIT_ATTEMPTS, Execution
 from actors.oms.fills import record_fills
 from actors.oms.ledger import Ledger
-from b1e55ed.cycle import child_id
+from b1e55ed.ids import child_id
 from b1e55ed.messages import Alert, Direction, Event, OrderUpdated, PositionUpdated
 from b1e55ed.venues.base import VenueOrder, VenuePosition, VenueUnavailable
 

@@ -17,15 +17,15 @@ from dataclasses import replace
 
 import trio
 
-from b1e55ed.cycle import BatchProducer, CycleTick, Producer, ProducerReport, ProducerReports, ReportStatus, Ticks
+from b1e55ed.cycle import CycleTick, ProducerReport, ProducerReports, ReportStatus, Ticks
 from b1e55ed.market.bars import BarsView
 from b1e55ed.messages import Signal
-from b1e55ed.plugins import NetworkProducer
+from b1e55ed.plugins import BatchProducer, NetworkProducer, Producer
 
 logger = logging.getLogger(__name__)
 
 
-class ProducerStage:
+class ProducerActor:
     def __init__(
         self,
         producer: Producer,

@@ -10,25 +10,18 @@ import logging
 
 import trio
 
-from actors.stage import PureStage
-from b1e55ed.cycle import (
-    BatchStrategy,
-    Candidate,
-    EnrichedCycle,
-    EnrichedCycles,
-    Strategy,
-    StrategyReport,
-    StrategyReports,
-)
+from actors.pure import PureActor
+from b1e55ed.cycle import Candidate, EnrichedCycle, EnrichedCycles, StrategyReport, StrategyReports
+from b1e55ed.plugins import BatchStrategy, Strategy
 
 logger = logging.getLogger(__name__)
 
 
-def strategy_stage(
+def strategy_actor(
     strategy: Strategy,
     cycles: trio.MemoryReceiveChannel[EnrichedCycles],
     reports: trio.MemorySendChannel[StrategyReports],
-) -> PureStage[EnrichedCycles, StrategyReports]:
+) -> PureActor[EnrichedCycles, StrategyReports]:
     batched = strategy if isinstance(strategy, BatchStrategy) else None
 
     def report(cycle: EnrichedCycle) -> StrategyReport:
@@ -63,7 +56,7 @@ def strategy_stage(
     def batch_failed(batch: EnrichedCycles, exc: Exception) -> StrategyReports:
         return tuple(failed(cycle, exc) for cycle in batch)
 
-    return PureStage(strategy.name, cycles, reports, compute, batch_failed)
+    return PureActor(strategy.name, cycles, reports, compute, batch_failed)
 
 
 def _symbol(candidate: Candidate) -> str:

@@ -23,7 +23,7 @@ from b1e55ed.api.openapi import openapi_schema
 from b1e55ed.api.responses import Json
 from b1e55ed.api.routes_control import control_routes
 from b1e55ed.api.routes_read import read_routes
-from b1e55ed.api.security import Guard
+from b1e55ed.api.security import AccessGuard
 from b1e55ed.api.sse import sse_routes
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def create_app(ctx: ApiContext) -> Starlette:
         *_dashboard_routes(ctx),
     ]
     api = ctx.config.api
-    middleware = [Middleware(Guard, config=api, metrics=ctx.metrics)]
+    middleware = [Middleware(AccessGuard, config=api, metrics=ctx.metrics)]
     if api.cors_origins:  # outermost, so that preflights are answered before the guard
         cors = Middleware(
             CORSMiddleware,

@@ -87,7 +87,7 @@ class AllowList:
         return any(ip in network for network in self._networks)
 
 
-class Guard:
+class AccessGuard:
     def __init__(self, app: ASGIApp, *, config: ApiConfig, metrics: ApiMetrics) -> None:
         self.app = app
         self._token = config.auth_token

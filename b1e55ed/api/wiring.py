@@ -10,7 +10,7 @@ from b1e55ed.api.context import ApiContext
 from b1e55ed.api.control import gate_control
 from b1e55ed.api.metrics import ApiMetrics
 from b1e55ed.api.queries import ReadModel
-from b1e55ed.runtime import Runtime, Stage
+from b1e55ed.runtime import Runtime, Supervised
 
 
 def api_context(
@@ -59,6 +59,6 @@ def api_context(
     return ctx
 
 
-def api_stage(ctx: ApiContext) -> Stage:
+def api_actor(ctx: ApiContext) -> Supervised:
     # A source: at shutdown it stops at once (open streams end), before the stages that drain.
-    return Stage("api", ApiServer(ctx), source=True)
+    return Supervised("api", ApiServer(ctx), source=True)

@@ -2,7 +2,7 @@
 
 - **Entries** are IOC limit orders at the reference price moved by ``slippage`` (a market order, as the SDK's
   ``market_open`` makes it), or, with ``entry_tif="Gtc"``, resting limits at the reference price. Prices and sizes
-  follow ``hl_rules``; an entry worth less than $10 is refused here, before it is signed.
+  follow ``b1e55ed.hyperliquid.rules``; an entry worth less than $10 is refused here, before it is signed.
 - **Stops and targets** (reduce-only, with a trigger price) are market trigger orders grouped ``positionTpsl``: tied
   to the position, the exchange cancels them when it closes, crash or no crash. Hyperliquid lets a
   reduce-only trigger protect only a position that exists, so a child submitted while its entry has not filled is
@@ -29,12 +29,12 @@ import httpx
 import msgspec
 from msgspec.structs import replace
 
-from b1e55ed.cycle import child_id
 from b1e55ed.hyperliquid.config import HyperliquidConfig
 from b1e55ed.hyperliquid.info import InfoClient, InfoError, InfoUnavailable
 from b1e55ed.hyperliquid.rules import DEFAULT_SLIPPAGE
 from b1e55ed.hyperliquid.signing import Grouping, Signer, cancel_by_cloid_action, modify_action, order_action
 from b1e55ed.hyperliquid.wire import WireOpenOrder
+from b1e55ed.ids import child_id
 from b1e55ed.messages import Bar
 from b1e55ed.ratelimit import WeightBudget
 from b1e55ed.venues.base import (

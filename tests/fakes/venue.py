@@ -17,20 +17,12 @@ import trio
 
 from actors.oms.ledger import Ledger
 from actors.oms.oms import OMS
+from b1e55ed.barrier import CycleBarrier
 from b1e55ed.clock import ManualClock
-from b1e55ed.cycle import (
-    Candidate,
-    CycleBarrier,
-    CycleTick,
-    EnrichedCycle,
-    EnrichedCycles,
-    StrategyReport,
-    StrategyReports,
-    child_id,
-    decision_id,
-)
+from b1e55ed.cycle import Candidate, CycleTick, EnrichedCycle, EnrichedCycles, StrategyReport, StrategyReports
 from b1e55ed.eventlog.store import MemoryStore
 from b1e55ed.eventlog.writer import EventLog
+from b1e55ed.ids import child_id, decision_id
 from b1e55ed.market.bars import MarketState
 from b1e55ed.messages import AnyEvent, Bar, Direction, Trade, TradingStateName
 from b1e55ed.trading_config import KillSwitchConfig, RiskPolicy

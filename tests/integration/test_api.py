@@ -13,7 +13,7 @@ from b1e55ed.api.server import UnsafeBind, check_bind
 from b1e55ed.config import ApiConfig, Secret
 from b1e55ed.eventlog.chain import GENESIS
 from b1e55ed.messages import KillSwitchChanged
-from tests.integration.test_api_support import DECISION_ID, T0, TOKEN, api_config, cycle_events, served
+from tests.integration.api_support import DECISION_ID, T0, TOKEN, api_config, cycle_events, served
 
 
 async def test_health_reports_components_producers_and_the_last_cycle(tmp_path: Path) -> None:

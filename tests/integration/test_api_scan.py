@@ -14,7 +14,7 @@ from actors.pipeline import TradingPipeline
 from b1e55ed.clock import Clock, ManualClock, WallClock
 from b1e55ed.config import Config
 from b1e55ed.runtime import Runtime
-from tests.integration.test_api_support import TOKEN, api_config
+from tests.integration.api_support import TOKEN, api_config
 
 
 @asynccontextmanager

@@ -13,8 +13,8 @@ import trio
 from eth_account import Account
 from msgspec.structs import replace
 
-from b1e55ed.cycle import child_id, decision_id
 from b1e55ed.hyperliquid.config import HyperliquidConfig
+from b1e55ed.ids import child_id, decision_id
 from b1e55ed.messages import OrderRole
 from b1e55ed.venues.base import VenueOrder, VenueUnavailable
 from b1e55ed.venues.hyperliquid import HELD, HyperliquidVenue

@@ -9,7 +9,6 @@ import trio
 from eth_account import Account
 
 from actors.pipeline import TradingPipeline
-from actors.venue import build_venue
 from b1e55ed.clock import WallClock
 from b1e55ed.config import load_config
 from b1e55ed.market.hyperliquid import HyperliquidFeed
@@ -40,7 +39,7 @@ async def test_live_wiring_shares_one_client_one_info_client_and_one_budget(tmp_
             info, http = pipeline.info, pipeline.http
             assert info is not None
             assert http is not None
-            venue = build_venue(config, pipeline.timeframe_ms, None, http, info)
+            venue = pipeline.venue()
             assert isinstance(venue, HyperliquidVenue)
             async with pipeline.open_feed() as feed:
                 assert isinstance(feed, HyperliquidFeed)

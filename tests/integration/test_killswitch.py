@@ -25,23 +25,15 @@ from actors.killswitch import KillSwitch
 from actors.oms.ledger import Ledger
 from actors.oms.oms import OMS
 from b1e55ed import killswitch_file
+from b1e55ed.barrier import CycleBarrier
 from b1e55ed.clock import ManualClock
-from b1e55ed.cycle import (
-    Candidate,
-    CycleBarrier,
-    CycleTick,
-    EnrichedCycle,
-    EnrichedCycles,
-    StrategyReport,
-    StrategyReports,
-    child_id,
-    decision_id,
-)
+from b1e55ed.cycle import Candidate, CycleTick, EnrichedCycle, EnrichedCycles, StrategyReport, StrategyReports
 from b1e55ed.eventlog import codec
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.projections import Upsert
 from b1e55ed.eventlog.sqlite_store import SqliteStore
 from b1e55ed.eventlog.writer import EventLog
+from b1e55ed.ids import child_id, decision_id
 from b1e55ed.market.bars import MarketState
 from b1e55ed.messages import (
     Alert,

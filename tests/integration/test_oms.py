@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from trio.testing import MockClock
 
-from b1e55ed.cycle import child_id
+from b1e55ed.ids import child_id
 from b1e55ed.messages import (
     Alert,
     AnyEvent,

@@ -19,7 +19,7 @@ from b1e55ed.eventlog.sqlite_store import SqliteStore
 from b1e55ed.eventlog.store import HeadMismatch
 from b1e55ed.eventlog.verify import verify_database
 from b1e55ed.messages import ActorEscalated, ActorRestarted, Alert, AnyEvent, RuntimeStarted, RuntimeStopped
-from b1e55ed.runtime import Runtime, Stage
+from b1e55ed.runtime import Runtime, Supervised
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,10 +73,10 @@ async def test_stop_drains_the_channels_before_the_log_closes(tmp_path: Path) ->
     started: list[str] = []
     counter: list[Counter] = []
 
-    def stages(rt: Runtime) -> Sequence[Stage]:
+    def stages(rt: Runtime) -> Sequence[Supervised]:
         send, receive = rt.channel(16)
         counter.append(Counter(send, started))
-        return [Stage("counter", counter[0], source=True), Stage("recorder", Recorder(rt, receive, started))]
+        return [Supervised("counter", counter[0], source=True), Supervised("recorder", Recorder(rt, receive, started))]
 
     async with trio.open_nursery() as nursery:
         await nursery.start(runtime.run, stages)
@@ -108,7 +108,7 @@ async def test_restarts_and_escalation_are_recorded_with_an_alert(tmp_path: Path
     runtime = Runtime(cfg, db_path=db, clock=WallClock())
     crasher = Crasher()
     async with trio.open_nursery() as nursery:
-        await nursery.start(runtime.run, lambda rt: [Stage("crasher", crasher)])
+        await nursery.start(runtime.run, lambda rt: [Supervised("crasher", crasher)])
         while runtime.health["crasher"].state != "stopped":  # noqa: ASYNC110 - health has no change event
             await trio.sleep(0.01)
         runtime.request_stop("test")
@@ -221,7 +221,7 @@ async def test_a_chain_mismatch_halts_at_its_first_occurrence(tmp_path: Path) ->
     appender = Appender(runtime)
     with pytest.RaisesGroup(HeadMismatch, flatten_subgroups=True):
         async with trio.open_nursery() as nursery:
-            await nursery.start(runtime.run, lambda rt: [Stage("appender", appender)])
+            await nursery.start(runtime.run, lambda rt: [Supervised("appender", appender)])
             await trio.sleep(0.05)
             # Another writer behind the lock's back: the running writer's next append no longer follows the head.
             with sqlite3.connect(db) as conn:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.integration.test_api_support import TOKEN, api_config, served
+from tests.integration.api_support import TOKEN, api_config, served
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 # Stateful resource checks need create/delete operations; this API has none.

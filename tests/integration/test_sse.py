@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from b1e55ed.messages import Alert
-from tests.integration.test_api_support import TOKEN, api_config, cycle_events, served
+from tests.integration.api_support import TOKEN, api_config, cycle_events, served
 
 # httpx and httpcore leave their body generators suspended when a client stops reading an endless stream, and
 # trio's finalizer warns about each: the client library's bookkeeping. The server's own generator stays checked.

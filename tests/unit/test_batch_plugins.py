@@ -25,13 +25,13 @@ from actors.strategies.combined import CombinedStrategy
 from actors.strategies.ma_crossover import MACrossoverStrategy
 from actors.strategies.momentum import MomentumStrategy
 from actors.strategies.rsi_oversold import RSIOversoldStrategy
-from b1e55ed.cycle import BatchProducer, BatchStrategy, CycleTick, EnrichedCycle
+from b1e55ed.cycle import CycleTick, EnrichedCycle
 from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
 from b1e55ed.market.bars import BarArrays, BarsView, MarketState
 from b1e55ed.market.funding import FundingHistory
 from b1e55ed.market.replay import load_history
 from b1e55ed.messages import Signal
-from b1e55ed.plugins import PluginSetup, Services
+from b1e55ed.plugins import BatchProducer, BatchStrategy, PluginSetup, Services
 
 HOUR = 3_600_000
 WINDOW = 500

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import trio
 
-from actors.strategies.actor import strategy_stage
+from actors.strategies.actor import strategy_actor
 from actors.strategies.confluence import ConfluenceStrategy
-from b1e55ed.cycle import Candidate, CycleTick, EnrichedCycle, EnrichedCycles, Strategy, StrategyReport, StrategyReports
+from b1e55ed.cycle import Candidate, CycleTick, EnrichedCycle, EnrichedCycles, StrategyReport, StrategyReports
 from b1e55ed.market.bars import BarArrays, MarketState
 from b1e55ed.messages import Signal, SignalRef, SignalValue
-from b1e55ed.plugins import PluginSetup
+from b1e55ed.plugins import PluginSetup, Strategy
 
 HOUR = 3_600_000
 T0 = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp() * 1000)
@@ -310,7 +310,7 @@ async def run_strategy_stage(strategy: Strategy, batches: Sequence[EnrichedCycle
     report_send, report_receive = trio.open_memory_channel[StrategyReports](0)
     reports: list[StrategyReport] = []
     async with trio.open_nursery() as nursery:
-        await nursery.start(strategy_stage(strategy, cycle_receive, report_send).run)
+        await nursery.start(strategy_actor(strategy, cycle_receive, report_send).run)
         async with cycle_send:
             for batch in batches:
                 await cycle_send.send(batch)

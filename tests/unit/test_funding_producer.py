@@ -19,7 +19,7 @@ import pytest
 import trio
 import trio.testing
 
-from actors.producers.actor import ProducerStage
+from actors.producers.actor import ProducerActor
 from actors.producers.funding import DISABLED, FundingProducer
 from b1e55ed.cycle import CycleTick, ProducerReport, ProducerReports, Ticks
 from b1e55ed.hyperliquid.info import InfoClient
@@ -86,7 +86,7 @@ async def stage_report(producer: FundingProducer, as_of: int, symbols: Sequence[
     tick_send, tick_receive = trio.open_memory_channel[Ticks](0)
     report_send, report_receive = trio.open_memory_channel[ProducerReports](0)
     async with tick_send, tick_receive, report_send, report_receive:
-        stage = ProducerStage(producer, tick_receive, report_send, refresh_timeout_s=10.0)
+        stage = ProducerActor(producer, tick_receive, report_send, refresh_timeout_s=10.0)
         tick = CycleTick(cycle=3, as_of=as_of, source="hyperliquid", market=bars_at(as_of, symbols).view(as_of))
         return await stage.report(tick)
 

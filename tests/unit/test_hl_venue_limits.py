@@ -9,8 +9,8 @@ import trio
 import trio.testing
 from eth_account import Account
 
-from b1e55ed.cycle import decision_id
 from b1e55ed.hyperliquid.config import HyperliquidConfig
+from b1e55ed.ids import decision_id
 from b1e55ed.venues.base import VenueDisconnected, VenueOrder, VenueUnavailable
 from b1e55ed.venues.hyperliquid import HyperliquidVenue
 from tests.fakes.hl_exchange import MockExchange

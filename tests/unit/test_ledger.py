@@ -11,7 +11,7 @@ from msgspec.structs import replace
 
 from actors.oms.fills import position_after
 from actors.oms.ledger import Ledger
-from b1e55ed.cycle import child_id
+from b1e55ed.ids import child_id
 from b1e55ed.messages import (
     CycleSettled,
     Direction,

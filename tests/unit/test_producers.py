@@ -15,14 +15,14 @@ import numpy.typing as npt
 import pytest
 import trio
 
-from actors.producers.actor import ProducerStage
+from actors.producers.actor import ProducerActor
 from actors.producers.momentum import MomentumProducer
 from actors.producers.rsi import RSIProducer
-from b1e55ed.cycle import CycleTick, Producer, ProducerReport, ProducerReports, Ticks
+from b1e55ed.cycle import CycleTick, ProducerReport, ProducerReports, Ticks
 from b1e55ed.market.bars import BarArrays, BarsView, MarketState
 from b1e55ed.market.replay import load_history
 from b1e55ed.messages import Signal
-from b1e55ed.plugins import PluginSetup
+from b1e55ed.plugins import PluginSetup, Producer
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -368,7 +368,7 @@ async def run_producer_stage(producer: Producer, batches: Sequence[Ticks]) -> li
     report_send, report_receive = trio.open_memory_channel[ProducerReports](0)
     reports: list[ProducerReport] = []
     async with trio.open_nursery() as nursery:
-        await nursery.start(ProducerStage(producer, tick_receive, report_send).run)
+        await nursery.start(ProducerActor(producer, tick_receive, report_send).run)
         async with tick_send:
             for batch in batches:
                 await tick_send.send(batch)

@@ -21,7 +21,7 @@ import pytest
 import trio
 import trio.testing
 
-from actors.producers.actor import ProducerStage
+from actors.producers.actor import ProducerActor
 from actors.producers.social import NO_TOKEN, OFFLINE, SocialProducer, mention_pattern
 from b1e55ed.cycle import CycleTick
 from b1e55ed.market.bars import BarArrays, BarsView
@@ -200,13 +200,13 @@ async def test_reddit_server_errors_fail_the_refresh_after_bounded_retries(
 async def test_stage_reports_disabled_and_failed() -> None:
     tick = CycleTick(cycle=1, as_of=AS_OF, source="replay", market={"BTC": bars(2.0)})
     send, receive = trio.open_memory_channel[Any](1)
-    disabled = ProducerStage(SocialProducer(PluginSetup("social", HOUR, {"subreddits": []})), receive, send)
+    disabled = ProducerActor(SocialProducer(PluginSetup("social", HOUR, {"subreddits": []})), receive, send)
     report = await disabled.report(tick)
     assert (report.status, report.detail) == ("disabled", "disabled: no HTTP client")
     reddit = buzz_reddit()
     reddit.fail_next(404)
     async with social(reddit) as producer:
-        report = await ProducerStage(producer, receive, send).report(tick)
+        report = await ProducerActor(producer, receive, send).report(tick)
     assert report.status == "failed"
     assert "HTTP 404" in report.detail
 

@@ -22,11 +22,11 @@ from actors.strategies.combined import CombinedStrategy
 from actors.strategies.ma_crossover import MACrossoverStrategy
 from actors.strategies.momentum import MomentumStrategy
 from actors.strategies.rsi_oversold import RSIOversoldStrategy
-from b1e55ed.cycle import Candidate, CycleTick, EnrichedCycle, Strategy
+from b1e55ed.cycle import Candidate, CycleTick, EnrichedCycle
 from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
 from b1e55ed.market.bars import BarArrays, MarketState
 from b1e55ed.market.indicators import wilder_rsi
-from b1e55ed.plugins import PluginSetup
+from b1e55ed.plugins import PluginSetup, Strategy
 
 HOUR = 3_600_000
 WINDOW = 500

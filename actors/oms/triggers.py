@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 PROBE_S = 5.0
 
 
-class Guard:
+class KillSwitchTriggers:
     def __init__(
         self,
         *,

@@ -12,7 +12,7 @@ import httpx
 import trio
 
 from b1e55ed.api.server import free_port
-from b1e55ed.api.wiring import api_context, api_stage
+from b1e55ed.api.wiring import api_actor, api_context
 from b1e55ed.clock import ManualClock
 from b1e55ed.config import Config, load_config
 from b1e55ed.messages import (
@@ -32,7 +32,7 @@ from b1e55ed.messages import (
     Trade,
     TradeDecided,
 )
-from b1e55ed.runtime import Runtime, Stage
+from b1e55ed.runtime import Runtime, Supervised
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 HOUR = 3_600_000
@@ -219,10 +219,10 @@ async def served(
     config = config or api_config()
     runtime = Runtime(config, db_path=tmp_path / "brain.db", clock=ManualClock(T0))
 
-    def stages(rt: Runtime) -> list[Stage]:
+    def stages(rt: Runtime) -> list[Supervised]:
         ctx = api_context(rt, strategies=STRATEGIES, producers=PRODUCERS)
         ctx.sse_heartbeat_s = heartbeat_s
-        return [api_stage(ctx)]
+        return [api_actor(ctx)]
 
     async with trio.open_nursery() as nursery:
         await nursery.start(runtime.run, stages)

@@ -19,7 +19,7 @@ Out = TypeVar("Out")
 logger = logging.getLogger(__name__)
 
 
-class PureStage(Generic[In, Out]):
+class PureActor(Generic[In, Out]):
     def __init__(
         self,
         name: str,
