@@ -29,7 +29,8 @@ from b1e55ed.venues.base import (
 from b1e55ed.venues.fees import FeeSchedule, SlippageModel
 from b1e55ed.venues.hyperliquid import HyperliquidVenue
 from b1e55ed.venues.paper import PaperVenue
-from tests.fakes.venue import MINUTE, Desk, FakeVenue, only, trade
+from tests.fakes.desk import MINUTE, Desk, only, trade
+from tests.fakes.venue import FakeVenue
 
 
 class Witness:

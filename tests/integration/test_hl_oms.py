@@ -16,9 +16,10 @@ from b1e55ed.eventlog.store import MemoryStore
 from b1e55ed.hyperliquid.config import HyperliquidConfig
 from b1e55ed.messages import AnyEvent, OrderUpdated
 from b1e55ed.venues.hyperliquid import HyperliquidVenue
+from tests.fakes.desk import Desk, cloids, only, trade
 from tests.fakes.hl_exchange import MockExchange
 from tests.fakes.hl_exchange_server import transport
-from tests.fakes.venue import Desk, FakeVenue, cloids, only, trade
+from tests.fakes.venue import FakeVenue
 
 
 def live_venue(http: httpx.AsyncClient, account: LocalAccount, **settings: object) -> FakeVenue:

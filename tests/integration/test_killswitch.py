@@ -16,29 +16,21 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, closing, contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import trio
 
 from actors.killswitch import KillSwitch
-from actors.oms.ledger import Ledger
-from actors.oms.oms import OMS
 from b1e55ed import killswitch_file
-from b1e55ed.barrier import CycleBarrier
 from b1e55ed.clock import ManualClock
-from b1e55ed.cycle import Candidate, CycleTick, EnrichedCycle, EnrichedCycles, StrategyReport, StrategyReports
 from b1e55ed.eventlog import codec
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.projections import Upsert
 from b1e55ed.eventlog.sqlite_store import SqliteStore
 from b1e55ed.eventlog.writer import EventLog
-from b1e55ed.ids import child_id, decision_id
-from b1e55ed.market.bars import MarketState
 from b1e55ed.messages import (
     Alert,
     AnyEvent,
-    Bar,
     Decision,
     Fill,
     KillSwitchChanged,
@@ -50,163 +42,36 @@ from b1e55ed.messages import (
     TradeDecided,
     TradingStateName,
 )
-from b1e55ed.trading_config import KillSwitchConfig, RiskPolicy
+from b1e55ed.trading_config import KillSwitchConfig
 from b1e55ed.tradingstate import TradingGate
 from b1e55ed.venues.fees import FeeSchedule, SlippageModel
 from b1e55ed.venues.paper import PaperVenue
+from tests.fakes.desk import MINUTE, WAIT_S, Desk, bar, cloids, only, trade
 
 ROOT = Path(__file__).resolve().parents[2]
-MINUTE = 60_000
-T0 = 1_700_000_000_000 - 1_700_000_000_000 % MINUTE
+T0 = 1_700_006_400_000  # midnight UTC, 2023-11-15
 STRATEGY = "manual"
-WAIT_S = 10.0
-"""Bound on every wait in this file: a failure says what it waited for instead of hanging."""
-
-E = TypeVar("E")
-
-
-def as_of(cycle: int) -> int:
-    """Cycle ``n`` sees the bars that closed by ``as_of(n)``: bars 0-4 before cycle 1, then one bar a cycle."""
-    return T0 + (4 + cycle) * MINUTE
-
-
-def bar(index: int, open_: float, high: float, low: float, close: float) -> Bar:
-    return Bar(T0 + index * MINUTE, open_, high, low, close, 1_000_000.0)
-
-
-def calm(index: int, price: float) -> Bar:
-    return bar(index, price, price * 1.005, price * 0.995, price)
 
 
 def long(symbol: str, entry: float) -> Trade:
     """A 5% long with its stop 5% below and its target 10% above."""
-    return Trade(
-        symbol=symbol,
-        direction="long",
-        size=0.05,
-        entry=entry,
-        stop=entry * 0.95,
-        target=entry * 1.10,
-        rationale="test",
-        strategy=STRATEGY,
-        conviction=7,
-    )
+    return trade(symbol, entry, strategy=STRATEGY)
 
 
-def cloids(symbol: str, cycle: int) -> tuple[str, str, str]:
-    """The entry's cloid (the decision id) and its stop's and target's, derived from it."""
-    entry = decision_id(STRATEGY, symbol, "long", as_of(cycle))
-    return entry, child_id(entry, "stop"), child_id(entry, "target")
-
-
-def only(events: Sequence[AnyEvent], kind: type[E], match: Callable[[E], bool] = lambda _: True) -> list[E]:
-    return [e for e in events if isinstance(e, kind) and match(e)]
-
-
-class Desk:
-    """The OMS as the pipeline wires it, driven by hand: cycles and strategy reports go in, the log comes out."""
-
-    def __init__(self, db: Path) -> None:
-        self.db = db
-        self.clock = ManualClock(as_of(1))
-        self.gate = TradingGate()
-        self.barrier = CycleBarrier()
-        self.market = MarketState(MINUTE)
-        for index in range(5):
-            self.add_bars(index, BTC=calm(index, 100.0), ETH=calm(index, 50.0), SOL=calm(index, 20.0))
-        self.venue = PaperVenue(fees=FeeSchedule(), slippage=SlippageModel(), timeframe_ms=MINUTE)
-        self.cycles, self._cycles_out = trio.open_memory_channel[EnrichedCycles](1)
-        self.reports, self._reports_out = trio.open_memory_channel[StrategyReports](1)
-
-    def add_bars(self, index: int, **bars: Bar) -> None:
-        for symbol, candle in bars.items():
-            assert candle.ts == T0 + index * MINUTE
-            self.market.series(symbol).append(candle)
-
-    def oms(self, log: EventLog) -> OMS:
-        return OMS(
-            strategies=[STRATEGY],
-            cycles=self._cycles_out,
-            reports=self._reports_out,
-            venue=self.venue,
-            market=self.market,
-            log=log,
-            clock=self.clock,
-            gate=self.gate,
-            barrier=self.barrier,
-            policy=RiskPolicy(),
-            ledger=Ledger(10_000.0),
-            killswitch=KillSwitchConfig(max_drawdown_pct=20.0),
-        )
-
-    async def cycle(self, log: EventLog, cycle: int, *trades: Trade) -> list[AnyEvent]:
-        """Run one cycle as the enricher and a strategy would feed it; the events it logged."""
-        before = log.head.seq
-        self.clock.set(as_of(cycle) + 250)
-        tick = CycleTick(cycle=cycle, as_of=as_of(cycle), source="simulated", market=self.market.view(as_of(cycle)))
-        await self.cycles.send((EnrichedCycle(tick=tick, signals=(), context={}, producers={}),))
-        candidates = tuple(
-            Candidate(
-                symbol=t.symbol, taken=True, reason="test", direction=t.direction, trade=t, candle_close=as_of(cycle)
-            )
-            for t in trades
-        )
-        await self.reports.send((StrategyReport(cycle=cycle, strategy=STRATEGY, status="ok", candidates=candidates),))
-        with trio.fail_after(WAIT_S):
-            await self.barrier.wait(cycle)
-        return await events(log, after=before)
-
-    async def switch(self, log: EventLog, state: TradingStateName) -> KillSwitchChanged:
-        """What the kill-switch actor does with a manual request: move the gate, log the change."""
-        change = self.gate.transition(state, "manual", "test", self.clock.now_ms())
-        assert change is not None
-        await log.append(change)
-        return change
-
-    async def state_of(self, cloid: str) -> str | None:
-        state = await self.venue.order_state(cloid)
-        return None if state is None else state.status
+def paper_desk(db: Path) -> Desk:
+    """The OMS over the paper venue and a real SQLite log, with one strategy."""
+    venue = PaperVenue(fees=FeeSchedule(), slippage=SlippageModel(), timeframe_ms=MINUTE)
+    return Desk(venue=venue, db=db, strategies=[STRATEGY], killswitch=KillSwitchConfig(max_drawdown_pct=20.0))
 
 
 async def events(log: EventLog, after: int = 0) -> list[AnyEvent]:
     return [record.event() for record in await log.store.read(after, 100_000)]
 
 
-async def wait_for(log: EventLog, after: int, match: Callable[[AnyEvent], bool], what: str) -> AnyEvent:
-    """The first event after ``after`` that matches, waiting for commits; fails naming ``what`` if none comes."""
-    with trio.move_on_after(WAIT_S):
-        while True:
-            for record in await log.store.read(after, 1000):
-                if match(record.event()):
-                    return record.event()
-                after = record.seq
-            await log.wait_beyond(after)
-    pytest.fail(f"no {what} in the log within {WAIT_S:g}s")
-
-
-@asynccontextmanager
-async def running(desk: Desk, *, with_killswitch: bool = False) -> AsyncIterator[EventLog]:
-    """The writer and the OMS; with the kill-switch actor started before the OMS, as the pipeline does."""
-    store = await SqliteStore.open(desk.db)
-    try:
-        log = EventLog(store)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(log.run)
-            if with_killswitch:
-                actor = KillSwitch(gate=desk.gate, log=log, clock=desk.clock, db=desk.db, poll_s=0.01)
-                await nursery.start(actor.run)
-            await nursery.start(desk.oms(log).run)
-            yield log
-            nursery.cancel_scope.cancel()
-    finally:
-        with trio.CancelScope(shield=True):
-            await store.close()
-
-
-async def open_btc_position(desk: Desk, log: EventLog) -> None:
+async def open_btc_position(desk: Desk) -> None:
     """Cycle 1 decides a BTC long; cycle 2 fills it at the next bar's open and decides an ETH long, left resting."""
-    first = await desk.cycle(log, 1, long("BTC", 100.0))
-    entry, stop, target = cloids("BTC", 1)
+    first = await desk.cycle(1, long("BTC", 100.0))
+    entry, stop, target = cloids("BTC", 1, STRATEGY)
     (verdict,) = only(first, RiskVerdict)
     assert verdict.approved, verdict.reason
     orders = [(o.cloid, o.role, o.status, o.reduce_only, o.trigger_price) for o in only(first, OrderUpdated)]
@@ -220,13 +85,13 @@ async def open_btc_position(desk: Desk, log: EventLog) -> None:
     ]
     assert [await desk.state_of(c) for c in (entry, stop, target)] == ["open", "open", "open"]
 
-    desk.add_bars(5, BTC=calm(5, 100.0), ETH=calm(5, 50.0), SOL=calm(5, 20.0))
-    second = await desk.cycle(log, 2, long("ETH", 50.0))
+    desk.next_bar()
+    second = await desk.cycle(2, long("ETH", 50.0))
     (fill,) = only(second, Fill)
     assert (fill.cloid, fill.role) == (entry, "entry")
     assert fill.size == pytest.approx(5.0)  # 5% of 10,000 at 100
     assert only(second, PositionUpdated)[0].status == "open"
-    eth_entry, _, _ = cloids("ETH", 2)
+    eth_entry, _, _ = cloids("ETH", 2, STRATEGY)
     assert await desk.state_of(eth_entry) == "open"
     assert [p.symbol for p in await desk.venue.positions()] == ["BTC"]
 
@@ -235,17 +100,15 @@ async def open_btc_position(desk: Desk, log: EventLog) -> None:
 
 
 async def test_halted_cancels_resting_entries_keeps_stops_and_targets_and_rejects_new_entries(tmp_path: Path) -> None:
-    desk = Desk(tmp_path / "brain.db")
-    async with running(desk) as log:
-        await open_btc_position(desk, log)
-        btc_entry, btc_stop, btc_target = cloids("BTC", 1)
-        eth_entry, _, _ = cloids("ETH", 2)
+    async with paper_desk(tmp_path / "brain.db").running() as desk:
+        await open_btc_position(desk)
+        btc_entry, btc_stop, btc_target = cloids("BTC", 1, STRATEGY)
+        eth_entry, _, _ = cloids("ETH", 2, STRATEGY)
 
-        before = log.head.seq
-        change = await desk.switch(log, "HALTED")
+        before = desk.log.head.seq
+        change = await desk.switch("HALTED")
         assert (change.previous, change.state, change.cause) == ("ACTIVE", "HALTED", "manual")
-        cancelled = await wait_for(
-            log,
+        cancelled = await desk.wait_for(
             before,
             lambda e: isinstance(e, OrderUpdated) and e.cloid == eth_entry and e.status == "cancelled",
             "cancellation of the resting ETH entry",
@@ -256,12 +119,12 @@ async def test_halted_cancels_resting_entries_keeps_stops_and_targets_and_reject
         # The filled BTC position keeps its protection, at the venue and in the book.
         assert [await desk.state_of(c) for c in (btc_stop, btc_target)] == ["open", "open"]
         assert [p.symbol for p in await desk.venue.positions()] == ["BTC"]
-        halted = await events(log, after=before)
+        halted = await desk.events(after=before)
         assert not only(halted, OrderUpdated, lambda o: o.cloid in (btc_stop, btc_target))
 
         # A new entry decided while HALTED: logged, rejected by the trading_state check, never sent.
-        desk.add_bars(6, BTC=calm(6, 101.0), ETH=calm(6, 50.0), SOL=calm(6, 20.0))
-        third = await desk.cycle(log, 3, long("SOL", 20.0))
+        desk.next_bar(BTC=101.0)
+        third = await desk.cycle(3, long("SOL", 20.0))
         (decision,) = only(third, Decision)
         assert decision.taken
         (verdict,) = only(third, RiskVerdict)
@@ -271,12 +134,12 @@ async def test_halted_cancels_resting_entries_keeps_stops_and_targets_and_reject
         assert verdict.checks[0].detail == "kill switch is HALTED; entries need ACTIVE"
         assert not only(third, TradeDecided)
         assert not only(third, OrderUpdated)
-        sol_entry, _, _ = cloids("SOL", 3)
+        sol_entry, _, _ = cloids("SOL", 3, STRATEGY)
         assert await desk.state_of(sol_entry) is None  # the venue never heard of it
 
         # While HALTED, the BTC target still takes profit.
-        desk.add_bars(7, BTC=bar(7, 105.0, 111.0, 104.0, 110.5), ETH=calm(7, 50.0), SOL=calm(7, 20.0))
-        fourth = await desk.cycle(log, 4)
+        desk.next_bar(BTC=bar(7, 105.0, 111.0, 104.0, 110.5))
+        fourth = await desk.cycle(4)
         (fill,) = only(fourth, Fill)
         assert (fill.cloid, fill.role) == (btc_target, "target")
         assert only(fourth, PositionUpdated)[0].status == "closed"
@@ -286,15 +149,14 @@ async def test_halted_cancels_resting_entries_keeps_stops_and_targets_and_reject
 
 
 async def test_reducing_rejects_entries_but_stops_still_fill(tmp_path: Path) -> None:
-    desk = Desk(tmp_path / "brain.db")
-    async with running(desk) as log:
-        await open_btc_position(desk, log)
-        _, btc_stop, btc_target = cloids("BTC", 1)
-        await desk.switch(log, "REDUCING")
+    async with paper_desk(tmp_path / "brain.db").running() as desk:
+        await open_btc_position(desk)
+        _, btc_stop, btc_target = cloids("BTC", 1, STRATEGY)
+        await desk.switch("REDUCING")
 
         # The bar after: BTC falls through its stop at 95.
-        desk.add_bars(6, BTC=bar(6, 99.0, 99.5, 93.0, 94.0), ETH=calm(6, 50.0), SOL=calm(6, 20.0))
-        third = await desk.cycle(log, 3, long("SOL", 20.0))
+        desk.next_bar(BTC=bar(6, 99.0, 99.5, 93.0, 94.0))
+        third = await desk.cycle(3, long("SOL", 20.0))
         (verdict,) = only(third, RiskVerdict)
         assert not verdict.approved
         assert [c.name for c in verdict.checks if not c.passed] == ["trading_state"]
@@ -315,35 +177,29 @@ async def test_reducing_rejects_entries_but_stops_still_fill(tmp_path: Path) -> 
 
 
 async def test_halting_a_resting_entry_also_cancels_its_stop_and_target_in_the_log(tmp_path: Path) -> None:
-    desk = Desk(tmp_path / "brain.db")
-    async with running(desk) as log:
-        await open_btc_position(desk, log)
-        eth_entry, eth_stop, eth_target = cloids("ETH", 2)
-        before = log.head.seq
-        await desk.switch(log, "HALTED")
-        await wait_for(
-            log, before, lambda e: isinstance(e, OrderUpdated) and e.cloid == eth_entry, "the ETH entry's cancel"
-        )
+    async with paper_desk(tmp_path / "brain.db").running() as desk:
+        await open_btc_position(desk)
+        eth_entry, eth_stop, eth_target = cloids("ETH", 2, STRATEGY)
+        before = desk.log.head.seq
+        await desk.switch("HALTED")
+        await desk.wait_for(before, lambda e: isinstance(e, OrderUpdated) and e.cloid == eth_entry, "the ETH cancel")
         assert [await desk.state_of(c) for c in (eth_stop, eth_target)] == ["cancelled", "cancelled"]
-        logged = {o.cloid: o.status for o in only(await events(log), OrderUpdated)}
+        logged = {o.cloid: o.status for o in only(await desk.events(), OrderUpdated)}
         assert (logged[eth_stop], logged[eth_target]) == ("cancelled", "cancelled")
 
 
 async def test_an_entry_resting_at_a_restart_is_cancelled_when_the_process_starts_halted(tmp_path: Path) -> None:
     db = tmp_path / "brain.db"
-    first = Desk(db)
-    async with running(first) as log:
-        await first.cycle(log, 1, long("BTC", 100.0))
-    entry, _, _ = cloids("BTC", 1)
+    async with paper_desk(db).running() as first:
+        await first.cycle(1, long("BTC", 100.0))
+    entry, _, _ = cloids("BTC", 1, STRATEGY)
     # Stopped with the entry resting; `killswitch halt` while nothing runs; the kill switch applies it at the next
     # start, before the OMS starts.
     killswitch_file.request(db, "halt")
-    second = Desk(db)
-    async with running(second, with_killswitch=True) as log:
+    async with paper_desk(db).running(with_killswitch=True) as second:
         assert second.gate.state == "HALTED"
         with trio.move_on_after(1):
-            await wait_for(
-                log,
+            await second.wait_for(
                 0,
                 lambda e: isinstance(e, OrderUpdated) and e.cloid == entry and e.status == "cancelled",
                 "cancellation of the BTC entry left resting at the restart",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from trio.testing import MockClock
 
 from b1e55ed.messages import RiskVerdict, TradeDecided
-from tests.fakes.venue import Desk, cloids, only, trade
+from tests.fakes.desk import Desk, cloids, only, trade
 
 # -- conflicts between strategies ----------------------------------------------------------------------------------
 
@@ -25,7 +25,7 @@ async def test_opposite_intents_on_one_symbol_are_both_rejected_as_a_conflict(
         ]
         assert verdicts[0].checks[0].detail == "conflict on BTC: long (alpha) vs short (beta); none trades"
         assert not only(events, TradeDecided)
-        assert not desk.venue.open
+        assert not desk.fake.open
 
 
 async def test_same_direction_intents_go_to_the_higher_conviction_and_the_loser_is_recorded(
@@ -45,4 +45,4 @@ async def test_same_direction_intents_go_to_the_higher_conviction_and_the_loser_
         assert winner.checks[-1].detail == "beta (conviction 8) won BTC over alpha (6)"
         assert verdicts["alpha", "ETH"].approved
         assert {t.trade.strategy for t in only(events, TradeDecided)} == {"alpha", "beta"}
-        assert cloids("BTC", 1, strategy="beta")[0] in desk.venue.open
+        assert cloids("BTC", 1, strategy="beta")[0] in desk.fake.open

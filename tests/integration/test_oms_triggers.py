@@ -12,7 +12,7 @@ from trio.testing import MockClock
 from b1e55ed.messages import Alert, AnyEvent, KillSwitchChanged, OrderUpdated
 from b1e55ed.trading_config import KillSwitchConfig, RiskPolicy
 from b1e55ed.venues.base import VenueDisconnected, VenueUnavailable
-from tests.fakes.venue import Desk, as_of, cloids, only, trade
+from tests.fakes.desk import Desk, as_of, cloids, only, trade
 
 ALL_IN = RiskPolicy(max_position=1.0, max_sector_exposure=1.0, max_daily_loss_pct=50.0)
 
@@ -28,7 +28,7 @@ def critical(events: list[AnyEvent]) -> list[str]:
 async def hold_btc(desk: Desk) -> None:
     """All-in long BTC: 100 units at 100 (equity 10,000), filled; and an ETH entry left resting."""
     await desk.cycle(1, trade("BTC", 100.0, size=1.0))
-    desk.venue.fill(cloids("BTC", 1)[0], 100.0, 100.0, ts=as_of(1))
+    desk.fake.fill(cloids("BTC", 1)[0], 100.0, 100.0, ts=as_of(1))
     desk.next_bar()
     await desk.cycle(2, trade("ETH", 50.0, size=0.05))
 
@@ -45,7 +45,7 @@ async def test_drawdown_from_the_peak_halts(autojump_clock: MockClock) -> None:
         assert critical(events) == ["HALTED (drawdown): drawdown 6.0% from peak 10,000.00 ≥ 5%"]
         eth_entry = cloids("ETH", 2)[0]
         assert only(events, OrderUpdated, lambda o: o.cloid == eth_entry)[0].status == "cancelled"
-        assert cloids("BTC", 1)[1] in desk.venue.open  # the BTC stop stays
+        assert cloids("BTC", 1)[1] in desk.fake.open  # the BTC stop stays
 
 
 async def test_the_days_loss_halts_measured_from_the_days_first_settled_cycle(
@@ -67,7 +67,7 @@ async def test_the_venue_error_rate_halts_once_the_window_is_full(autojump_clock
     desk = Desk(killswitch=KillSwitchConfig(venue_error_window=10, venue_error_rate=0.5))
     async with desk.running():  # reconciliation: 2 calls answered
         await desk.cycle(1, trade("ETH", 50.0))  # poll, funding and 3 submits answered: 7 calls
-        desk.venue.down = VenueUnavailable("503")
+        desk.fake.down = VenueUnavailable("503")
         for cycle in (2, 3):  # poll and funding fail: 2, then 4 of the last 9 and 10 calls
             desk.next_bar()
             assert halts(await desk.cycle(cycle)) == []
@@ -79,11 +79,11 @@ async def test_the_venue_error_rate_halts_once_the_window_is_full(autojump_clock
         # and is cancelled at the first cycle the venue answers again.
         eth_entry = cloids("ETH", 1)[0]
         assert not only(events, OrderUpdated, lambda o: o.cloid == eth_entry)
-        desk.venue.down = None
+        desk.fake.down = None
         desk.next_bar()
         later = await desk.cycle(5)
         assert only(later, OrderUpdated, lambda o: o.cloid == eth_entry)[0].status == "cancelled"
-        assert eth_entry not in desk.venue.open
+        assert eth_entry not in desk.fake.open
 
 
 async def test_a_venue_not_answering_a_full_window_below_the_rate_does_not_halt(
@@ -91,8 +91,8 @@ async def test_a_venue_not_answering_a_full_window_below_the_rate_does_not_halt(
 ) -> None:
     desk = Desk(killswitch=KillSwitchConfig(venue_error_window=4, venue_error_rate=0.75))
     async with desk.running():
-        desk.venue.fail("poll", VenueUnavailable("503"))
-        desk.venue.fail("funding", VenueUnavailable("503"))
+        desk.fake.fail("poll", VenueUnavailable("503"))
+        desk.fake.fail("funding", VenueUnavailable("503"))
         assert halts(await desk.cycle(1)) == []  # open_orders, positions fine; poll, funding not: 2 of 4
         assert desk.gate.state == "ACTIVE"
 
@@ -101,7 +101,7 @@ async def test_a_disconnect_lasting_venue_disconnect_s_halts(autojump_clock: Moc
     desk = Desk(killswitch=KillSwitchConfig(venue_disconnect_s=60.0, venue_error_window=100))
     async with desk.running():
         await desk.cycle(1, trade("ETH", 50.0))
-        desk.venue.down = VenueDisconnected("connection refused")
+        desk.fake.down = VenueDisconnected("connection refused")
         desk.next_bar()
         assert halts(await desk.cycle(2)) == []  # the poll finds it down: the clock starts
         await desk.settle_down(59.0)
@@ -111,19 +111,19 @@ async def test_a_disconnect_lasting_venue_disconnect_s_halts(autojump_clock: Moc
         assert halts(events) == [("ACTIVE", "HALTED", "disconnect")]
         (message,) = critical(events)
         assert message.startswith("HALTED (disconnect): venue disconnected for 60s (limit 60s)")
-        assert [m for m, _ in desk.venue.calls].count("open_orders") >= 12  # probed every 5 s meanwhile
+        assert [m for m, _ in desk.fake.calls].count("open_orders") >= 12  # probed every 5 s meanwhile
 
 
 async def test_a_venue_back_before_venue_disconnect_s_does_not_halt(autojump_clock: MockClock) -> None:
     desk = Desk(killswitch=KillSwitchConfig(venue_disconnect_s=60.0, venue_error_window=100))
     async with desk.running():
-        desk.venue.down = VenueDisconnected("connection refused")
+        desk.fake.down = VenueDisconnected("connection refused")
         await desk.cycle(1)
         await desk.settle_down(30.0)
-        desk.venue.down = None  # the next probe gets an answer
+        desk.fake.down = None  # the next probe gets an answer
         await desk.settle_down(120.0)
         assert desk.gate.state == "ACTIVE"
-        desk.venue.down = VenueDisconnected("dropped")  # a new outage starts its own clock
+        desk.fake.down = VenueDisconnected("dropped")  # a new outage starts its own clock
         desk.next_bar()
         await desk.cycle(2)
         await desk.settle_down(61.0)
@@ -140,6 +140,6 @@ async def test_supervisor_escalation_halts_through_the_gate_and_the_oms_cancels_
         assert change is not None
         await desk.log.append(change)
         await desk.settle_down()
-        assert set(desk.venue.open) == set()
+        assert set(desk.fake.open) == set()
         cancelled = only(await desk.events(), OrderUpdated, lambda o: o.status == "cancelled")
         assert {o.cloid for o in cancelled} == set(cloids("ETH", 1))
