@@ -17,9 +17,9 @@ from b1e55ed.messages import (
     PositionUpdated,
     Signal,
     SignalRecorded,
-    Trade,
     TradeDecided,
 )
+from tests import samples
 
 
 def alert(i: int) -> Alert:
@@ -44,39 +44,9 @@ def signal(i: int, symbol: str = "BTC", producer: str = "rsi") -> SignalRecorded
 
 def lifecycle() -> list[SignalRecorded | TradeDecided | OrderUpdated | PositionUpdated | ConsumerAdvanced]:
     """A signal that becomes a trade, an order that fills, and a position that opens and closes."""
-    trade = Trade(
-        symbol="BTC",
-        direction="long",
-        size=0.05,
-        entry=58_234.0,
-        stop=56_487.0,
-        target=64_057.0,
-        rationale="3 of 4 producers agree",
-        strategy="confluence",
-        conviction=7,
-    )
-    submitted = OrderUpdated(
-        ts=1_700_000_002_500,
-        cloid="0xabc",
-        status="submitted",
-        symbol="BTC",
-        side="long",
-        size=0.05,
-        exchange="paper",
-        trade_seq=2,
-    )
-    opened = PositionUpdated(
-        ts=1_700_000_003_000,
-        position_id="BTC-1",
-        symbol="BTC",
-        side="long",
-        entry_price=58_250.0,
-        size=0.05,
-        stop=56_487.0,
-        target=64_057.0,
-        status="open",
-        opened_at=1_700_000_003_000,
-    )
+    trade = samples.trade()
+    submitted = samples.order(ts=1_700_000_002_500, status="submitted", trade_seq=2)
+    opened = samples.position(ts=1_700_000_003_000, position_id="BTC-1", opened_at=1_700_000_003_000)
     return [
         signal(1),
         TradeDecided(ts=1_700_000_002_000, trade=trade, cycle=1),

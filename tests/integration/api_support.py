@@ -21,18 +21,15 @@ from b1e55ed.messages import (
     CycleStarted,
     Decision,
     Event,
-    Fill,
-    OrderUpdated,
-    PositionUpdated,
     RiskVerdict,
     Signal,
     SignalRecorded,
     SignalRef,
     SnapshotRecorded,
-    Trade,
     TradeDecided,
 )
 from b1e55ed.runtime import Runtime, Supervised
+from tests import samples
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 HOUR = 3_600_000
@@ -85,17 +82,7 @@ def cycle_events(cycle: int, *, first_seq: int, close_position: bool = False) ->
         )
     )
     decision_id = DECISION_ID if cycle == 1 else f"0x{cycle:032x}"
-    trade = Trade(
-        symbol="BTC",
-        direction="long",
-        size=0.05,
-        entry=price,
-        stop=price * 0.97,
-        target=price * 1.06,
-        rationale="2 of 2 producers agree",
-        strategy="confluence",
-        conviction=7,
-    )
+    trade = samples.trade(entry=price, stop=price * 0.97, target=price * 1.06, rationale="2 of 2 producers agree")
     refs = [SignalRef("momentum", "long", 6, None), SignalRef("rsi", "long", 8, 0.61)]
     events += [
         Decision(
@@ -112,14 +99,12 @@ def cycle_events(cycle: int, *, first_seq: int, close_position: bool = False) ->
             sizing={"equity": 10_000.0, "size": 0.05, "notional": 500.0},
             trade=trade,
         ),
-        Decision(
+        samples.decision(
             ts=ts,
             cycle=cycle,
             as_of=as_of,
-            strategy="confluence",
             symbol="ETH",
             decision_id=f"0x{cycle + 1000:032x}",
-            taken=False,
             reason="no producer has a view on ETH",
         ),
         RiskVerdict(
@@ -136,47 +121,21 @@ def cycle_events(cycle: int, *, first_seq: int, close_position: bool = False) ->
     units = 500.0 / price
     trade_seq = first_seq + len(events) - 1
     events += [
-        OrderUpdated(
-            ts=ts,
-            cloid=decision_id,
-            status="pending",
-            symbol="BTC",
-            side="long",
-            size=units,
-            exchange="paper",
-            trade_seq=trade_seq,
-            cycle=cycle,
-        ),
-        OrderUpdated(
+        samples.order(ts=ts, cloid=decision_id, size=units, trade_seq=trade_seq, cycle=cycle),
+        samples.order(
             ts=ts + 50,
             cloid=decision_id,
             status="filled",
-            symbol="BTC",
-            side="long",
             size=units,
-            exchange="paper",
             filled_price=price,
             filled_size=units,
             trade_seq=trade_seq,
             cycle=cycle,
         ),
-        Fill(
-            ts=ts + 50,
-            cloid=decision_id,
-            symbol="BTC",
-            side="buy",
-            size=units,
-            price=price,
-            fee=0.2,
-            role="entry",
-            venue="paper",
-            cycle=cycle,
-        ),
-        PositionUpdated(
+        samples.fill(ts=ts + 50, cloid=decision_id, size=units, price=price, fee=0.2, cycle=cycle),
+        samples.position(
             ts=ts + 50,
             position_id=decision_id,
-            symbol="BTC",
-            side="long",
             entry_price=price,
             size=units,
             stop=price * 0.97,

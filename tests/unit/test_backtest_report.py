@@ -19,16 +19,14 @@ from b1e55ed.messages import (
     CycleStarted,
     Decision,
     Event,
-    Fill,
     FundingPaid,
     KillSwitchChanged,
-    PositionUpdated,
     RiskVerdict,
     RuntimeStarted,
     SignalRef,
-    Trade,
     TradeDecided,
 )
+from tests import samples
 from tests.eventlog_helpers import running_log
 
 START = 1_704_067_200_000  # 2024-01-01 00:00 UTC
@@ -61,29 +59,11 @@ def settled(cycle: int) -> CycleSettled:
 
 def trade_events(cycle: int) -> list[Event]:
     """A momentum long on BTC, decided in cycle 2, filled in 3, paid funding in 4, stopped out in 6."""
-    opened = PositionUpdated(
-        ts=at(3),
-        position_id=DID,
-        symbol="BTC",
-        side="long",
-        entry_price=103.0,
-        size=2.0,
-        stop=100.0,
-        target=113.0,
-        status="open",
-        opened_at=at(3),
-        fees=1.0,
+    opened = samples.position(
+        ts=at(3), position_id=DID, entry_price=103.0, size=2.0, stop=100.0, target=113.0, opened_at=at(3), fees=1.0
     )
-    trade = Trade(
-        symbol="BTC",
-        direction="long",
-        size=0.2,
-        entry=102.0,
-        stop=100.0,
-        target=113.0,
-        rationale="momentum +6% over 20 days",
-        strategy="momentum",
-        conviction=7,
+    trade = samples.trade(
+        size=0.2, entry=102.0, stop=100.0, target=113.0, rationale="momentum +6% over 20 days", strategy="momentum"
     )
     check = Check("max_position", True, "size 20.00% vs limit 25.00%")
     events: dict[int, list[Event]] = {
@@ -108,17 +88,7 @@ def trade_events(cycle: int) -> list[Event]:
             TradeDecided(ts=at(2), trade=trade, cycle=2, decision_id=DID),
         ],
         3: [
-            Fill(
-                ts=at(3),
-                cloid=DID,
-                symbol="BTC",
-                side="buy",
-                size=2.0,
-                price=103.0,
-                fee=1.0,
-                role="entry",
-                venue="paper",
-            ),
+            samples.fill(ts=at(3), cloid=DID, size=2.0, price=103.0, fee=1.0),
             opened,
         ],
         4: [
@@ -127,17 +97,7 @@ def trade_events(cycle: int) -> list[Event]:
             )
         ],
         6: [
-            Fill(
-                ts=at(6),
-                cloid="0xstop",
-                symbol="BTC",
-                side="sell",
-                size=2.0,
-                price=100.0,
-                fee=1.0,
-                role="stop",
-                venue="paper",
-            ),
+            samples.fill(ts=at(6), cloid="0xstop", side="sell", size=2.0, price=100.0, fee=1.0, role="stop"),
             replace(
                 opened,
                 ts=at(6),

@@ -19,12 +19,11 @@ from b1e55ed.messages import (
     Fill,
     FundingPaid,
     KillSwitchChanged,
-    OrderUpdated,
     PositionUpdated,
     Side,
-    Trade,
     TradeDecided,
 )
+from tests import samples
 
 START = 10_000.0
 TAKER = 0.00045  # the paper venue's default taker fee
@@ -45,30 +44,13 @@ class Book:
     def decide(self, symbol: str, direction: Direction, units: float, entry: float, stop: float, target: float) -> str:
         """An approved trade, its entry order and its reduce-only stop and target, all pending."""
         cloid = f"0x{symbol.lower()}-{len(self.log)}"
-        trade = Trade(
-            symbol=symbol,
-            direction=direction,
-            size=units * entry / START,
-            entry=entry,
-            stop=stop,
-            target=target,
-            rationale="test",
-            strategy="confluence",
-            conviction=7,
+        trade = samples.trade(
+            symbol=symbol, direction=direction, size=units * entry / START, entry=entry, stop=stop, target=target
         )
         buy: Side = "buy" if direction == "long" else "sell"
         sell: Side = "sell" if direction == "long" else "buy"
-        entry_order = OrderUpdated(
-            ts=T_DECIDE,
-            cloid=cloid,
-            status="pending",
-            symbol=symbol,
-            side=direction,
-            size=units,
-            exchange="paper",
-            role="entry",
-            order_side=buy,
-            reference_price=entry,
+        entry_order = samples.order(
+            ts=T_DECIDE, cloid=cloid, symbol=symbol, side=direction, size=units, order_side=buy, reference_price=entry
         )
         protection = [
             replace(
