@@ -9,7 +9,7 @@ TAILWIND := npx --yes tailwindcss@3.4.19
 DASHBOARD := b1e55ed/api/dashboard
 SECRET_PATTERN := (sk-[a-zA-Z0-9]{20,}|xai-[a-zA-Z0-9]{20,}|apify_api_[a-zA-Z0-9]{20,}|0x[0-9a-fA-F]{64})
 
-.PHONY: install run test lint typecheck secrets pytest browser css bench clean
+.PHONY: install run test test-fast lint typecheck secrets pytest browser css bench clean
 
 install: $(STAMP)
 
@@ -22,6 +22,10 @@ run: install
 	$(BIN)/python -m b1e55ed $(ARGS)
 
 test: install lint typecheck secrets browser pytest
+
+# The fast lane, for the edit-test loop: lint and every test not marked slow (no process spawned, no long replay).
+test-fast: install lint
+	$(BIN)/pytest -q -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

@@ -199,6 +199,7 @@ def page(browser: Browser, desk: Desk) -> Iterator[tuple[Page, Console]]:
     context.close()
 
 
+@pytest.mark.slow
 def test_dashboard_loads_without_console_errors(browser: Browser, desk: Desk) -> None:
     context = _context(browser, desk)
     page = context.new_page()
@@ -226,6 +227,7 @@ def test_dashboard_loads_without_console_errors(browser: Browser, desk: Desk) ->
     assert console.errors == []
 
 
+@pytest.mark.slow
 def test_a_scan_arrives_over_sse_and_refreshes_the_panels(page: tuple[Page, Console], desk: Desk) -> None:
     tab, console = page
     for _ in range(SCANS):
@@ -249,6 +251,7 @@ def test_a_scan_arrives_over_sse_and_refreshes_the_panels(page: tuple[Page, Cons
     assert console.errors == []
 
 
+@pytest.mark.slow
 def test_the_signal_filter_narrows_the_table(page: tuple[Page, Console]) -> None:
     tab, console = page
     rows = tab.locator("#signals tbody tr")
@@ -268,6 +271,7 @@ def test_the_signal_filter_narrows_the_table(page: tuple[Page, Console]) -> None
     assert console.errors == []
 
 
+@pytest.mark.slow
 def test_the_decision_drill_down_opens(page: tuple[Page, Console]) -> None:
     tab, console = page
     taken = tab.locator('#decisions tr[data-taken="true"]')
@@ -287,6 +291,7 @@ def test_the_decision_drill_down_opens(page: tuple[Page, Console]) -> None:
     assert console.errors == []
 
 
+@pytest.mark.slow
 def test_the_kill_switch_control_halts_and_resumes_over_sse(page: tuple[Page, Console], desk: Desk) -> None:
     tab, console = page
     tab.on("dialog", lambda dialog: dialog.accept())
@@ -300,6 +305,7 @@ def test_the_kill_switch_control_halts_and_resumes_over_sse(page: tuple[Page, Co
     assert console.errors == []
 
 
+@pytest.mark.slow
 def test_the_token_prompt_refuses_a_wrong_token_then_opens_the_desk(browser: Browser, desk: Desk) -> None:
     context = _context(browser, desk, signed_in=False)
     tab = context.new_page()

@@ -141,6 +141,7 @@ async def test_openapi_describes_every_route(tmp_path: Path) -> None:
     assert expected <= set(schema["paths"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "parameter"),
     [

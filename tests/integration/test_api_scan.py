@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 import trio
 
 from actors.pipeline import TradingPipeline
@@ -43,6 +44,7 @@ def sim(tmp_path: Path, pace: str) -> Config:
     )
 
 
+@pytest.mark.slow
 async def test_a_live_scan_runs_a_cycle_now_and_returns_its_result(tmp_path: Path) -> None:
     async with pipeline(tmp_path, sim(tmp_path, "wall"), WallClock()) as client:
         with trio.fail_after(30):

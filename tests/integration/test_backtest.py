@@ -68,6 +68,7 @@ def decision_ids(db: Path) -> set[str]:
     return {json.loads(payload)["decision_id"] for (payload,) in rows}
 
 
+@pytest.mark.slow
 def test_a_backtest_of_real_history_writes_a_self_contained_report_that_report_rebuilds_identically(
     workdir: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -102,6 +103,7 @@ def test_a_backtest_of_real_history_writes_a_self_contained_report_that_report_r
     assert (workdir / "again" / "report.json").read_bytes() == (folder / "report.json").read_bytes()
 
 
+@pytest.mark.slow
 def test_a_backtest_resumes_its_own_log_but_refuses_one_made_with_another_config(
     workdir: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -160,6 +162,7 @@ def test_no_api_port_is_bound_without_serve(workdir: Path, shared_data: Path, ap
     assert any(f"cannot serve the API on 127.0.0.1:{held_port}" in message for message in api_log.messages)
 
 
+@pytest.mark.slow
 def test_a_backtest_stopped_by_ctrl_c_reports_what_it_did_and_the_same_command_finishes_it_identically(
     workdir: Path, shared_data: Path
 ) -> None:

@@ -111,6 +111,7 @@ def book_after(records: list[Record]) -> Ledger:
     return ledger
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_a_cycles_settled_equity_and_risk_checks_use_its_own_closes_not_the_batchs_last(
     tmp_path: Path, shared_data: Path

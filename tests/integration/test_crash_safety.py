@@ -11,11 +11,14 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from b1e55ed.eventlog.verify import verify_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_every_acknowledged_seq_survives_sigkill(tmp_path: Path) -> None:
     db = tmp_path / "brain.db"
     rng = random.Random(20261127)

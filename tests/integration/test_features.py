@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from b1e55ed.features import read_features
 from tests.integration.loop_helpers import SIM_ENV, child_env, projection, run_cli
 
 
+@pytest.mark.slow
 def test_every_cycle_is_frozen_by_date_matches_its_logged_hash_and_is_rewritten_when_lost(tmp_path: Path) -> None:
     db = tmp_path / "brain.db"
     env = child_env(**SIM_ENV, B1E55ED_MARKET__SIM_BARS="200")

@@ -78,6 +78,7 @@ def placed(exchange: MockExchange, cloid: str) -> int:
     return sum(1 for order in exchange.orders.values() if order.cloid == cloid)
 
 
+@pytest.mark.slow
 async def test_a_timeout_after_acceptance_then_a_retry_sends_exactly_one_order(rig: Rig) -> None:
     venue = rig.venue()
     order = entry()
@@ -91,6 +92,7 @@ async def test_a_timeout_after_acceptance_then_a_retry_sends_exactly_one_order(r
     assert [(f.cloid, f.size, f.role) for f in fills] == [(order.cloid, 0.02, "entry")]
 
 
+@pytest.mark.slow
 async def test_5xx_is_retried_with_the_same_cloid_and_a_disconnect_is_typed(rig: Rig) -> None:
     venue = rig.venue()
     order = entry()
@@ -102,6 +104,7 @@ async def test_5xx_is_retried_with_the_same_cloid_and_a_disconnect_is_typed(rig:
         await venue.submit(entry(tag="b"))
 
 
+@pytest.mark.slow
 async def test_a_restart_while_an_order_is_pending_reconciles_it(rig: Rig) -> None:
     crashed = rig.venue()
     crashed._exchange._max_retries = 0  # the process dies with the order unanswered: the log has it pending
@@ -233,6 +236,7 @@ async def test_a_duplicate_refusal_is_checked_by_cloid(rig: Rig) -> None:
     assert placed(rig.exchange, placed_once.cloid) == 1
 
 
+@pytest.mark.slow
 async def test_a_held_stop_survives_an_outage_while_it_is_placed(rig: Rig) -> None:
     rig.exchange.mids["BTC"] = 50_000.0
     venue = rig.venue(entry_tif="Gtc")

@@ -394,6 +394,7 @@ def changes(db: Path) -> list[tuple[str, str, str]]:
     return [(e.previous, e.state, e.cause) for e in only(logged(db), KillSwitchChanged)]
 
 
+@pytest.mark.slow
 def test_manual_control_of_a_running_process_and_the_state_after_a_restart(tmp_path: Path) -> None:
     db = tmp_path / "brain.db"
     control = killswitch_file.control_path(db)
@@ -433,6 +434,7 @@ def test_manual_control_of_a_running_process_and_the_state_after_a_restart(tmp_p
     ]
 
 
+@pytest.mark.slow
 def test_a_request_with_nothing_running_waits_for_the_next_start(tmp_path: Path) -> None:
     # Nobody runs on ``idle.db``: the CLI gives up after 5 s. It runs meanwhile, beside the next part, and a
     # thread notes when it exits.

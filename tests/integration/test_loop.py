@@ -13,6 +13,7 @@ from contextlib import closing
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from b1e55ed.eventlog.projections import PROJECTION_TABLES
 from b1e55ed.eventlog.verify import verify_database
@@ -28,6 +29,7 @@ from tests.integration.loop_helpers import (
 BARS = "2000"
 
 
+@pytest.mark.slow
 def test_replay_of_real_history_trades_verifies_and_rebuilds(tmp_path: Path, shared_data: Path) -> None:
     db = tmp_path / "brain.db"
     replay = f"replay:{shared_data / 'ohlcv_1h'}"
@@ -67,12 +69,14 @@ def sim_run(tmp_path: Path, name: str, bars: str = BARS) -> Path:
     return db
 
 
+@pytest.mark.slow
 def test_two_runs_of_the_same_market_have_the_same_chain_head(tmp_path: Path) -> None:
     first, second = sim_run(tmp_path, "a"), sim_run(tmp_path, "b")
     assert closed_trades(first), "the seeded market should trade"
     assert verify_database(first).head == verify_database(second).head
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_trades(tmp_path: Path) -> None:
     reference = sim_run(tmp_path, "reference", bars="3000")
     db = tmp_path / "crashed" / "brain.db"
@@ -110,6 +114,7 @@ def write_candles(path: Path, rows: list[tuple[int, float, float, float, float, 
     pl.DataFrame(rows, schema=columns, orient="row").write_parquet(path)
 
 
+@pytest.mark.slow
 def test_bad_rows_are_skipped_and_counted_and_a_missing_file_is_named(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -136,6 +141,7 @@ def test_bad_rows_are_skipped_and_counted_and_a_missing_file_is_named(tmp_path: 
     assert "SOLUSDT.parquet" in missing.stderr
 
 
+@pytest.mark.slow
 def test_offline_start_falls_back_to_the_labelled_sim_and_trades_on_paper(tmp_path: Path) -> None:
     db = tmp_path / "brain.db"
     env = child_env(

@@ -67,6 +67,7 @@ class Recorder:
                 await self.runtime.log.append(Alert(ts=n, severity="info", source="recorder", message=str(n)))
 
 
+@pytest.mark.slow
 async def test_stop_drains_the_channels_before_the_log_closes(tmp_path: Path) -> None:
     db = tmp_path / "brain.db"
     runtime = Runtime(config(), db_path=db, clock=WallClock())
@@ -139,6 +140,7 @@ def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
     )
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_process_cleanly(tmp_path: Path) -> None:
     db = tmp_path / "brain.db"
     with subprocess.Popen(
@@ -160,6 +162,7 @@ def test_sigterm_stops_the_process_cleanly(tmp_path: Path) -> None:
     assert events[-1].reason == "SIGTERM"
 
 
+@pytest.mark.slow
 def test_help_lists_the_subcommands(tmp_path: Path) -> None:
     result = cli("--help", cwd=tmp_path)
     assert result.returncode == 0
@@ -167,6 +170,7 @@ def test_help_lists_the_subcommands(tmp_path: Path) -> None:
         assert command in result.stdout
 
 
+@pytest.mark.slow
 def test_bad_configuration_exits_2_naming_the_key_and_its_source(tmp_path: Path) -> None:
     result = cli("verify", cwd=tmp_path, env={"B1E55ED_API__PORT": "many"})
     assert result.returncode == 2
@@ -188,6 +192,7 @@ def test_bad_configuration_exits_2_naming_the_key_and_its_source(tmp_path: Path)
     assert "no.such.module" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_misspelt_plugin_param_exits_2_naming_the_plugin_the_key_the_file_and_line(tmp_path: Path) -> None:
     config = tmp_path / "typo.yaml"
     default = (ROOT / "config" / "b1e55ed.yaml").read_text()

@@ -69,6 +69,7 @@ async def test_two_logs_given_the_same_events_have_the_same_head(tmp_path: Path)
     assert verify_database(tmp_path / "a.db").head == verify_database(tmp_path / "b.db").head
 
 
+@pytest.mark.slow
 async def test_only_one_process_may_write_a_database(tmp_path: Path) -> None:
     db = tmp_path / "brain.db"
     store = await SqliteStore.open(db)
@@ -99,6 +100,7 @@ TAMPERINGS: dict[str, tuple[str, ...]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tampering", TAMPERINGS)
 async def test_tampering_is_found_at_its_seq(tmp_path: Path, tampering: str) -> None:
     db = tmp_path / "brain.db"
@@ -112,6 +114,7 @@ async def test_tampering_is_found_at_its_seq(tmp_path: Path, tampering: str) -> 
     assert "seq 17" in result.stderr
 
 
+@pytest.mark.slow
 async def test_cli_verify_prints_the_count_and_head(tmp_path: Path) -> None:
     db = tmp_path / "brain.db"
     await make_log(db)
@@ -120,6 +123,7 @@ async def test_cli_verify_prints_the_count_and_head(tmp_path: Path) -> None:
     assert result.stdout.strip() == f"OK 47 events, head {verify_database(db).head.hash.hex()}"
 
 
+@pytest.mark.slow
 async def test_cli_rebuild_recreates_identical_projections(tmp_path: Path) -> None:
     db = tmp_path / "brain.db"
     await make_log(db)

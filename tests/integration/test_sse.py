@@ -115,6 +115,7 @@ async def test_types_filter_the_stream(tmp_path: Path) -> None:
     assert [f.data["kind"] for f in got] == ["order", "order", "fill"]
 
 
+@pytest.mark.slow
 async def test_an_idle_stream_sends_heartbeats(tmp_path: Path) -> None:
     async with (
         served(tmp_path, cycles=0, heartbeat_s=0.05) as server,
@@ -128,6 +129,7 @@ async def test_an_idle_stream_sends_heartbeats(tmp_path: Path) -> None:
     assert reader.comments.count("heartbeat") >= 3
 
 
+@pytest.mark.slow
 async def test_a_slow_client_is_dropped_and_never_slows_the_log(tmp_path: Path) -> None:
     async with served(tmp_path, cycles=0) as server, server.client() as client:
         log = server.runtime.log

@@ -93,6 +93,7 @@ def check_every_row_function(columns: Columns, length: int, ends: range) -> None
         assert_same_bits(ind.realised_vol_rows(close, n), [ind.realised_vol(c, n) for c in closes])
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 @pytest.mark.parametrize(("symbol", "length", "first", "count"), REAL_CASES)
 def test_every_row_function_matches_its_window_function_bit_for_bit_on_real_candles(
@@ -101,6 +102,7 @@ def test_every_row_function_matches_its_window_function_bit_for_bit_on_real_cand
     check_every_row_function(real_columns(shared_data, symbol), length, range(first, first + count))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("length", [15, 21, 200, WINDOW])
 def test_every_row_function_matches_its_window_function_bit_for_bit_on_synthetic_candles(

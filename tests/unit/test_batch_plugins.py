@@ -126,6 +126,7 @@ def momentum_producer() -> MomentumProducer:
     return MomentumProducer(params(DEFAULT_PRODUCERS, "momentum"))
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 @pytest.mark.parametrize("make", [rsi_producer, momentum_producer], ids=["rsi", "momentum"])
 def test_a_producer_batch_answers_what_produce_answers_for_every_real_cycle(
@@ -135,6 +136,7 @@ def test_a_producer_batch_answers_what_produce_answers_for_every_real_cycle(
         assert assert_producer_batches_match(make(), real_market(shared_data), cycles) > 1_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [rsi_producer, momentum_producer], ids=["rsi", "momentum"])
 def test_a_producer_batch_answers_what_produce_answers_across_gaps_and_flat_stretches(
     make: Callable[[], BatchProducer],
@@ -143,6 +145,7 @@ def test_a_producer_batch_answers_what_produce_answers_across_gaps_and_flat_stre
     assert assert_producer_batches_match(make(), state, as_ofs(state, 2_200)) > 1_000
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_the_funding_batch_answers_what_produce_answers_for_every_real_cycle(shared_data: Path) -> None:
     funding = FundingHistory.load(shared_data / "funding", list(SYMBOLS))
@@ -205,6 +208,7 @@ STRATEGY_IDS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 @pytest.mark.parametrize(("name", "cls", "changes"), STRATEGIES, ids=STRATEGY_IDS)
 def test_a_strategy_batch_judges_what_evaluate_judges_for_every_real_cycle(
@@ -215,6 +219,7 @@ def test_a_strategy_batch_judges_what_evaluate_judges_for_every_real_cycle(
     assert compared > 20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "cls", "changes"), STRATEGIES, ids=STRATEGY_IDS)
 def test_a_strategy_batch_judges_what_evaluate_judges_across_gaps_and_flat_stretches(
     name: str, cls: Callable[..., BatchStrategy], changes: dict[str, Any]
@@ -237,12 +242,14 @@ def assert_context_batches_match(state: MarketState, cycles: Sequence[int]) -> N
             assert repr(found) == repr(expected)
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_the_context_batch_is_what_pcs_context_gives_for_every_real_cycle(shared_data: Path) -> None:
     for cycles in real_stretches(shared_data):
         assert_context_batches_match(real_market(shared_data), cycles)
 
 
+@pytest.mark.slow
 def test_the_context_batch_is_what_pcs_context_gives_across_gaps_and_flat_stretches() -> None:
     state = synthetic_market()
     assert_context_batches_match(state, as_ofs(state, 2_200))
