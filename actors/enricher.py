@@ -21,11 +21,11 @@ from typing import Protocol
 
 import trio
 
+from actors.context import pcs_context_batch
 from b1e55ed.cycle import CycleTick, EnrichedCycle, EnrichedCycles, ProducerReport, ProducerReports, Ticks
 from b1e55ed.features import snapshot_hash
 from b1e55ed.health import HealthRegistry
 from b1e55ed.market.bars import BarsView
-from b1e55ed.market.indicators import atr_pct, realised_vol, volume_ratio
 from b1e55ed.messages import Alert, SignalRecorded, SnapshotRecorded
 
 logger = logging.getLogger(__name__)
@@ -43,14 +43,14 @@ class EnrichmentPlugin(Protocol):
     def enrich(self, symbol: str, bars: BarsView, as_of: int) -> Mapping[str, float]: ...
 
 
-def pcs_context(bars: BarsView) -> dict[str, float]:
-    context = {"price": float(bars.close[-1])}
-    if len(bars) > 20:
-        context["volume_ratio"] = float(volume_ratio(bars.volume, 20))
-        context["realised_vol"] = float(realised_vol(bars.close, 20))
-    if len(bars) > 14:  # Wilder's ATR(14) needs 14 true ranges, and the first bar has none
-        context["atr_pct"] = float(atr_pct(bars.high, bars.low, bars.close, 14)[-1])
-    return {key: round(value, 8) for key, value in context.items() if math.isfinite(value)}
+def pcs_contexts(batch: Ticks) -> list[dict[str, dict[str, float]]]:
+    """Each tick's PCS context by symbol; each symbol's windows over the batch are computed together."""
+    contexts: list[dict[str, dict[str, float]]] = [{} for _ in batch]
+    for symbol in sorted({symbol for tick in batch for symbol in tick.market}):
+        having = [index for index, tick in enumerate(batch) if symbol in tick.market]
+        for index, context in zip(having, pcs_context_batch([batch[i].market[symbol] for i in having]), strict=True):
+            contexts[index][symbol] = context
+    return contexts
 
 
 class Enricher:
@@ -83,7 +83,11 @@ class Enricher:
                 task_status.started()
                 async for batch in ticks:
                     answers = await self._collect(batch, reports)
-                    enriched = tuple(self._enrich(tick, answers[tick.cycle]) for tick in batch)
+                    contexts = pcs_contexts(batch)
+                    enriched = tuple(
+                        self._enrich(tick, answers[tick.cycle], pcs)
+                        for tick, pcs in zip(batch, contexts, strict=True)
+                    )
                     for output in outputs:
                         await output.send(enriched)
             finally:
@@ -113,13 +117,17 @@ class Enricher:
                 reported.setdefault(name, ProducerReport(cycle=cycle, producer=name, status="missed"))
         return answers
 
-    def _enrich(self, tick: CycleTick, answers: Mapping[str, ProducerReport]) -> EnrichedCycle:
+    def _enrich(
+        self, tick: CycleTick, answers: Mapping[str, ProducerReport], pcs: Mapping[str, dict[str, float]]
+    ) -> EnrichedCycle:
         alerts = [alert for name in self._producers if (alert := self._track(name, answers[name], tick))]
         signals = sorted(
             (s for name in self._producers for s in answers[name].signals if s.symbol in tick.market),
             key=lambda s: (s.producer, s.symbol),
         )
-        context = {symbol: self._context(symbol, bars, tick.as_of) for symbol, bars in sorted(tick.market.items())}
+        context = {
+            symbol: self._context(symbol, bars, tick.as_of, pcs[symbol]) for symbol, bars in sorted(tick.market.items())
+        }
         statuses = {name: _describe(answers[name]) for name in self._producers}
         now = tick.ts
         directional = [s for s in signals if s.signal != "neutral"]
@@ -134,11 +142,10 @@ class Enricher:
         events = (*(SignalRecorded(ts=now, cycle=tick.cycle, signal=s) for s in directional), snapshot, *alerts)
         return EnrichedCycle(tick=tick, signals=tuple(signals), context=context, producers=statuses, events=events)
 
-    def _context(self, symbol: str, bars: BarsView, as_of: int) -> dict[str, float]:
-        """PCS context, then each plug-in's fields as ``<plugin>.<field>``. A plug-in that raises, or gives a value
-        that is not a finite number, loses those fields for this symbol and cycle (with a log line saying why);
-        the cycle goes on."""
-        context = pcs_context(bars)
+    def _context(self, symbol: str, bars: BarsView, as_of: int, context: dict[str, float]) -> dict[str, float]:
+        """PCS ``context``, then each source's field and each plug-in's fields as ``<plugin>.<field>``. A plug-in
+        that raises, or gives a value that is not a finite number, loses those fields for this symbol and cycle
+        (with a log line saying why); the cycle goes on."""
         for name, source in self._sources.items():
             value = source(symbol, as_of)
             if value is not None and math.isfinite(value):

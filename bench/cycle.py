@@ -33,7 +33,7 @@ import trio
 from common import figure, load_average, note, percentile
 from msgspec.structs import replace
 
-from actors.enricher import pcs_context
+from actors.context import pcs_context
 from actors.pipeline import TradingPipeline
 from b1e55ed.barrier import CycleBarrier
 from b1e55ed.clock import ManualClock
