@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from b1e55ed.api.context import ApiContext
 from b1e55ed.api.errors import ApiError, api_error, http_error, server_error
 from b1e55ed.api.fanout import Fanout
+from b1e55ed.api.limits import BodyLimit
 from b1e55ed.api.openapi import openapi_schema
 from b1e55ed.api.responses import Json
 from b1e55ed.api.routes_control import control_routes
@@ -65,7 +66,10 @@ def create_app(ctx: ApiContext) -> Starlette:
         *_dashboard_routes(ctx),
     ]
     api = ctx.config.api
-    middleware = [Middleware(AccessGuard, config=api, metrics=ctx.metrics)]
+    middleware = [
+        Middleware(AccessGuard, config=api, metrics=ctx.metrics),  # before the body is read: a stranger's is not
+        Middleware(BodyLimit, max_bytes=api.max_body_bytes, timeout_s=api.body_timeout_s),
+    ]
     if api.cors_origins:  # outermost, so that preflights are answered before the guard
         cors = Middleware(
             CORSMiddleware,

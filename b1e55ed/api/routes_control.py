@@ -19,14 +19,11 @@ from b1e55ed.killswitch_file import COMMANDS
 from b1e55ed.messages import TradingStateName
 from b1e55ed.tradingstate import STATES
 
-MAX_BODY = 4096
 SCAN_TIMEOUT_S = 120.0
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise ApiError(413, f"the request body is larger than {MAX_BODY} bytes", "body")
+    body = await request.body()  # at most api.max_body_bytes: ``BodyLimit`` refused anything larger
     try:
         data = msgspec.json.decode(body) if body else None
     except msgspec.DecodeError:

@@ -9,7 +9,9 @@ client never slows trading. A comment line every ``heartbeat_s`` keeps proxies f
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections import Counter
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from contextlib import aclosing
 
 import trio
 from starlette.requests import Request
@@ -57,13 +59,19 @@ def _last_event_id(request: Request) -> int | None:
 
 
 def sse_routes(ctx: ApiContext, fanout: Fanout) -> list[BaseRoute]:
+    per_ip = ctx.config.api.max_sse_per_ip
+    open_streams: Counter[str] = Counter()  # by client IP
+
     async def stream(request: Request) -> Response:
         types = _types(request)
         after = _last_event_id(request)
         if not fanout.running:
             raise ApiError(503, "the event stream is not running (the server is starting or stopping)")
+        address = request.client.host if request.client else ""
+        if open_streams[address] >= per_ip:
+            raise ApiError(429, f"{per_ip} event streams are open from {address or 'this client'} (api.max_sse_per_ip)")
         return StreamingResponse(
-            _events(ctx, fanout, types, after),
+            _counted(open_streams, address, _events(ctx, fanout, types, after)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -71,7 +79,24 @@ def sse_routes(ctx: ApiContext, fanout: Fanout) -> list[BaseRoute]:
     return [Route("/stream", stream, methods=["GET"])]
 
 
-async def _events(ctx: ApiContext, fanout: Fanout, types: frozenset[str], after: int | None) -> AsyncIterator[bytes]:
+async def _counted(
+    open_streams: Counter[str], address: str, events: AsyncGenerator[bytes, None]
+) -> AsyncIterator[bytes]:
+    """The stream, counted as open from its first byte to its end (a client that left never started it)."""
+    open_streams[address] += 1
+    try:
+        async with aclosing(events):  # its own ``finally`` (leaving the fan-out) runs now, not at collection
+            async for chunk in events:
+                yield chunk
+    finally:
+        open_streams[address] -= 1
+        if not open_streams[address]:
+            del open_streams[address]
+
+
+async def _events(
+    ctx: ApiContext, fanout: Fanout, types: frozenset[str], after: int | None
+) -> AsyncGenerator[bytes, None]:
     client = fanout.register(types)  # before the backfill, so nothing falls between the two
     ctx.metrics.sse_connections += 1
     ctx.metrics.sse_clients += 1
