@@ -137,7 +137,7 @@ class ApiConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     cors_origins: tuple[_Text, ...] = ()
     ip_allowlist: tuple[_Text, ...] = ()
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1)] = 4096
-    body_timeout_s: _Seconds = 10.0
+    request_timeout_s: _Seconds = 10.0
     max_sse_per_ip: Annotated[int, msgspec.Meta(ge=1)] = 20
 
     def __post_init__(self) -> None:

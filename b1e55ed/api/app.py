@@ -68,7 +68,7 @@ def create_app(ctx: ApiContext) -> Starlette:
     api = ctx.config.api
     middleware = [
         Middleware(AccessGuard, config=api, metrics=ctx.metrics),  # before the body is read: a stranger's is not
-        Middleware(BodyLimit, max_bytes=api.max_body_bytes, timeout_s=api.body_timeout_s),
+        Middleware(BodyLimit, max_bytes=api.max_body_bytes, timeout_s=api.request_timeout_s),
     ]
     if api.cors_origins:  # outermost, so that preflights are answered before the guard
         cors = Middleware(

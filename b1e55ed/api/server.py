@@ -60,7 +60,8 @@ def hypercorn_config(api: ApiConfig) -> HypercornConfig:
     config.accesslog = None  # request lines would carry query strings; errors still go to the log
     config.errorlog = logger
     config.graceful_timeout = 1.0
-    config.keep_alive_timeout = 75.0
+    # hypercorn closes a connection that stays idle this long; a request whose headers trickle in keeps it idle.
+    config.keep_alive_timeout = api.request_timeout_s
     config.backlog = 1024
     return config
 

@@ -70,6 +70,42 @@ async def trickle(url: str, path: str, body: bytes, *, every_s: float) -> bytes:
         return bytes(answer)
 
 
+@pytest.mark.slow
+async def test_headers_sent_a_byte_a_second_are_cut_off_and_block_nobody(tmp_path: Path) -> None:
+    config = api_config(token=TOKEN, B1E55ED_API__REQUEST_TIMEOUT_S="2")
+    async with served(tmp_path, config, cycles=0) as server, server.client() as client:
+        host, port = server.url.removeprefix("http://").split(":")
+        stream = await trio.open_tcp_stream(host, int(port))
+        async with stream:
+            closed_after: list[float] = []
+            start = trio.current_time()
+
+            async def slowloris() -> None:
+                headers = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"y" * 60
+                try:
+                    for byte in headers:
+                        await stream.send_all(bytes([byte]))
+                        await trio.sleep(0.25)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    pass
+                closed_after.append(trio.current_time() - start)
+
+            async def watch() -> None:
+                while await stream.receive_some():
+                    pass  # the server says nothing to a request it never got: only the close
+                closed_after.append(trio.current_time() - start)
+
+            with trio.fail_after(10):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(slowloris)
+                    nursery.start_soon(watch)
+                    await trio.sleep(0.5)
+                    with trio.fail_after(1):  # while the headers trickle in
+                        assert (await client.get("/health")).status_code == 200
+    assert closed_after, "the trickling connection was never closed"
+    assert closed_after[0] < 5  # about request_timeout_s, well before the 15 s the headers would take
+
+
 async def open_stream(url: str) -> trio.SocketStream:
     """``GET /stream`` over a raw socket, once the server has sent its first frame (the stream is open)."""
     host, port = url.removeprefix("http://").split(":")
@@ -85,7 +121,7 @@ async def open_stream(url: str) -> trio.SocketStream:
 
 @pytest.mark.slow
 async def test_a_body_sent_a_byte_a_second_gets_408_and_blocks_nobody(tmp_path: Path) -> None:
-    config = api_config(token=TOKEN, B1E55ED_API__BODY_TIMEOUT_S="2")
+    config = api_config(token=TOKEN, B1E55ED_API__REQUEST_TIMEOUT_S="2")
     async with served(tmp_path, config, cycles=0) as server, server.client() as client:
         answers: dict[str, object] = {}
 
