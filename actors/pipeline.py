@@ -59,7 +59,9 @@ class TradingPipeline:
         self.runtime = runtime
         self.config: Config = runtime.config
         self.timeframe_ms = INTERVAL_MS[self.config.timeframe]
-        self.market = MarketState(self.timeframe_ms)
+        # What the stages read: each cycle's window, behind a batch of cycles whose bars are loaded ahead of it.
+        brain = self.config.brain
+        self.market = MarketState(self.timeframe_ms, keep=brain.window_bars + brain.replay_batch + 1)
         self.barrier = CycleBarrier()
         self.http, self.info = self._hyperliquid()
         self.services = self._services()

@@ -147,10 +147,18 @@ class BarsView:
 
 
 class BarSeries:
-    """One symbol's whole history, appended in time order into preallocated, doubling buffers."""
+    """One symbol's history, appended in time order into preallocated, doubling buffers.
 
-    def __init__(self, symbol: str, capacity: int = _INITIAL_CAPACITY) -> None:
+    With ``keep``, only the last ``keep`` bars are sure to stay: when the buffers fill, the older bars are left
+    behind in them and the rest move to new ones, so a series holds at most about ``2 × keep`` bars however long
+    the process runs. Views taken before keep the old buffers, unchanged.
+    """
+
+    def __init__(self, symbol: str, capacity: int = _INITIAL_CAPACITY, *, keep: int | None = None) -> None:
+        if keep is not None and keep < 1:
+            raise ValueError(f"keep must be positive, got {keep}")
         self.symbol = symbol
+        self.keep = keep
         self._size = 0
         self._buffers = _allocate(max(1, capacity))
 
@@ -233,13 +241,17 @@ class BarSeries:
         return [self._buffers.bar(index) for index in range(start, min(stop, self._size))]
 
     def _grow(self, needed: int) -> None:
+        drop = max(0, self._size - self.keep) if self.keep is not None else 0
+        kept, required = self._size - drop, needed - drop
         capacity = len(self._buffers)
-        while capacity < needed:
+        while capacity < required:
             capacity *= 2
+        if self.keep is not None and drop:
+            capacity = max(required, 2 * self.keep)
         grown = _allocate(capacity)
         for target, source in zip(grown.columns(), self._buffers.columns(), strict=True):
-            target[: self._size] = source[: self._size]
-        self._buffers = grown
+            target[:kept] = source[drop : self._size]
+        self._buffers, self._size = grown, kept
 
 
 def _allocate(capacity: int) -> BarArrays:
@@ -269,12 +281,14 @@ class MarketView(Mapping[str, BarsView]):
 
 
 class MarketState:
-    """Every symbol's history on one timeframe, fed by the market feed's close batches."""
+    """Every symbol's history on one timeframe, fed by the market feed's close batches; with ``keep``, the last
+    ``keep`` bars of each symbol at least, and not much more (``BarSeries``), so that memory stays bounded."""
 
-    def __init__(self, timeframe_ms: int) -> None:
+    def __init__(self, timeframe_ms: int, *, keep: int | None = None) -> None:
         if timeframe_ms <= 0:
             raise ValueError(f"timeframe_ms must be positive, got {timeframe_ms}")
         self.timeframe_ms = timeframe_ms
+        self.keep = keep
         self._series: dict[str, BarSeries] = {}
 
     @property
@@ -284,7 +298,7 @@ class MarketState:
     def series(self, symbol: str) -> BarSeries:
         series = self._series.get(symbol)
         if series is None:
-            series = self._series[symbol] = BarSeries(symbol)
+            series = self._series[symbol] = BarSeries(symbol, keep=self.keep)
         return series
 
     def add(self, batch: CloseBatch) -> None:

@@ -148,3 +148,31 @@ def test_bulk_history_then_batches() -> None:
 def test_window_must_be_positive() -> None:
     with pytest.raises(ValueError, match="window"):
         MarketState(HOUR).view(as_of=T0, window=0)
+
+
+def test_a_bounded_series_keeps_its_last_bars_and_stays_small_however_long_it_runs() -> None:
+    series = BarSeries("BTC", capacity=8, keep=100)
+    early = None
+    for n in range(100_000):
+        series.append(Bar(n * 60_000, 1.0 + n, 2.0 + n, 0.5 + n, 1.5 + n, 10.0))
+        if n == 150:
+            early = series.view(len(series) - 100, len(series), 60_000)
+            early_closes = early.close.copy()
+        assert len(series) <= 2 * 100
+    assert early is not None
+    assert list(early.close) == list(early_closes)  # a view taken before is untouched by what came after
+    closes = series.columns.close
+    assert len(closes) >= 100
+    assert list(closes[-100:]) == [1.5 + n for n in range(100_000 - 100, 100_000)]
+
+
+def test_a_bounded_market_gives_the_same_windows_as_an_unbounded_one() -> None:
+    bounded, unbounded = MarketState(60_000, keep=50), MarketState(60_000)
+    for n in range(1_000):
+        batch = CloseBatch(close_ts=(n + 1) * 60_000, bars={"BTC": Bar(n * 60_000, n, n + 1, n - 1, n + 0.5, 1.0)})
+        bounded.add(batch)
+        unbounded.add(batch)
+        as_of = (n + 1) * 60_000
+        assert list(bounded.view(as_of, 40)["BTC"].close) == list(unbounded.view(as_of, 40)["BTC"].close)
+        after = as_of - 5 * 60_000
+        assert bounded.new_bars("BTC", after, as_of) == unbounded.new_bars("BTC", after, as_of)
