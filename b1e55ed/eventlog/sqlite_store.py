@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 import trio
 
@@ -47,18 +47,29 @@ def _upsert_sql(table: str, columns: tuple[str, ...], key: str, update: tuple[st
     return sql
 
 
+ROWS_PER_STATEMENT: Final = 256
+"""Rows of one multi-row INSERT. One size only: every distinct size is another prepared statement in the
+connection's cache, and one for thousands of rows is megabytes, so sizing them to each batch grew the process by
+hundreds of megabytes (bench/soak.py)."""
+
+
 @cache
 def _insert_sql(rows: int) -> str:
     return "INSERT INTO events (seq, ts, kind, payload, prev_hash, hash) VALUES " + ",".join(["(?,?,?,?,?,?)"] * rows)
 
 
 def _insert(conn: sqlite3.Connection, records: Sequence[Record]) -> None:
-    """Many rows per statement: one step, so one GIL release, per chunk rather than per row (30% faster)."""
-    per_statement = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 6
-    for start in range(0, len(records), per_statement):
-        chunk = records[start : start + per_statement]
+    """Full chunks as one multi-row statement each (one step, so one GIL release, per chunk rather than per row),
+    the rest row by row; two prepared statements in all."""
+    full = len(records) - len(records) % ROWS_PER_STATEMENT
+    chunk_sql = _insert_sql(ROWS_PER_STATEMENT)
+    for start in range(0, full, ROWS_PER_STATEMENT):
+        chunk = records[start : start + ROWS_PER_STATEMENT]
         params = [value for r in chunk for value in (r.seq, r.ts, r.kind, r.payload, r.prev_hash, r.hash)]
-        conn.execute(_insert_sql(len(chunk)), params)
+        conn.execute(chunk_sql, params)
+    if full < len(records):
+        rows = [(r.seq, r.ts, r.kind, r.payload, r.prev_hash, r.hash) for r in records[full:]]
+        conn.executemany(_insert_sql(1), rows)
 
 
 def _write(conn: sqlite3.Connection, records: Sequence[Record], upserts: Sequence[Upsert]) -> None:
