@@ -1,7 +1,7 @@
 """The trading loop, wired: channels, actors and their dependency order, built from the config.
 
-    Brain ──tick──► each producer ──report──► Enricher ──enriched cycle──► each strategy ──report──► OMS
-      └─────tick──────────────────────────────►┘          └──────────────enriched cycle───────────────►┘
+    Brain ──tick──► each producer ──report──► Enricher ──► Karma ──enriched cycle──► each strategy ──report──► OMS
+      └─────tick──────────────────────────────►┘                └──────────enriched cycle──────────────►┘
 
 Started in dependency order: the HTTP API (it needs only the log), the kill switch (it restores the trading
 state), the trading stages, and the brain (the source) last. The runtime resolves this class from
@@ -21,6 +21,7 @@ import trio
 from actors.brain import Brain
 from actors.enricher import ContextSource, Enricher, EnrichmentPlugin
 from actors.featurestore import FeatureStore
+from actors.karma import Karma
 from actors.killswitch import KillSwitch
 from actors.oms.ledger import Ledger
 from actors.oms.oms import OMS
@@ -34,6 +35,7 @@ from b1e55ed.collect import basis_premium
 from b1e55ed.config import Config, PluginSpec
 from b1e55ed.cycle import EnrichedCycles, Ticks
 from b1e55ed.hyperliquid.info import InfoClient
+from b1e55ed.karma.book import PRODUCERS, KarmaBook
 from b1e55ed.market.bars import MarketState
 from b1e55ed.market.feed import Feed
 from b1e55ed.market.funding import FundingHistory
@@ -75,6 +77,7 @@ class TradingPipeline:
         producer_inboxes = [runtime.channel(1) for _ in producers]
         enricher_ticks = runtime.channel(1)
         producer_reports = runtime.channel(max(1, len(producers)))
+        karma_cycles = runtime.channel(1)
         strategy_inboxes = [runtime.channel(1) for _ in strategies]
         oms_cycles = runtime.channel(1)
         strategy_reports = runtime.channel(max(1, len(strategies)))
@@ -110,11 +113,21 @@ class TradingPipeline:
                 ),
             ),
         ]
-        for strategy, (_, inbox) in zip(strategies, strategy_inboxes, strict=True):
-            stages.append(Supervised(strategy.name, strategy_actor(strategy, inbox, strategy_reports[0])))
-        enricher_outputs: list[trio.MemorySendChannel[EnrichedCycles]] = [send for send, _ in strategy_inboxes] + [
+        rule_books = [KarmaBook(s.name, config.karma, self.timeframe_ms) for s in strategies]
+        for strategy, (_, inbox), book in zip(strategies, strategy_inboxes, rule_books, strict=True):
+            stages.append(Supervised(strategy.name, strategy_actor(strategy, inbox, strategy_reports[0], book)))
+        karma_outputs: list[trio.MemorySendChannel[EnrichedCycles]] = [send for send, _ in strategy_inboxes] + [
             oms_cycles[0]
         ]
+        karma = Karma(
+            book=KarmaBook(PRODUCERS, config.karma, self.timeframe_ms),
+            rules=rule_books,
+            log=log,
+            cycles=karma_cycles[1],
+            outputs=karma_outputs,
+            fee_rate=config.paper.fees.taker,
+        )
+        stages.append(Supervised("karma", karma))
         stages.append(
             Supervised(
                 "enricher",
@@ -122,7 +135,7 @@ class TradingPipeline:
                     producers=[p.name for p in producers],
                     ticks=enricher_ticks[1],
                     reports=producer_reports[1],
-                    outputs=enricher_outputs,
+                    outputs=[karma_cycles[0]],
                     health=runtime.health,
                     deadline_s=None if driven else config.brain.producer_deadline_s,
                     plugins=enrichers,

@@ -7,6 +7,7 @@ cannot be opened, with a message that says what to fix.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sqlite3
 import sys
@@ -23,6 +24,7 @@ import yaml
 from msgspec.structs import replace
 
 from b1e55ed import killswitch_file, logsetup
+from b1e55ed.backtest.karma import karma_report
 from b1e55ed.backtest.options import add_backtest_parsers, count_cycles, plan_backtest, prepare_folder
 from b1e55ed.backtest.report import build_report, write_report
 from b1e55ed.backtest.resume import resume_problem, settled_cycles, unfinished, write_manifest
@@ -35,6 +37,7 @@ from b1e55ed.eventlog.sqlite_store import WriterLock, open_offline, rebuild_conn
 from b1e55ed.eventlog.store import StoreError
 from b1e55ed.eventlog.verify import verify_database
 from b1e55ed.hyperliquid.info import MAINNET_API_URL, TESTNET_API_URL, InfoClient
+from b1e55ed.karma.report import render as render_karma
 from b1e55ed.market.hyperliquid import reachable
 from b1e55ed.market.replay import DataError
 from b1e55ed.messages import KillSwitchChanged
@@ -78,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild = commands.add_parser("rebuild", help="recreate the projection tables from the events")
     rebuild.add_argument("--db", type=Path, help=db_help)
 
+    karma = commands.add_parser("karma", help="print karma's scorecards: producers, strategy rules, patterns")
+    karma.add_argument("--db", type=Path, help=db_help)
+    karma.add_argument("--producer", metavar="NAME", help="only this producer's scorecard")
+    karma.add_argument("--strategy", metavar="NAME", help="only this strategy's rule and trades")
+    karma.add_argument("--json", action="store_true", help="the stable JSON (version 1) instead of text")
+
     killswitch = commands.add_parser("killswitch", help="halt, reduce or resume trading in a running process")
     killswitch.add_argument("state", choices=sorted(killswitch_file.COMMANDS))
     killswitch.add_argument("--db", type=Path, help=db_help)
@@ -109,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return rebuild(db)
         if command == "killswitch":
             return killswitch(db, args.state)
+        if command == "karma":
+            return karma(config, db, args)
         if command == "collect":
             return run_collect(args, config)
         if command == "report":
@@ -308,6 +319,12 @@ def backtest(config: Config, args: argparse.Namespace) -> int:
             "the same command resumes it",
             file=sys.stderr,
         )
+    return EXIT_OK
+
+
+def karma(config: Config, db: Path, args: argparse.Namespace) -> int:
+    found = karma_report(db, producer=args.producer, strategy=args.strategy, min_samples=config.karma.min_samples)
+    print(json.dumps(found, indent=2) if args.json else render_karma(found))
     return EXIT_OK
 
 

@@ -22,6 +22,7 @@ import yaml
 from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
 from b1e55ed.envfile import ENV_PREFIX, Override, apply_override, env_overrides
 from b1e55ed.hyperliquid.config import HyperliquidConfig
+from b1e55ed.karma.config import KarmaConfig
 from b1e55ed.plugins import convert_params, params_type
 from b1e55ed.registry import ConfigError, PluginSpec, resolve, resolve_plugin
 from b1e55ed.supervisor import RestartPolicy
@@ -170,11 +171,17 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     risk: RiskPolicy = msgspec.field(default_factory=RiskPolicy)
     killswitch: KillSwitchConfig = msgspec.field(default_factory=KillSwitchConfig)
     hyperliquid: HyperliquidConfig = msgspec.field(default_factory=HyperliquidConfig)
+    karma: KarmaConfig = msgspec.field(default_factory=KarmaConfig)
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)
     keys: KeysConfig = msgspec.field(default_factory=KeysConfig)
 
     def __post_init__(self) -> None:
         _require_unique("symbols[{}]", list(self.symbols))
+        if self.karma.horizon_bars >= self.brain.window_bars:
+            raise ValueError(
+                f"`karma.horizon_bars` ({self.karma.horizon_bars}) must be below brain.window_bars "
+                f"({self.brain.window_bars}): karma checks its positions on the cycle's window"
+            )
 
 
 # A ``__post_init__`` error starts with the offending key in backticks, relative to its struct, so that
@@ -292,6 +299,7 @@ def _parse_yaml(text: str, path: Path) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------------------------
 # Validation errors, traced back to where the value came from
+
 
 class _Origins(msgspec.Struct, frozen=True, kw_only=True):
     file: Path

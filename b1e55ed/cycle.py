@@ -9,12 +9,13 @@ order. Between stages, cycles travel in batches (tuples): one cycle at a time li
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from b1e55ed.karma.calibration import Calibration
 from b1e55ed.market.bars import BarsView
-from b1e55ed.messages import CycleStarted, Direction, Event, MarketSource, Signal, SignalRef, Trade
+from b1e55ed.messages import CycleStarted, Direction, Event, MarketSource, Signal, SignalRecorded, SignalRef, Trade
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,18 @@ class EnrichedCycle:
     signals: tuple[Signal, ...]
     context: Mapping[str, Mapping[str, float]]
     producers: Mapping[str, str]
-    # Karma's calibration when there is one: producer → conviction → win probability. Sizing prefers it.
-    calibration: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+    # Karma's calibration: source → conviction → win probability, for the sources it has calibrated.
+    calibration: Calibration = field(default_factory=Calibration)
     events: tuple[Event, ...] = ()  # the enricher's signals, snapshot and alerts, for the OMS to log in order
+    karma: tuple[Event, ...] = ()  # the producers' karma for this cycle
+
+    def logged(self, rule_karma: Iterable[Event] = ()) -> tuple[Event, ...]:
+        """The cycle's events before its decisions, in the canonical order: the signals, the producers' karma,
+        each rule's karma (``rule_karma``, by strategy), the snapshot and the alerts."""
+        split = 0
+        while split < len(self.events) and isinstance(self.events[split], SignalRecorded):
+            split += 1
+        return (*self.events[:split], *self.karma, *rule_karma, *self.events[split:])
 
     @property
     def cycle(self) -> int:
@@ -90,6 +100,7 @@ class StrategyReport:
     status: ReportStatus
     candidates: tuple[Candidate, ...] = ()
     detail: str = ""
+    karma: tuple[Event, ...] = ()  # the strategy's own rule's karma for this cycle
 
 
 Ticks = tuple[CycleTick, ...]

@@ -165,6 +165,41 @@ class SnapshotRecorded(Event, frozen=True, tag="snapshot"):
     features_hash: str = ""
 
 
+Result = Literal["win", "loss", "timeout"]
+
+
+class KarmaOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """A scored signal or rule decision: its virtual position from ``opened`` (the signal's cycle close, ms) at
+    ``entry`` to ``closed`` (the close of the bar it ended in) at ``exit``, ``bars`` bars later. ``ret`` is the
+    signed return, ``weight`` its uniqueness (1 ÷ the concurrent outcomes of its source and symbol, averaged over
+    its life), ``p`` the calibrated win probability in force when it opened (None before calibration)."""
+
+    source: str
+    symbol: str
+    direction: Direction
+    conviction: int
+    opened: int
+    entry: float
+    closed: int
+    exit: float
+    bars: int
+    result: Result
+    ret: float
+    weight: float
+    p: float | None = None
+
+
+class KarmaScored(Event, frozen=True, tag="karma"):
+    """Karma's slot in a cycle: the outcomes that matured by ``as_of``, in ``book`` ("producers", or a strategy's
+    own rule), and each source's calibration that changed: win probability at conviction 1 to 10."""
+
+    cycle: int
+    as_of: int
+    book: str
+    outcomes: list[KarmaOutcome]
+    calibration: dict[str, list[float]] = msgspec.field(default_factory=dict)
+
+
 class SignalRef(msgspec.Struct, frozen=True):
     producer: str
     signal: SignalValue
@@ -305,6 +340,7 @@ AnyEvent = (
     | PositionUpdated
     | CycleStarted
     | SnapshotRecorded
+    | KarmaScored
     | Decision
     | RiskVerdict
     | CycleSettled

@@ -114,7 +114,11 @@ class BatchProducer(Producer, Protocol):
 
 
 class Strategy(Protocol):
-    """Turns a whole enriched cycle, market views included, into candidates with reasons."""
+    """Turns a whole enriched cycle, market views included, into candidates with reasons.
+
+    Karma scores every candidate with a direction (taken or not) as the strategy's own rule. A strategy that sizes
+    by that rule's calibration (``Driver(self.name, …, rule=True)``) sets a class attribute ``sizes_by_rule = True``.
+    """
 
     name: str
 

@@ -162,8 +162,9 @@ class OMS:
                     self._as_of = enriched.as_of
                     if enriched.tick.started is not None:
                         self._log.enqueue(enriched.tick.started)
-                    self._log.enqueue(*enriched.events)
-                    await self._run_cycle(enriched, answers[enriched.cycle])
+                    reports = answers[enriched.cycle]
+                    self._log.enqueue(*enriched.logged(event for report in reports for event in report.karma))
+                    await self._run_cycle(enriched, reports)
                     if not self._deferring:
                         self._barrier.settle(enriched.cycle)
             finally:

@@ -7,8 +7,8 @@ bar *i* means fast > slow on bar *i* and fast ≤ slow on bar *i − 1*; a cross
 A symbol is considered when a cross happened on the latest closed bar. It is taken when the trend agrees: the
 close is above the ``trend`` moving average (default 200 bars) for a long, below it for a short (``trend`` 0
 turns the filter off), and the direction is one of ``directions`` (both by default). The strategy's own rule
-drives the size with the fixed ``conviction`` param (default 6), looked up in karma's calibration under the
-strategy's name once karma scores it (``sizing.py``). Stop and target ``stop_pct`` and ``target_pct`` from the entry.
+drives the size with the fixed ``conviction`` param (default 6), looked up in karma's calibration of the rule
+once karma has calibrated it (``sizing.py``). Stop and target ``stop_pct`` and ``target_pct`` from the entry.
 """
 
 from __future__ import annotations
@@ -120,6 +120,8 @@ class CrossParams(SizingRule, frozen=True, kw_only=True):
 
 
 class MACrossoverStrategy:
+    sizes_by_rule = True  # its own rule drives the size: karma calibrates it
+
     class Params(CrossParams, frozen=True, kw_only=True):
         conviction: Annotated[int, msgspec.Meta(ge=1, le=10)] = 6
         directions: tuple[Direction, ...] = DIRECTIONS
@@ -177,7 +179,7 @@ class MACrossoverStrategy:
             symbol=symbol,
             direction=cross.direction,
             entry=price,
-            sizing=self.rule.size([Driver(self.name, self.conviction)], cycle.calibration),
+            sizing=self.rule.size([Driver(self.name, self.conviction, rule=True)], cycle.calibration),
             setup=f"MA cross {cross.direction}{' with the trend' if trend_text else ''}: {what}",
             rationale=f"{symbol}: {what}{trend_part}",
             candle_close=bars.close_ts,

@@ -13,7 +13,7 @@ It is taken when the close is at or above support and at most ``near_pct`` perce
 ``0 ≤ (close − support) ÷ support ≤ near_pct ÷ 100``. A close below support means support broke: not taken.
 
 Conviction is the RSI producer's: 5 at the threshold plus one per whole point below it, capped at 10 (RSI 27.4
-gives 7), looked up in karma's calibration under the strategy's name (``sizing.py``). Stop and target
+gives 7), looked up in karma's calibration of the rule once it has one (``sizing.py``). Stop and target
 ``stop_pct`` and ``target_pct`` from the entry.
 """
 
@@ -38,6 +38,8 @@ _EPSILON = 1e-9
 
 
 class RSIOversoldStrategy:
+    sizes_by_rule = True  # its own rule drives the size: karma calibrates it
+
     class Params(SizingRule, frozen=True, kw_only=True):
         rsi_period: Annotated[int, msgspec.Meta(ge=1)] = 14
         oversold: float = 30.0
@@ -127,7 +129,7 @@ class RSIOversoldStrategy:
             symbol=symbol,
             direction="long",
             entry=price,
-            sizing=self.rule.size([Driver(self.name, conviction)], cycle.calibration),
+            sizing=self.rule.size([Driver(self.name, conviction, rule=True)], cycle.calibration),
             setup=f"oversold near support: {oversold}, {distance_pct:.2f}% above support",
             rationale=f"{symbol}: {oversold} (conviction {conviction}); {where}",
             candle_close=bars.close_ts,

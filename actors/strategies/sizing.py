@@ -5,17 +5,20 @@ gives the spec's 5%. The conviction is the mean over the trade's *drivers*, the 
 rule) that made it, each counting once.
 
 **Calibration.** When karma has calibrated a driver, ``cycle.calibration[source][conviction]`` is the win
-probability ``p`` that this source has earned at the conviction it reported, and that driver counts as a
-conviction-equivalent of ``10 × p``: the inverse of reading conviction ``c`` as a ``c/10`` chance of winning. A
-source reporting 8 that has won only 45% of the time sizes like a 4.5. Uncalibrated drivers count with their
-reported conviction. A strategy's own rule (MA crossover, RSI and support) is looked up under the strategy's name.
+probability ``p`` that this source has earned at the conviction it reported, measured at karma's barriers. Its
+*edge* is ``p`` minus the breakeven win rate of this strategy's exits, fees included (``karma.calibration``:
+about 0.24 for 3/10 at the paper venue's taker fee). The driver then counts as a conviction-equivalent of
+``10 × edge ÷ (1 − breakeven)``: none at breakeven or below, 10 for a certain win. A source reporting 8 whose
+measured edge is a tenth of the way from breakeven to certainty sizes like a 1. Uncalibrated drivers count with
+their reported conviction. A strategy's own rule (MA crossover, RSI and support: ``Driver(…, rule=True)``) is
+looked up in ``calibration.rules`` under the strategy's name. When every driver is calibrated and none has an
+edge, the size is 0 and the trade is not taken.
 
-**Kelly cap** (optional, ``kelly_fraction`` 0 = off). ``f* = p − (1 − p) ÷ b`` with ``b = target_pct ÷ stop_pct``,
-and the size may not exceed ``kelly_fraction × f*``. It applies only when *every* driver is calibrated, with ``p``
-their mean win probability. A reported conviction is an opinion, not a probability: Kelly fed ``c/10`` would
-claim a 70% hit rate for every conviction-7 signal and never bind, so without calibration it is skipped
-(``kelly_applied`` 0 in the record). When ``f* ≤ 0`` there is no edge at these exits: size 0, and the strategy
-does not take the trade.
+**Kelly cap** (optional, ``kelly_fraction`` 0 = off). ``f* = p − (1 − p) ÷ b`` with the payoff
+``b = (target_pct − cost) ÷ (stop_pct + cost)``, ``cost`` the round trip's fees in percent, and the size may not
+exceed ``kelly_fraction × f*``. It applies only when *every* driver is calibrated at this strategy's own exits,
+with ``p`` their mean win probability. A reported conviction is an opinion, not a probability, so without
+calibration it is skipped (``kelly_applied`` 0 in the record).
 
 **Policy cap.** The size never exceeds ``max_size`` (the risk policy's 15%); the risk gate checks it again.
 
@@ -33,9 +36,9 @@ from typing import Annotated
 import msgspec
 
 from b1e55ed.cycle import Candidate
+from b1e55ed.karma.calibration import Calibration, breakeven
 from b1e55ed.messages import Direction, Signal, SignalRef, Trade
 
-Calibration = Mapping[str, Mapping[int, float]]
 SIZE_DECIMALS = 6
 
 
@@ -45,6 +48,7 @@ class Driver:
 
     source: str
     conviction: int
+    rule: bool = False  # the strategy's own rule: its calibration is ``calibration.rules[source]``
 
 
 @dataclass(frozen=True)
@@ -75,17 +79,26 @@ class SizingRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         if not drivers:
             raise ValueError("sizing needs at least one driver")
         reported = sum(d.conviction for d in drivers) / len(drivers)
-        probabilities = [win_probability(calibration, d.source, d.conviction) for d in drivers]
+        probabilities = [
+            win_probability(calibration.rules if d.rule else calibration, d.source, d.conviction) for d in drivers
+        ]
         calibrated = [p for p in probabilities if p is not None]
+        even = breakeven(self.stop_pct, self.target_pct, calibration.fee_rate)
         effective = [
-            10.0 * p if p is not None else float(d.conviction) for d, p in zip(drivers, probabilities, strict=True)
+            float(d.conviction) if p is None else 10.0 * max(p - even, 0.0) / max(1.0 - even, 1e-12)
+            for d, p in zip(drivers, probabilities, strict=True)
         ]
         conviction = sum(effective) / len(effective)
-        numbers: dict[str, float] = {}
+        numbers: dict[str, float] = {"conviction": float(round_half_up(reported))}
         if calibrated:
-            numbers["reported_conviction"] = reported
-            numbers["win_probability"] = sum(calibrated) / len(calibrated)
-            numbers["calibrated_drivers"] = float(len(calibrated))
+            p = sum(calibrated) / len(calibrated)
+            numbers |= {
+                "reported_conviction": reported,
+                "win_probability": p,
+                "breakeven": even,
+                "edge": p - even,
+                "calibrated_drivers": float(len(calibrated)),
+            }
         raw_size = self.base_size * conviction / self.reference_conviction
         numbers |= {
             "mean_conviction": conviction,
@@ -96,11 +109,12 @@ class SizingRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         size = raw_size
         if self.kelly_fraction > 0:
             numbers["kelly_fraction"] = self.kelly_fraction
-            kelly_applies = len(calibrated) == len(drivers)
+            kelly_applies = len(calibrated) == len(drivers) and calibration.measured_at(self.stop_pct, self.target_pct)
             numbers["kelly_applied"] = 1.0 if kelly_applies else 0.0
             if kelly_applies:
                 p = numbers["win_probability"]
-                payoff = self.target_pct / self.stop_pct
+                cost = 2 * calibration.fee_rate * 100
+                payoff = (self.target_pct - cost) / (self.stop_pct + cost)
                 optimal = p - (1.0 - p) / payoff
                 cap = self.kelly_fraction * max(optimal, 0.0)
                 numbers |= {"payoff_ratio": payoff, "kelly_optimal": optimal, "kelly_cap": cap}
@@ -145,7 +159,13 @@ class SizingRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             reason = f"{setup}, but {self.no_edge_reason(sizing)}"
             numbers = sizing.numbers
             return Candidate(
-                symbol=symbol, taken=False, reason=reason, signals=refs, sizing=numbers, candle_close=candle_close
+                symbol=symbol,
+                taken=False,
+                reason=reason,
+                direction=direction,
+                signals=refs,
+                sizing=numbers,
+                candle_close=candle_close,
             )
         trade = self.trade(
             symbol=symbol,
@@ -181,13 +201,16 @@ class SizingRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     def no_edge_reason(self, sizing: Sizing) -> str:
         numbers = sizing.numbers
-        return (
-            f"no edge: Kelly f* {numbers.get('kelly_optimal', 0.0):+.3f} at win probability "
-            f"{numbers.get('win_probability', 0.0):.0%} and payoff {self.target_pct:g}/{self.stop_pct:g}"
-        )
+        exits = f"exits {self.target_pct:g}/{self.stop_pct:g}"
+        if "edge" in numbers and numbers["mean_conviction"] <= 0:
+            return (
+                f"no edge: win probability {numbers['win_probability']:.1%} ≤ breakeven "
+                f"{numbers['breakeven']:.1%} at {exits}, fees included"
+            )
+        return f"no edge: Kelly f* {numbers.get('kelly_optimal', 0.0):+.3f} at {exits}"
 
 
-def win_probability(calibration: Calibration, source: str, conviction: int) -> float | None:
+def win_probability(calibration: Mapping[str, Mapping[int, float]], source: str, conviction: int) -> float | None:
     table = calibration.get(source)
     if table is None:
         return None

@@ -22,7 +22,7 @@ from b1e55ed.api.metrics import ApiMetrics
 from b1e55ed.broadcast import Broadcast, Subscription
 from b1e55ed.eventlog.chain import Record
 
-EVENT_TYPES = ("signal", "decision", "order", "fill", "position", "cycle", "health", "killswitch")
+EVENT_TYPES = ("signal", "decision", "order", "fill", "position", "cycle", "karma", "health", "killswitch")
 TYPE_OF_KIND = {
     "signal": "signal",
     "decision": "decision",
@@ -35,6 +35,7 @@ TYPE_OF_KIND = {
     "cycle": "cycle",
     "snapshot": "cycle",
     "settled": "cycle",
+    "karma": "karma",
     "killswitch": "killswitch",
     "alert": "health",
     "actor_restarted": "health",

@@ -43,7 +43,47 @@ def nullable(schema: Schema) -> Schema:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
+KARMA_SCORE = obj(
+    {
+        "count": INTEGER,
+        "effective": NUMBER,
+        "wins": NUMBER,
+        "hit_rate": OPT_NUMBER,
+        "wilson_low": NUMBER,
+        "wilson_high": NUMBER,
+        "mean_return": OPT_NUMBER,
+        "brier": OPT_NUMBER,
+        "log_loss": OPT_NUMBER,
+        "ic": OPT_NUMBER,
+    }
+)
+KARMA_SCHEMAS: dict[str, Schema] = {
+    "KarmaScore": KARMA_SCORE,
+    "KarmaSource": obj(
+        {
+            "name": STRING,
+            "kind": {"enum": ["producer", "rule"]},
+            "overall": ref("KarmaScore"),
+            "by_conviction": {"type": "object", "additionalProperties": ref("KarmaScore")},
+            "by_symbol": {"type": "object", "additionalProperties": ref("KarmaScore")},
+            "reliability": array(
+                obj({"low": NUMBER, "high": NUMBER, "predicted": OPT_NUMBER, "observed": OPT_NUMBER, "count": NUMBER})
+            ),
+            "calibration": nullable(array(NUMBER)),
+        }
+    ),
+    "Karma": obj(
+        {
+            "version": INTEGER,
+            "sources": array(ref("KarmaSource")),
+            "strategies": array({"type": "object"}),
+            "patterns": array(obj({"producers": array(STRING), "score": ref("KarmaScore")})),
+        }
+    ),
+}
+
 SCHEMAS: dict[str, Schema] = {
+    **KARMA_SCHEMAS,
     "Error": {
         "type": "object",
         "properties": {"error": STRING, "parameter": STRING},
@@ -303,6 +343,10 @@ def openapi_schema(*, secured: bool) -> Schema:
         "/trades": _get("Sized trades the risk gate approved, newest first.", _list("trades", "Trade"), [LIMIT]),
         "/orders": _get("Orders in their latest state, newest first.", _list("orders", "Order"), [LIMIT]),
         "/strategies": _get("Each strategy with its stats.", _list("strategies", "Strategy")),
+        "/karma": _get(
+            "Karma's scorecards per producer and strategy rule, with reliability bins, and the top patterns.",
+            _json(ref("Karma")),
+        ),
         "/decisions": _get("Recent decisions, taken or not.", _list("decisions", "DecisionSummary"), [LIMIT]),
         "/decisions/{decision_id}": _get(
             "Why, or why not: producers, context, sizing and each risk check.",

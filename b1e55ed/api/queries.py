@@ -13,16 +13,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
+import trio
 
 from b1e55ed.api.recent import RecentRecords
 from b1e55ed.clock import Clock
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.store import EventStore
 from b1e55ed.health import HealthRegistry
+from b1e55ed.karma.report import KarmaFold
 from b1e55ed.messages import (
     CycleSettled,
     CycleStarted,
     Decision,
+    KarmaScored,
     RiskVerdict,
     SnapshotRecorded,
     TradeDecided,
@@ -30,6 +33,7 @@ from b1e55ed.messages import (
 from b1e55ed.tradingstate import TradingGate
 
 CLOSED = ("closed", "stopped")
+KARMA_PAGE = 5_000
 _PRICE_LOOKBACK = 50  # cycles searched for a symbol's latest and previous close
 
 
@@ -64,6 +68,7 @@ class ReadModel:
         self._producers = list(producers)
         self._starting_equity = starting_equity
         self._next_cycle = next_cycle
+        self._karma, self._karma_after, self._karma_lock = KarmaFold(), 0, trio.Lock()
         self.recent = RecentRecords(store, {"cycle": _PRICE_LOOKBACK, "settled": 500, "snapshot": 1, "decision": 100})
 
     # -- signals, orders, trades ---------------------------------------------------------------------------
@@ -210,6 +215,16 @@ class ReadModel:
                 }
             )
         return summaries
+
+    async def karma(self, *, min_samples: float, top: int = 10) -> dict[str, Any]:
+        """Karma's scorecards, reliability bins and top patterns, from the karma events folded so far."""
+        async with self._karma_lock:  # one reader folds the new events; the next finds them folded
+            while records := await self._store.read(after=self._karma_after, limit=KARMA_PAGE):
+                for record in records:
+                    if record.kind == "karma" and isinstance(event := record.event(), KarmaScored):
+                        self._karma.add(event)
+                self._karma_after = records[-1].seq
+            return self._karma.report(min_samples=min_samples, top=top)
 
     async def decision(self, decision_id: str) -> dict[str, Any] | None:
         """Why (or why not): the producers and their convictions, the context, the sizing and each risk check."""

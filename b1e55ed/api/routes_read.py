@@ -1,4 +1,5 @@
-"""The read-only endpoints: health, signals, positions, trades, orders, strategies, decisions, events, metrics."""
+"""The read-only endpoints: health, signals, positions, trades, orders, strategies, karma, decisions, events,
+metrics."""
 
 from __future__ import annotations
 
@@ -54,6 +55,9 @@ def read_routes(ctx: ApiContext) -> list[BaseRoute]:
     async def strategies(request: Request) -> object:
         return {"strategies": await read.strategies()}
 
+    async def karma(request: Request) -> object:
+        return await read.karma(min_samples=ctx.config.karma.min_samples)
+
     async def decisions(request: Request) -> object:
         return {"decisions": await read.decisions(limit=limit_param(request, default=50))}
 
@@ -99,6 +103,7 @@ def read_routes(ctx: ApiContext) -> list[BaseRoute]:
         Route("/trades", cached(trades), methods=["GET"]),
         Route("/orders", cached(orders), methods=["GET"]),
         Route("/strategies", cached(strategies), methods=["GET"]),
+        Route("/karma", cached(karma), methods=["GET"]),
         Route("/decisions", cached(decisions), methods=["GET"]),
         Route("/decisions/{decision_id}", cached(decision), methods=["GET"]),
         Route("/events", events, methods=["GET"]),

@@ -21,6 +21,8 @@ from b1e55ed.messages import (
     CycleStarted,
     Decision,
     Event,
+    KarmaOutcome,
+    KarmaScored,
     RiskVerdict,
     Signal,
     SignalRecorded,
@@ -72,6 +74,8 @@ def cycle_events(cycle: int, *, first_seq: int, close_position: bool = False) ->
             metadata={"value": 1.5},
         )
         events.append(SignalRecorded(ts=ts, signal=signal, cycle=cycle))
+    if cycle > 1:  # the last cycle's signals, scored: momentum's reached its target, rsi's its stop
+        events.append(karma_scored(cycle, as_of, ts))
     events.append(
         SnapshotRecorded(
             ts=ts,
@@ -157,6 +161,30 @@ def cycle_events(cycle: int, *, first_seq: int, close_position: bool = False) ->
         ),
     ]
     return events
+
+
+def karma_scored(cycle: int, as_of: int, ts: int) -> KarmaScored:
+    entry = 42_000.0 + 100 * (cycle - 1)
+    outcomes = [
+        KarmaOutcome(
+            source=producer,
+            symbol="BTC",
+            direction="long",
+            conviction=conviction,
+            opened=as_of - HOUR,
+            entry=entry,
+            closed=as_of,
+            exit=round(entry * (1.1 if won else 0.97), 8),
+            bars=1,
+            result="win" if won else "loss",
+            ret=0.1 if won else -0.03,
+            weight=1.0,
+            p=0.3 if producer == "rsi" else None,
+        )
+        for producer, conviction, won in (("momentum", 6, True), ("rsi", 8, False))
+    ]
+    calibration = {"rsi": [0.25] * 7 + [0.3] * 3}
+    return KarmaScored(ts=ts, cycle=cycle, as_of=as_of, book="producers", outcomes=outcomes, calibration=calibration)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import chdir, closing, contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -63,16 +63,20 @@ def write_config(
     replay_batch: int,
     producers: Collection[str] = PRODUCERS,
     strategies: Collection[str] = STRATEGIES,
+    sections: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """The default config with only ``producers`` and ``strategies`` enabled, saved as ``folder/config.yaml``.
 
     Its data folder is the default, ``data``, relative to where the run starts: ``replay`` starts it in ``folder``.
-    (A path naming the folder would put the folder in the config hash, and two folders' runs would differ.)"""
+    (A path naming the folder would put the folder in the config hash, and two folders' runs would differ.)
+    ``sections`` overrides settings by section: ``{"karma": {"min_samples": 3}}``."""
     unknown = (set(producers) - set(PRODUCERS)) | (set(strategies) - set(STRATEGIES))
     assert not unknown, f"no such plug-in: {unknown}"
     raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
     raw["api"]["enabled"] = False
     raw["brain"]["replay_batch"] = replay_batch
+    for section, settings in (sections or {}).items():
+        raw[section].update(settings)
     for spec in raw["brain"]["producers"]:
         spec["enabled"] = spec["name"] in producers
     for spec in raw["brain"]["strategies"]:

@@ -68,6 +68,21 @@ async def test_positions_trades_orders_and_strategy_stats(tmp_path: Path) -> Non
     ]
 
 
+async def test_karma_serves_scorecards_reliability_bins_and_patterns(tmp_path: Path) -> None:
+    async with served(tmp_path, cycles=3) as server, server.client() as client:
+        karma = (await client.get("/karma")).json()
+    assert karma["version"] == 1
+    cards = {card["name"]: card for card in karma["sources"]}
+    assert set(cards) == {"momentum", "rsi"}
+    momentum, rsi = cards["momentum"]["overall"], cards["rsi"]["overall"]
+    assert (momentum["count"], momentum["effective"], momentum["hit_rate"]) == (2, 2.0, 1.0)
+    assert (rsi["hit_rate"], rsi["brier"]) == (0.0, pytest.approx(0.09))
+    assert cards["rsi"]["calibration"] == [0.25] * 7 + [0.3] * 3
+    [bin_] = [b for b in cards["rsi"]["reliability"] if b["count"]]
+    assert (bin_["low"], bin_["predicted"], bin_["observed"], bin_["count"]) == (0.3, 0.3, 0.0, 2.0)
+    assert karma["patterns"] == []  # two outcomes of momentum+rsi: fewer than min_samples
+
+
 async def test_a_decision_explains_itself(tmp_path: Path) -> None:
     async with served(tmp_path) as server, server.client() as client:
         listed = (await client.get("/decisions")).json()["decisions"]

@@ -14,6 +14,7 @@ import trio
 from actors.strategies.actor import strategy_actor
 from actors.strategies.confluence import ConfluenceStrategy
 from b1e55ed.cycle import Candidate, CycleTick, EnrichedCycle, EnrichedCycles, StrategyReport, StrategyReports
+from b1e55ed.karma.calibration import Calibration
 from b1e55ed.market.bars import BarArrays, MarketState
 from b1e55ed.messages import Signal, SignalRef, SignalValue
 from b1e55ed.plugins import PluginSetup, Strategy
@@ -144,6 +145,7 @@ def test_conviction_seven_is_the_base_five_percent() -> None:
     assert candidate.trade.size == 0.05
     assert candidate.trade.conviction == 7
     assert candidate.sizing == {
+        "conviction": 7.0,
         "mean_conviction": 7.0,
         "base_size": 0.05,
         "reference_conviction": 7.0,
@@ -232,12 +234,14 @@ def test_trade_conviction_is_the_mean_rounded_half_up(convictions: tuple[int, ..
 
 
 def test_calibration_resizes_and_is_recorded_on_each_signal() -> None:
-    """rsi's 8s have won 40%, momentum's 6s 60%: conviction-equivalents 4 and 6, mean 5 → 5% × 5/7."""
+    """rsi's 8s have won 40%, momentum's 6s 60% at 3/10 (breakeven 3/13): each counts 10 × edge ÷ (1 − 3/13)."""
     signals = [signal("BTC", "long", 8, "rsi"), signal("BTC", "long", 6, "momentum"), signal("BTC", "short", 3, "x")]
-    enriched = replace(cycle(signals), calibration={"rsi": {8: 0.4}, "momentum": {6: 0.6}})
+    calibration = Calibration({"rsi": {8: 0.4}, "momentum": {6: 0.6}}, stop_pct=3, target_pct=10)
+    enriched = replace(cycle(signals), calibration=calibration)
     candidate = only(confluence().evaluate(enriched))
     assert candidate.trade is not None
-    assert candidate.trade.size == pytest.approx(0.05 * 5 / 7, abs=1e-6)
+    equivalents = [10 * (p - 3 / 13) / (10 / 13) for p in (0.4, 0.6)]
+    assert candidate.trade.size == pytest.approx(0.05 * sum(equivalents) / 2 / 7, abs=1e-6)
     assert candidate.trade.conviction == 7  # the reported mean
     assert candidate.sizing["reported_conviction"] == 7.0
     assert candidate.sizing["win_probability"] == pytest.approx(0.5)
@@ -250,7 +254,8 @@ def test_calibration_resizes_and_is_recorded_on_each_signal() -> None:
 
 def test_confluence_without_edge_is_not_taken_under_kelly() -> None:
     signals = [signal("BTC", "long", 8, "rsi"), signal("BTC", "long", 6, "momentum")]
-    enriched = replace(cycle(signals), calibration={"rsi": {8: 0.2}, "momentum": {6: 0.2}})
+    calibration = Calibration({"rsi": {8: 0.2}, "momentum": {6: 0.2}}, stop_pct=3, target_pct=10)
+    enriched = replace(cycle(signals), calibration=calibration)
     candidate = only(confluence(kelly_fraction=0.25).evaluate(enriched))
     assert not candidate.taken
     assert candidate.trade is None

@@ -14,6 +14,7 @@ from actors.strategies.momentum import MomentumStrategy
 from actors.strategies.rsi_oversold import RSIOversoldStrategy
 from b1e55ed.cycle import Candidate, CycleTick, EnrichedCycle
 from b1e55ed.default_plugins import DEFAULT_STRATEGIES
+from b1e55ed.karma.calibration import Calibration
 from b1e55ed.market.bars import BarArrays, MarketState
 from b1e55ed.messages import Signal, SignalValue
 from b1e55ed.plugins import PluginSetup
@@ -31,7 +32,7 @@ def cycle(
     *,
     volumes: Mapping[str, Closes] | None = None,
     lows: Mapping[str, Closes] | None = None,
-    calibration: Mapping[str, Mapping[int, float]] | None = None,
+    calibration: Calibration | None = None,
 ) -> EnrichedCycle:
     state = MarketState(HOUR)
     length = max(len(c) for c in closes.values())
@@ -43,7 +44,8 @@ def cycle(
         state.extend(symbol, BarArrays(ts, close, np.maximum(close, low), low, close, volume))
     as_of = T0 + HOUR * length
     tick = CycleTick(cycle=1, as_of=as_of, source="replay", market=state.view(as_of))
-    return EnrichedCycle(tick=tick, signals=tuple(signals), context={}, producers={}, calibration=calibration or {})
+    calibration = calibration if calibration is not None else Calibration()
+    return EnrichedCycle(tick=tick, signals=tuple(signals), context={}, producers={}, calibration=calibration)
 
 
 def signal(symbol: str, value: SignalValue, conviction: int, producer: str = "momentum") -> Signal:
@@ -126,16 +128,22 @@ def test_ema_reacts_where_sma_does_not() -> None:
     assert "EMA(20) 138.071 crossed above EMA(50) 136.265" in candidate.trade.rationale
 
 
-def test_own_conviction_is_calibrated_under_the_strategy_name() -> None:
-    calibrated = only(ma().evaluate(cycle({"BTC": flat_then(110.0)}, calibration={"ma_crossover": {6: 0.8}})))
+def test_own_rule_is_calibrated_under_the_strategy_name() -> None:
+    rules = Calibration(rules={"ma_crossover": {6: 0.8}}, stop_pct=3, target_pct=10)
+    calibrated = only(ma().evaluate(cycle({"BTC": flat_then(110.0)}, calibration=rules)))
     assert calibrated.trade is not None
-    assert calibrated.trade.size == pytest.approx(0.05 * 8 / 7, abs=1e-6)
+    assert calibrated.trade.size == pytest.approx(0.05 * 10 * (0.8 - 3 / 13) / (10 / 13) / 7, abs=1e-6)
     assert calibrated.sizing["win_probability"] == 0.8
+    producer_named_alike = Calibration({"ma_crossover": {6: 0.8}}, stop_pct=3, target_pct=10)
+    assert "win_probability" not in only(
+        ma().evaluate(cycle({"BTC": flat_then(110.0)}, calibration=producer_named_alike))
+    ).sizing
 
-    losing = {"ma_crossover": {6: 0.2}}
-    refused = only(ma(kelly_fraction=0.25).evaluate(cycle({"BTC": flat_then(110.0)}, calibration=losing)))
+    losing = Calibration(rules={"ma_crossover": {6: 0.2}}, stop_pct=3, target_pct=10)
+    refused = only(ma().evaluate(cycle({"BTC": flat_then(110.0)}, calibration=losing)))
     assert not refused.taken
-    assert "no edge: Kelly f*" in refused.reason
+    assert refused.direction == "long"  # the rule fired: karma scores it, taken or not
+    assert "no edge: win probability 20.0%" in refused.reason
     assert refused.sizing["size"] == 0.0
 
 

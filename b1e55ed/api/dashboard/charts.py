@@ -1,4 +1,5 @@
-"""The equity curve as inline SVG paths, computed on the server: no chart library reaches the browser."""
+"""The equity curve and karma's reliability diagrams as inline SVG, computed on the server: no chart library
+reaches the browser."""
 
 from __future__ import annotations
 
@@ -74,3 +75,32 @@ def equity_chart(curve: Sequence[Mapping[str, Any]], *, baseline: float | None =
         start_ms=int(curve[0]["ts"]),
         end_ms=int(curve[-1]["ts"]),
     )
+
+
+@dataclass(frozen=True)
+class ReliabilityPoint:
+    """One bin of a reliability diagram in a ``0 0 100 100`` viewBox: predicted across, observed up."""
+
+    x: float
+    y: float
+    r: float
+    predicted: float
+    observed: float
+    count: float
+
+
+def reliability_points(bins: Sequence[Mapping[str, Any]]) -> list[ReliabilityPoint]:
+    """The bins that hold outcomes, each a dot whose area grows with its effective count."""
+    filled = [b for b in bins if b["predicted"] is not None and b["observed"] is not None and b["count"] > 0]
+    largest = max((float(b["count"]) for b in filled), default=1.0)
+    return [
+        ReliabilityPoint(
+            x=round(float(b["predicted"]) * 100, 2),
+            y=round(100 - float(b["observed"]) * 100, 2),
+            r=round(1.5 + 4.5 * (float(b["count"]) / largest) ** 0.5, 2),
+            predicted=float(b["predicted"]),
+            observed=float(b["observed"]),
+            count=float(b["count"]),
+        )
+        for b in filled
+    ]

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from b1e55ed.api.context import ApiContext
-from b1e55ed.api.dashboard.charts import equity_chart
+from b1e55ed.api.dashboard.charts import equity_chart, reliability_points
 from b1e55ed.api.errors import ApiError
 
 SIGNAL_ROWS = 40
 DECISION_ROWS = 30
 EQUITY_POINTS = 500
+KARMA_PATTERNS = 5
 
 
 Loader = Callable[[ApiContext, Mapping[str, str]], Awaitable[dict[str, Any]]]
@@ -85,6 +86,15 @@ async def load_equity(ctx: ApiContext, params: Mapping[str, str]) -> dict[str, A
     }
 
 
+async def load_karma(ctx: ApiContext, params: Mapping[str, str]) -> dict[str, Any]:
+    karma = await ctx.read.karma(min_samples=ctx.config.karma.min_samples, top=KARMA_PATTERNS)
+    diagrams = [
+        {"name": card["name"], "kind": card["kind"], "points": reliability_points(card["reliability"])}
+        for card in karma["sources"]
+    ]
+    return {"karma": karma, "reliability": diagrams}
+
+
 PANELS: dict[str, Panel] = {
     "prices": Panel("partials/prices.html", load_prices),
     "signals": Panel("partials/signals.html", load_signals),
@@ -94,13 +104,14 @@ PANELS: dict[str, Panel] = {
     "killswitch": Panel("partials/killswitch.html", load_killswitch),
     "decisions": Panel("partials/decisions.html", load_decisions),
     "equity": Panel("partials/equity.html", load_equity),
+    "karma": Panel("partials/karma.html", load_karma),
 }
 
 
-SYNC_PANELS = ("prices", "equity", "positions", "status", "scorecard", "signals", "decisions")
+SYNC_PANELS = ("prices", "equity", "positions", "status", "scorecard", "signals", "decisions", "karma")
 """The panels one ``/ui/sync`` request refreshes after a burst of events; the kill switch has its own event."""
 
-SYNC_TYPES = ("signal", "decision", "order", "fill", "position", "cycle")
+SYNC_TYPES = ("signal", "decision", "order", "fill", "position", "cycle", "karma")
 """The SSE event types that trigger ``/ui/sync``."""
 
 

@@ -1,0 +1,198 @@
+"""Karma's book: the triple barrier as the paper venue would play it, uniqueness weights, the calibration they
+earn, no look-ahead, and a restart that rebuilds the book from the log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from b1e55ed.karma.book import PRODUCERS, KarmaBook
+from b1e55ed.karma.config import KarmaConfig
+from b1e55ed.market.bars import BarArrays, MarketState
+from b1e55ed.messages import CycleStarted, Event, KarmaOutcome, KarmaScored, Signal, SignalRecorded, SnapshotRecorded
+
+HOUR = 3_600_000
+T0 = 1_704_067_200_000  # 2024-01-01
+
+
+def market(rows: Sequence[tuple[float, float, float, float]]) -> MarketState:
+    """BTC bars from (open, high, low, close) rows, one an hour from T0."""
+    state = MarketState(HOUR)
+    o, h, low, c = (np.asarray(column, dtype=np.float64) for column in zip(*rows, strict=True))
+    state.extend("BTC", BarArrays(T0 + HOUR * np.arange(len(rows)), o, h, low, c, np.ones(len(rows))))
+    return state
+
+
+def as_of(bar: int) -> int:
+    """When bar ``bar`` closes: the as-of time of the cycle that first sees it."""
+    return T0 + HOUR * (bar + 1)
+
+
+def run(
+    state: MarketState,
+    opens: dict[int, list[tuple[str, str, int]]],
+    *,
+    config: KarmaConfig | None = None,
+    book: KarmaBook | None = None,
+    cycles: range | None = None,
+) -> tuple[KarmaBook, list[KarmaScored]]:
+    """Score cycle by cycle (one per bar), opening ``opens[bar]`` (source, direction, conviction) at that bar."""
+    book = book or KarmaBook(PRODUCERS, config or KarmaConfig(), HOUR)
+    scored = []
+    bars = len(state.series("BTC"))
+    for bar in cycles if cycles is not None else range(bars):
+        view = state.view(as_of(bar), window=200)
+        if (event := book.score(cycle=bar, as_of=as_of(bar), ts=as_of(bar), market=view)) is not None:
+            scored.append(event)
+        for source, direction, conviction in opens.get(bar, []):
+            book.open(
+                source=source,
+                symbol="BTC",
+                direction=direction,  # type: ignore[arg-type]
+                conviction=conviction,
+                as_of=as_of(bar),
+                entry=view["BTC"].last_close,
+            )
+    return book, scored
+
+
+def outcomes(scored: Sequence[KarmaScored]) -> list[KarmaOutcome]:
+    return [outcome for event in scored for outcome in event.outcomes]
+
+
+FLAT = (100.0, 100.5, 99.5, 100.0)
+
+
+def test_the_target_first_is_a_win_at_the_target() -> None:
+    state = market([FLAT, FLAT, (100.0, 104.0, 99.0, 103.0), (103.0, 111.0, 102.0, 110.0), FLAT])
+    (win,) = outcomes(run(state, {0: [("rsi", "long", 7)]})[1])
+    assert (win.result, win.exit, win.bars, win.closed) == ("win", 110.0, 3, as_of(3))
+    assert win.ret == pytest.approx(0.10)
+    assert (win.entry, win.weight, win.p) == (100.0, 1.0, None)
+
+
+def test_the_stop_first_or_both_in_one_bar_is_a_loss() -> None:
+    both = market([FLAT, (100.0, 111.0, 96.0, 100.0), FLAT])
+    (loss,) = outcomes(run(both, {0: [("rsi", "long", 7)]})[1])
+    assert (loss.result, loss.exit, loss.ret) == ("loss", 97.0, -0.03)
+    short = market([FLAT, (100.0, 103.5, 99.0, 103.0), FLAT])
+    (stopped,) = outcomes(run(short, {0: [("rsi", "short", 7)]})[1])
+    assert (stopped.result, stopped.exit, stopped.ret) == ("loss", 103.0, -0.03)
+
+
+def test_a_gap_fills_at_the_open_as_the_paper_venue_does() -> None:
+    gap_down = market([FLAT, (95.0, 96.0, 94.0, 95.0)])
+    (loss,) = outcomes(run(gap_down, {0: [("rsi", "long", 7)]})[1])
+    assert (loss.result, loss.exit, loss.ret) == ("loss", 95.0, -0.05)
+    gap_up = market([FLAT, (112.0, 113.0, 111.0, 112.0)])
+    (win,) = outcomes(run(gap_up, {0: [("rsi", "long", 7)]})[1])
+    assert (win.result, win.exit, win.ret) == ("win", 112.0, pytest.approx(0.12))
+
+
+def test_the_time_limit_is_a_timeout_with_its_signed_return() -> None:
+    state = market([FLAT, FLAT, FLAT, (100.0, 102.0, 99.0, 101.5), FLAT])
+    (timeout,) = outcomes(run(state, {0: [("rsi", "short", 7)]}, config=KarmaConfig(horizon_bars=3))[1])
+    assert (timeout.result, timeout.bars, timeout.exit, timeout.closed) == ("timeout", 3, 101.5, as_of(3))
+    assert timeout.ret == pytest.approx(-0.015)
+
+
+def test_overlapping_outcomes_share_their_weight() -> None:
+    """Two positions of one source, three bars each, alive together over bars 2 and 3: the first's life counts
+    1, ½, ½ and the second's ½, ½, 1, so each weighs 2/3. Another source's overlap does not count."""
+    state = market([FLAT] * 6)
+    events = run(
+        state,
+        {0: [("rsi", "long", 7)], 1: [("rsi", "long", 7), ("funding", "long", 7)]},
+        config=KarmaConfig(horizon_bars=3),
+    )[1]
+    weights = {(o.source, o.opened): o.weight for o in outcomes(events)}
+    assert weights == {
+        ("rsi", as_of(0)): pytest.approx(2 / 3, abs=1e-6),
+        ("rsi", as_of(1)): pytest.approx(2 / 3, abs=1e-6),
+        ("funding", as_of(1)): 1.0,
+    }
+
+
+def test_calibration_waits_for_min_samples_then_is_monotone_in_conviction() -> None:
+    """Losing 10s and winning 5s: the raw rates fall with conviction, the calibration may not."""
+    rows = [FLAT]
+    for _ in range(40):
+        rows += [(100.0, 111.0, 99.5, 100.0)]  # every long wins at once, every short loses
+    state = market(rows)
+    opens = {bar: [("rsi", "long", 5), ("rsi", "short", 10)] for bar in range(40)}
+    book, events = run(state, opens, config=KarmaConfig(min_samples=20, prior_strength=2))
+    calibrated = [event for event in events if event.calibration]
+    assert calibrated, "never calibrated"
+    first = calibrated[0]
+    assert sum(o.weight for e in events if e.cycle <= first.cycle for o in e.outcomes) >= 20
+    table = book.tables["rsi"]
+    values = [table[c] for c in range(1, 11)]
+    assert values == sorted(values)
+    assert 0.4 < table[5] == table[10] < 0.6  # pooled: the violators' weighted mean
+
+
+def test_an_opening_carries_the_calibration_in_force_at_its_cycle() -> None:
+    rows = [FLAT] + [(100.0, 111.0, 99.5, 100.0)] * 30
+    _, events = run(
+        market(rows), {bar: [("rsi", "long", 7)] for bar in range(30)}, config=KarmaConfig(min_samples=5)
+    )
+    later = outcomes(events)[-1]
+    assert later.p is not None
+    assert later.p > 0.5
+
+
+def test_nothing_after_t_changes_anything_scored_at_or_before_t() -> None:
+    rng = np.random.default_rng(3)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, 300)))
+    rows = [(c, c * 1.01, c * 0.99, c) for c in close]
+    opens = {bar: [("rsi", "long" if bar % 3 else "short", 1 + bar % 10)] for bar in range(300)}
+    config = KarmaConfig(min_samples=3, horizon_bars=24)
+    _, original = run(market(rows), opens, config=config)
+    cut = 150
+    changed = rows[: cut + 1] + [(c * 2, c * 2.5, c * 0.5, c * 3) for c, *_ in rows[cut + 1 :]]
+    _, altered = run(market(changed), opens, config=config)
+    assert [e for e in original if e.as_of <= as_of(cut)] == [e for e in altered if e.as_of <= as_of(cut)]
+    assert original != altered
+
+
+def test_a_book_restored_from_the_log_goes_on_as_if_it_had_never_stopped() -> None:
+    rng = np.random.default_rng(5)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, 240)))
+    rows = [(c, c * 1.01, c * 0.99, c) for c in close]
+    state = market(rows)
+    opens = {
+        bar: [("rsi", "long" if bar % 4 else "short", 1 + bar % 10), ("momentum", "long", 6)] for bar in range(240)
+    }
+    config = KarmaConfig(min_samples=3, horizon_bars=24)
+    _, whole = run(state, opens, config=config)
+
+    stop = 120
+    first, before = run(state, opens, config=config, cycles=range(stop))
+    log = logged(state, opens, before, stop)
+    restored = KarmaBook(PRODUCERS, config, HOUR)
+    restored.restore(log)
+    assert restored.tables == first.tables
+    _, after = run(state, opens, book=restored, cycles=range(stop, 240))
+    assert before + after == whole
+
+
+def logged(
+    state: MarketState, opens: dict[int, list[tuple[str, str, int]]], scored: list[KarmaScored], cycles: int
+) -> list[Event]:
+    """What the log holds for these cycles, in the canonical order: tick, signals, karma, snapshot."""
+    by_cycle = {event.cycle: event for event in scored}
+    events: list[Event] = []
+    for bar in range(cycles):
+        close = float(state.view(as_of(bar))["BTC"].last_close)
+        events.append(CycleStarted(ts=as_of(bar), cycle=bar, as_of=as_of(bar), source="replay", closes={"BTC": close}))
+        for source, direction, conviction in opens.get(bar, []):
+            signal = Signal(
+                symbol="BTC", signal=direction, conviction=conviction, rationale="", producer=source, timestamp=0
+            )  # type: ignore[arg-type]
+            events.append(SignalRecorded(ts=as_of(bar), cycle=bar, signal=signal))
+        if bar in by_cycle:
+            events.append(by_cycle[bar])
+        events.append(SnapshotRecorded(ts=as_of(bar), cycle=bar, as_of=as_of(bar), context={}, producers={}))
+    return events
