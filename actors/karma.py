@@ -1,8 +1,8 @@
 """Karma as a stage of the cycle, between the enricher and the strategies: each cycle's producer outcomes that
 matured by its as-of time are scored, and the calibration they have earned goes to the strategies with the cycle.
 
-Per cycle, in order (a batch is walked cycle by cycle, so batching changes nothing):
-1. score the virtual positions still open against the bars that closed since the last cycle (``KarmaBook``);
+Per cycle, in order (``KarmaBook`` scores a batch at once, and its answers do not depend on the batch):
+1. resolve the virtual positions whose stop, target or time limit was reached by the cycle's as-of time;
 2. hand the strategies the calibration in force (empty when ``karma.sizing`` is off) and the cycle's karma event,
    which the OMS logs in karma's slot, after the signals and before the snapshot;
 3. open a virtual position for each directional signal of the cycle, at its close.
@@ -19,9 +19,9 @@ from dataclasses import replace
 
 import trio
 
-from b1e55ed.cycle import EnrichedCycle, EnrichedCycles
+from b1e55ed.cycle import CycleTick, EnrichedCycle, EnrichedCycles
 from b1e55ed.eventlog.writer import EventLog
-from b1e55ed.karma.book import KarmaBook
+from b1e55ed.karma.book import KarmaBook, KarmaCycle, NewOpening
 from b1e55ed.karma.calibration import Calibration
 from b1e55ed.messages import Event
 
@@ -61,29 +61,23 @@ class Karma:
             try:
                 task_status.started()
                 async for batch in cycles:
-                    scored = tuple(self.score(enriched) for enriched in batch)
+                    scored = self.score(batch)
                     for output in outputs:
                         await output.send(scored)
             finally:
                 for output in outputs:
                     output.close()
 
-    def score(self, enriched: EnrichedCycle) -> EnrichedCycle:
-        tick = enriched.tick
-        event = self._book.score(cycle=tick.cycle, as_of=tick.as_of, ts=tick.ts, market=tick.market)
-        tables = dict(self._book.tables) if self._sizing else {}
-        for signal in enriched.signals:
-            if signal.signal != "neutral" and (bars := tick.market.get(signal.symbol)) is not None and len(bars):
-                self._book.open(
-                    source=signal.producer,
-                    symbol=signal.symbol,
-                    direction=signal.signal,
-                    conviction=signal.conviction,
-                    as_of=tick.as_of,
-                    entry=bars.last_close,
-                )
-        calibration = self._calibration.with_tables(tables)
-        return replace(enriched, calibration=calibration, karma=(event,) if event is not None else ())
+    def score(self, batch: EnrichedCycles) -> EnrichedCycles:
+        scorings = self._book.score([karma_cycle(enriched.tick, signal_openings(enriched)) for enriched in batch])
+        return tuple(
+            replace(
+                enriched,
+                calibration=self._calibration.with_tables(scoring.tables if self._sizing else {}),
+                karma=(scoring.event,) if scoring.event is not None else (),
+            )
+            for enriched, scoring in zip(batch, scorings, strict=True)
+        )
 
     async def _restore(self) -> None:
         books = [self._book, *self._rules]
@@ -96,6 +90,20 @@ class Karma:
         if events:
             calibrated = sorted(source for book in books for source in book.tables)
             logger.info("karma restored from %d events; calibrated: %s", len(events), ", ".join(calibrated) or "none")
+
+
+def karma_cycle(tick: CycleTick, openings: list[NewOpening]) -> KarmaCycle:
+    return KarmaCycle(cycle=tick.cycle, as_of=tick.as_of, ts=tick.ts, market=tick.market, openings=openings)
+
+
+def signal_openings(enriched: EnrichedCycle) -> list[NewOpening]:
+    """A virtual position for each directional signal of the cycle, at its symbol's close."""
+    market = enriched.tick.market
+    return [
+        NewOpening(s.producer, s.symbol, s.signal, s.conviction, market[s.symbol].last_close)
+        for s in enriched.signals
+        if s.signal != "neutral" and s.symbol in market and len(market[s.symbol])
+    ]
 
 
 RESTORED_KINDS = frozenset({"cycle", "signal", "karma", "snapshot", "decision"})

@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 
 class TradingPipeline:
+    scores_karma = True  # the benchmark's baseline turns it off (bench/replay.py); the product never does
+
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.config: Config = runtime.config
@@ -113,21 +115,27 @@ class TradingPipeline:
                 ),
             ),
         ]
-        rule_books = [KarmaBook(s.name, config.karma, self.timeframe_ms) for s in strategies]
+        window = config.brain.window_bars
+        scored = self.scores_karma
+        rule_books = [
+            KarmaBook(strategy.name, config.karma, self.timeframe_ms, window) if scored else None
+            for strategy in strategies
+        ]
         for strategy, (_, inbox), book in zip(strategies, strategy_inboxes, rule_books, strict=True):
             stages.append(Supervised(strategy.name, strategy_actor(strategy, inbox, strategy_reports[0], book)))
-        karma_outputs: list[trio.MemorySendChannel[EnrichedCycles]] = [send for send, _ in strategy_inboxes] + [
+        scored_outputs: list[trio.MemorySendChannel[EnrichedCycles]] = [send for send, _ in strategy_inboxes] + [
             oms_cycles[0]
         ]
-        karma = Karma(
-            book=KarmaBook(PRODUCERS, config.karma, self.timeframe_ms),
-            rules=rule_books,
-            log=log,
-            cycles=karma_cycles[1],
-            outputs=karma_outputs,
-            fee_rate=config.paper.fees.taker,
-        )
-        stages.append(Supervised("karma", karma))
+        if scored:
+            karma = Karma(
+                book=KarmaBook(PRODUCERS, config.karma, self.timeframe_ms, window),
+                rules=[book for book in rule_books if book is not None],
+                log=log,
+                cycles=karma_cycles[1],
+                outputs=scored_outputs,
+                fee_rate=config.paper.fees.taker,
+            )
+            stages.append(Supervised("karma", karma))
         stages.append(
             Supervised(
                 "enricher",
@@ -135,7 +143,7 @@ class TradingPipeline:
                     producers=[p.name for p in producers],
                     ticks=enricher_ticks[1],
                     reports=producer_reports[1],
-                    outputs=[karma_cycles[0]],
+                    outputs=[karma_cycles[0]] if scored else scored_outputs,
                     health=runtime.health,
                     deadline_s=None if driven else config.brain.producer_deadline_s,
                     plugins=enrichers,

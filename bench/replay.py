@@ -19,6 +19,9 @@ data exhausted" line; ``cli_end_to_end`` until ``main`` returns. ``--profile``: 
 under cProfile, top costs on stderr. Without ``../shared/data`` the seeded sim at max pace replaces the replay (the
 same number of hours, the config's symbols), and the output says so (``data``).
 
+KARMA'S COST, per workload: the same run without the karma stage (``bench/without_karma.py``), as many times,
+reported as ``karma_cost``: candles/s with karma ÷ without (goal ≥ 0.9: within 10%).
+
 A cycle that does not settle (the brain's 60 s stall warning) ends the run at once: the workload prints an
 ``error`` line instead of figures and the script exits 1. ``--replay-batch N`` sets ``brain.replay_batch`` (speed
 only, out of the config hash); ``--runs N`` the timed runs per figure (default 3 quick, 1 long); ``--timeout``.
@@ -146,6 +149,20 @@ def measure(root: Path, load: Workload, real: bool, timeout: float, profile: int
     return {**ours, "floor": floor, "candles": candles, "cycles": cycles, "summary": summary}
 
 
+def without_karma(root: Path, load: Workload, real: bool, timeout: float) -> dict[str, Any]:
+    """One timed run of the pipeline without karma (no floor): the baseline of karma's cost."""
+    os.environ["B1E55ED_RUNTIME__PIPELINE"] = "without_karma:WithoutKarma"
+    try:
+        with tempfile.TemporaryDirectory(dir=root) as scratch:
+            db = Path(scratch) / "brain.db"
+            warmup = run_argv(load, real, load.start, warmup_end(load.start)) if real else []
+            argv = json.dumps(run_argv(load, real, load.start, load.end))
+            options = ["--db", str(db), "--data-dir", str(root / "data"), "--argv", argv]
+            return child("run", [*options, "--warmup", json.dumps(warmup), "--profile", "0"], timeout)
+    finally:
+        del os.environ["B1E55ED_RUNTIME__PIPELINE"]
+
+
 def report(load: Workload, results: list[dict[str, Any]], data: str) -> None:
     first = results[0]
     candles, cycles, summary = first["candles"], first["cycles"], first["summary"]
@@ -212,10 +229,11 @@ def main() -> None:
                 os.environ |= {"B1E55ED_MARKET__SIM_PACE": "max", "B1E55ED_MARKET__SIM_BARS": str(hours)}
             note(f"{load.name}: config {DEFAULT_CONFIG_PATH.name}; {data}; {load.start}..{load.end}; "
                  f"{len(load.symbols)} symbols; {load.runs} run(s); load average {os.getloadavg()[0]:.2f}")  # fmt: skip
-            results = []
+            results, bare = [], []
             for run in range(load.runs):
                 try:
                     result = measure(root, load, real, args.timeout)
+                    bare.append(without_karma(root, load, real, args.timeout))
                 except RunFailed as exc:
                     note(f"{load.name} run {run + 1}: {exc}")
                     emit(bench="replay", metric="candles_per_s", variant=load.name, error=str(exc),
@@ -228,6 +246,13 @@ def main() -> None:
                      f"{result['peak_rss_mb']} MB")  # fmt: skip
             if results:
                 report(load, results, data)
+                candles = results[0]["candles"]
+                ours = [candles / r["until_last_settled"] for r in results]
+                theirs = [candles / r["until_last_settled"] for r in bare]
+                cost = statistics.median(ours) / statistics.median(theirs)
+                figure("replay", f"karma_cost/{load.name}", "candles/s", ours, theirs,
+                       "the same run without the karma stage", goal_ratio=0.9, meets_goal=cost >= 0.9, data=data,
+                       load_avg_1m=load_average())  # fmt: skip
         if args.profile and loads:
             note(f"profiling {loads[0].name}")
             try:

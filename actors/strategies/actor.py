@@ -3,12 +3,12 @@
 A strategy with ``evaluate_batch`` judges the whole batch at once; a batch it fails on is judged again cycle by
 cycle, so a failure stays that one cycle's "failed" report.
 
-With a karma ``book``, the strategy's own rule is scored too, cycle by cycle in order: the rule's virtual
-positions that matured by the cycle's as-of time are resolved (the report carries the karma event), and every
-decision with a direction, taken or not, opens one. Whether and which way a rule fires never depends on
-calibration, only its size does; so once the rule is calibrated, a cycle where it fired is judged again with the
-rule's calibration in force (for a strategy whose ``sizes_by_rule`` is true: one that sizes with
-``Driver(self.name, …, rule=True)``), and the answer is the same whatever the batch.
+With a karma ``book``, the strategy's own rule is scored too: every candidate with a direction, taken or not, opens
+a virtual position, and each cycle's report carries the rule's karma event. Whether and which way a rule fires
+never depends on calibration, only its size does; so the batch's firings are scored at once, and once the rule is
+calibrated, a cycle where it fired is judged again with the rule's calibration then in force (for a strategy
+whose ``sizes_by_rule`` is true: one that sizes with ``Driver(self.name, …, rule=True)``). The answer is the same
+whatever the batch.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from dataclasses import replace
 
 import trio
 
+from actors.karma import karma_cycle
 from actors.pure import PureActor
 from b1e55ed.cycle import Candidate, EnrichedCycle, EnrichedCycles, StrategyReport, StrategyReports
-from b1e55ed.karma.book import KarmaBook, rule_conviction
+from b1e55ed.karma.book import KarmaBook, NewOpening, Scoring, rule_conviction
 from b1e55ed.plugins import BatchStrategy, Strategy
 
 logger = logging.getLogger(__name__)
@@ -49,26 +50,27 @@ def strategy_actor(
         reports = evaluate(batch)
         if book is None:
             return reports
-        return tuple(scored(cycle, report) for cycle, report in zip(batch, reports, strict=True))
+        # Where and which way the rule fired does not depend on its calibration: score the batch's firings at once.
+        cycles = [karma_cycle(cycle.tick, firings(cycle, report)) for cycle, report in zip(batch, reports, strict=True)]
+        scorings = book.score(cycles)
+        return tuple(
+            rescored(cycle, report, scoring) for cycle, report, scoring in zip(batch, reports, scorings, strict=True)
+        )
 
-    def scored(cycle: EnrichedCycle, report: StrategyReport) -> StrategyReport:
-        assert book is not None
-        tick = cycle.tick
-        event = book.score(cycle=tick.cycle, as_of=tick.as_of, ts=tick.ts, market=tick.market)
-        own = book.tables.get(strategy.name) if book.config.sizing and sizes_by_rule else None
+    def rescored(cycle: EnrichedCycle, report: StrategyReport, scoring: Scoring) -> StrategyReport:
+        """The report with the rule's karma event; judged again with the rule's calibration where it sizes."""
+        own = scoring.tables.get(strategy.name) if sizes_by_rule and book is not None and book.config.sizing else None
         if own is not None and report.candidates:
             report = report_of(replace(cycle, calibration=cycle.calibration.with_rule(strategy.name, own)))
-        for candidate in report.candidates:
-            if candidate.direction is not None and (bars := tick.market.get(candidate.symbol)) is not None:
-                book.open(
-                    source=strategy.name,
-                    symbol=candidate.symbol,
-                    direction=candidate.direction,
-                    conviction=rule_conviction(candidate.sizing),
-                    as_of=tick.as_of,
-                    entry=bars.last_close,
-                )
-        return replace(report, karma=(event,) if event is not None else ())
+        return replace(report, karma=(scoring.event,) if scoring.event is not None else ())
+
+    def firings(cycle: EnrichedCycle, report: StrategyReport) -> list[NewOpening]:
+        market = cycle.tick.market
+        return [
+            NewOpening(strategy.name, c.symbol, c.direction, rule_conviction(c.sizing), market[c.symbol].last_close)
+            for c in report.candidates
+            if c.direction is not None and c.symbol in market and len(market[c.symbol])
+        ]
 
     def evaluate(batch: EnrichedCycles) -> StrategyReports:
         if batched is None or len(batch) == 1:

@@ -69,6 +69,7 @@ class ReadModel:
         self._starting_equity = starting_equity
         self._next_cycle = next_cycle
         self._karma, self._karma_after, self._karma_lock = KarmaFold(), 0, trio.Lock()
+        self._karma_report: tuple[tuple[int, float, int], dict[str, Any]] | None = None
         self.recent = RecentRecords(store, {"cycle": _PRICE_LOOKBACK, "settled": 500, "snapshot": 1, "decision": 100})
 
     # -- signals, orders, trades ---------------------------------------------------------------------------
@@ -224,7 +225,10 @@ class ReadModel:
                     if record.kind == "karma" and isinstance(event := record.event(), KarmaScored):
                         self._karma.add(event)
                 self._karma_after = records[-1].seq
-            return self._karma.report(min_samples=min_samples, top=top)
+            key = (len(self._karma.scored), min_samples, top)
+            if self._karma_report is None or self._karma_report[0] != key:  # new outcomes: score them again
+                self._karma_report = key, self._karma.report(min_samples=min_samples, top=top)
+            return self._karma_report[1]
 
     async def decision(self, decision_id: str) -> dict[str, Any] | None:
         """Why (or why not): the producers and their convictions, the context, the sizing and each risk check."""

@@ -11,18 +11,22 @@ bars without either, a ``timeout`` at the close, with its signed return.
 the average, over the bars of its life, of 1 ÷ the number of that source's outcomes on that symbol alive in the
 bar. Every count is a sum of these weights.
 
-A cycle's scoring reads only bars that closed by its as-of time, and the state after it depends on nothing
-else: so batching and restarts change nothing (``restore`` rebuilds the book from the log).
+**Batches.** A position's exit is a function of the bars after it opened, so a batch of cycles is scored at once:
+every position's exit is found in the batch's bars together (numpy, positions × horizon), then the cycles are
+walked in order, each resolving the exits whose bar closed by its as-of time, updating the calibration, and giving
+its own openings the calibration then in force. A cycle's outcome reads only bars that closed by its as-of time,
+and sums are exact (``math.fsum``) or taken in one fixed order, so the events are the same for every batch size,
+and after a restart (``restore`` rebuilds the book from the log).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
 from b1e55ed.karma.calibration import CONVICTIONS, Tally, calibrate, table
 from b1e55ed.karma.config import KarmaConfig
@@ -40,10 +44,35 @@ from b1e55ed.messages import (
 )
 
 PRODUCERS = "producers"
-RETURN_DECIMALS = 8
-WEIGHT_DECIMALS = 6
 
-Floats = npt.NDArray[np.float64]
+Tables = Mapping[str, Mapping[int, float]]
+
+
+class NewOpening(NamedTuple):
+    """A directional signal, or a rule's decision, to score: a virtual position at its cycle's close ``entry``."""
+
+    source: str
+    symbol: str
+    direction: Direction
+    conviction: int
+    entry: float
+
+
+@dataclass(frozen=True)
+class KarmaCycle:
+    cycle: int
+    as_of: int
+    ts: int
+    market: Mapping[str, BarsView]
+    openings: Sequence[NewOpening] = ()
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """A cycle's karma: its event (None when nothing matured) and the calibration in force for the cycle."""
+
+    event: KarmaScored | None
+    tables: Tables
 
 
 @dataclass
@@ -54,49 +83,87 @@ class Opening:
     conviction: int
     opened: int  # the cycle's as-of time: bars that close after it are checked
     entry: float
-    p: float | None
-    bars: int = 0  # bars checked so far; -1 until a restored opening is first checked
+    stop: float
+    target: float
+    p: float | None = None
 
 
-@dataclass
-class _OpenSet:
-    """One symbol's open positions, as arrays for the per-bar check."""
+class _Exit(NamedTuple):
+    closed: int  # the close time of the bar it ended in
+    first: int  # the index in the view of the first bar of its life
+    last: int  # and of the bar it ended in
+    price: float
+    result: Result
 
-    openings: list[Opening] = field(default_factory=list)
-    long: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    stop: Floats = field(default_factory=lambda: np.zeros(0))
-    target: Floats = field(default_factory=lambda: np.zeros(0))
 
-    def add(self, opening: Opening, stop: float, target: float) -> None:
-        self.openings.append(opening)
-        self.long = np.append(self.long, opening.direction == "long")
-        self.stop = np.append(self.stop, stop)
-        self.target = np.append(self.target, target)
-
-    def keep(self, rows: npt.NDArray[np.bool_]) -> None:
-        self.openings = [o for o, kept in zip(self.openings, rows.tolist(), strict=True) if kept]
-        self.long, self.stop, self.target = self.long[rows], self.stop[rows], self.target[rows]
+_RESULTS: tuple[Result, ...] = ("loss", "win", "timeout")
 
 
 class KarmaBook:
-    def __init__(self, name: str, config: KarmaConfig, timeframe_ms: int) -> None:
+    def __init__(self, name: str, config: KarmaConfig, timeframe_ms: int, window_bars: int) -> None:
+        """``window_bars``: the bars each cycle's view holds; a batch is scored in spans its views cover."""
         self.name = name
         self.config = config
         self.timeframe_ms = timeframe_ms
-        self._open: dict[str, _OpenSet] = {}
-        self._checked: dict[str, int] = {}  # per symbol: the close time of the last bar checked
+        self._span = max(1, window_bars - config.horizon_bars - 1)
+        self._open: dict[str, list[Opening]] = {}  # per symbol, in opening order
         self._lives: dict[tuple[str, str], list[tuple[int, int]]] = {}  # recent outcomes' (opened, closed)
         self._tallies: dict[str, Tally] = {}
         self.tables: dict[str, dict[int, float]] = {}  # the calibrated sources
 
-    # -- the cycle ---------------------------------------------------------------------------------------------
+    # -- scoring -----------------------------------------------------------------------------------------------
 
-    def score(self, *, cycle: int, as_of: int, ts: int, market: Mapping[str, BarsView]) -> KarmaScored | None:
-        """Resolve the outcomes that matured by ``as_of`` (every symbol's bars after the last checked), update
-        the calibration, and return the cycle's karma event (None when nothing matured)."""
-        outcomes: list[KarmaOutcome] = []
-        for symbol in sorted(market):
-            outcomes += self._check(symbol, market[symbol])
+    def score(self, cycles: Sequence[KarmaCycle]) -> list[Scoring]:
+        """Each cycle's karma, in order: the outcomes that matured by its as-of time and the calibration then in
+        force; each cycle's openings join the book after its own scoring."""
+        scorings: list[Scoring] = []
+        for start in range(0, len(cycles), self._span):
+            scorings += self._score_span(cycles[start : start + self._span])
+        return scorings
+
+    def _score_span(self, cycles: Sequence[KarmaCycle]) -> list[Scoring]:
+        fresh: list[list[Opening]] = [[self._opening(o, c.as_of) for o in c.openings if _valid(o)] for c in cycles]
+        views: dict[str, BarsView] = {}
+        for cycle in cycles:
+            views.update(cycle.market)  # each symbol's latest view in the span
+        positions = {symbol: list(held) for symbol, held in self._open.items()}
+        for openings in fresh:
+            for opening in openings:
+                positions.setdefault(opening.symbol, []).append(opening)
+        as_ofs = np.array([c.as_of for c in cycles], dtype=np.int64)
+        due: list[list[tuple[Opening, _Exit, float]]] = [[] for _ in cycles]
+        resolved: dict[str, list[tuple[Opening, _Exit]]] = {}
+        for symbol, held in positions.items():
+            view = views.get(symbol)
+            if view is None or not len(view) or not held:
+                continue
+            exits = self._exits(held, view)
+            if not exits:
+                continue
+            resolved[symbol] = exits
+            weights = self._uniqueness(held, exits, view)
+            closed = np.array([found.closed for _, found in exits], dtype=np.int64)
+            at = np.minimum(np.searchsorted(as_ofs, closed), len(cycles) - 1).tolist()
+            for (opening, found), weight, index in zip(exits, weights, at, strict=True):
+                due[index].append((opening, found, weight))
+        scorings = []
+        for cycle, ending, openings in zip(cycles, due, fresh, strict=True):
+            outcomes = [self._outcome(opening, found, weight) for opening, found, weight in ending]
+            scorings.append(Scoring(self._resolve(cycle, outcomes), dict(self.tables)))
+            for opening in openings:
+                opening.p = self.tables.get(opening.source, {}).get(opening.conviction)
+        for symbol, held in positions.items():
+            if not (exits := resolved.get(symbol, [])):
+                self._open[symbol] = held
+                continue
+            ended = {id(opening) for opening, _ in exits}
+            self._open[symbol] = [o for o in held if id(o) not in ended]
+            for opening, found in exits:
+                self._lives.setdefault((opening.source, symbol), []).append((opening.opened, found.closed))
+            self._prune(symbol, {o.source for o, _ in exits})
+        return scorings
+
+    def _resolve(self, cycle: KarmaCycle, outcomes: list[KarmaOutcome]) -> KarmaScored | None:
         if not outcomes:
             return None
         outcomes.sort(key=lambda o: (o.closed, o.source, o.symbol, o.opened))
@@ -108,80 +175,87 @@ class KarmaBook:
             if probabilities is not None and list(probabilities) != list(self.tables.get(source, {}).values()):
                 self.tables[source] = table(probabilities)
                 changed[source] = list(probabilities)
-        return KarmaScored(ts=ts, cycle=cycle, as_of=as_of, book=self.name, outcomes=outcomes, calibration=changed)
+        return KarmaScored(
+            ts=cycle.ts, cycle=cycle.cycle, as_of=cycle.as_of, book=self.name, outcomes=outcomes, calibration=changed
+        )
 
-    def open(
-        self, *, source: str, symbol: str, direction: Direction, conviction: int, as_of: int, entry: float
-    ) -> None:
-        """A virtual position for a directional signal (or a rule's decision) at its cycle's close ``entry``."""
-        if not (entry > 0 and math.isfinite(entry)) or conviction not in CONVICTIONS:
-            return
-        p = self.tables.get(source, {}).get(conviction)
-        self._add(Opening(source, symbol, direction, conviction, as_of, entry, p))
+    def _opening(self, new: NewOpening, as_of: int) -> Opening:
+        sign = 1 if new.direction == "long" else -1
+        stop = round(new.entry * (1 - sign * self.config.stop_pct / 100), 8)
+        target = round(new.entry * (1 + sign * self.config.target_pct / 100), 8)
+        return Opening(new.source, new.symbol, new.direction, new.conviction, as_of, new.entry, stop, target)
 
-    def _add(self, opening: Opening) -> None:
-        sign = 1 if opening.direction == "long" else -1
-        stop = round(opening.entry * (1 - sign * self.config.stop_pct / 100), 8)
-        target = round(opening.entry * (1 + sign * self.config.target_pct / 100), 8)
-        self._open.setdefault(opening.symbol, _OpenSet()).add(opening, stop, target)
+    # -- exits and weights -------------------------------------------------------------------------------------
 
-    # -- checking bars -----------------------------------------------------------------------------------------
-
-    def _check(self, symbol: str, bars: BarsView) -> list[KarmaOutcome]:
-        positions = self._open.get(symbol)
-        last = self._checked.get(symbol)
-        self._checked[symbol] = bars.close_ts
-        if positions is None or not positions.openings or last is None:
+    def _exits(self, held: list[Opening], view: BarsView) -> list[tuple[Opening, _Exit]]:
+        """The positions that exit within ``view``'s bars, and how: all checked together, a row of
+        ``horizon_bars`` bars each."""
+        closes = view.ts + self.timeframe_ms
+        horizon, last = self.config.horizon_bars, len(closes) - 1
+        opened = np.array([o.opened for o in held], dtype=np.int64)
+        first = np.searchsorted(closes, opened, side="right")
+        rows = first[:, None] + np.arange(horizon)[None, :]
+        inside = rows <= last
+        at = np.minimum(rows, last)
+        long = np.array([o.direction == "long" for o in held])
+        stop = np.array([o.stop for o in held])
+        target = np.array([o.target for o in held])
+        highs, lows = view.high[at], view.low[at]
+        stopped = inside & np.where(long[:, None], lows <= stop[:, None], highs >= stop[:, None])
+        reached = inside & ~stopped & np.where(long[:, None], highs >= target[:, None], lows <= target[:, None])
+        hit = stopped | reached
+        step = np.argmax(hit, axis=1)
+        ended = hit.any(axis=1)
+        timed = ~ended & (first + horizon - 1 <= last)
+        index = np.where(ended, first + step, first + horizon - 1)
+        chosen = np.flatnonzero(ended | timed)
+        if not len(chosen):
             return []
-        closes = bars.ts + self.timeframe_ms
-        first = int(np.searchsorted(closes, last, side="right"))
-        if first >= len(closes):
-            return []
-        for opening in positions.openings:
-            if opening.bars < 0:  # restored: the bars it had already been checked against
-                opening.bars = int(np.count_nonzero((closes > opening.opened) & (closes <= last)))
-        outcomes: list[KarmaOutcome] = []
-        opens, highs, lows, last_closes = bars.open, bars.high, bars.low, bars.close
-        for index in range(first, len(closes)):
-            if not positions.openings:
-                break
-            bar_open, high, low = float(opens[index]), float(highs[index]), float(lows[index])
-            long, stop, target = positions.long, positions.stop, positions.target
-            stopped = np.where(long, low <= stop, high >= stop)
-            reached = ~stopped & np.where(long, high >= target, low <= target)
-            done = stopped | reached
-            for opening in positions.openings:
-                opening.bars += 1
-            ages = np.fromiter((o.bars for o in positions.openings), dtype=np.int64, count=len(positions.openings))
-            done |= ages >= self.config.horizon_bars
-            if not done.any():
-                continue
-            closed = int(closes[index])
-            for row in np.flatnonzero(done).tolist():
-                opening = positions.openings[row]
-                result: Result
-                if stopped[row]:
-                    level = float(stop[row])
-                    gapped = bar_open <= level if long[row] else bar_open >= level
-                    result, exit_price = "loss", bar_open if gapped else level
-                elif reached[row]:
-                    level = float(target[row])
-                    gapped = bar_open >= level if long[row] else bar_open <= level
-                    result, exit_price = "win", bar_open if gapped else level
-                else:
-                    result, exit_price = "timeout", float(last_closes[index])
-                outcomes.append(self._outcome(opening, closed, exit_price, result, closes[: index + 1]))
-            resolved = positions.openings
-            positions.keep(~done)
-            for row in np.flatnonzero(done).tolist():
-                opening = resolved[row]
-                self._lives.setdefault((opening.source, symbol), []).append((opening.opened, closed))
-            self._prune(symbol, {o.source for o in resolved})
-        return outcomes
+        index, first = index[chosen], first[chosen]
+        was_stopped = stopped[chosen, step[chosen]] & ended[chosen]
+        was_reached = ended[chosen] & ~was_stopped
+        level = np.where(was_stopped, stop[chosen], target[chosen])
+        bar_open = view.open[index]
+        is_long = long[chosen]
+        # Beyond the level at the open: a stop fills there (worse), a target too (better).
+        beyond = np.where(is_long == was_stopped, bar_open <= level, bar_open >= level)
+        price = np.where(was_stopped | was_reached, np.where(beyond, bar_open, level), view.close[index])
+        results = np.where(was_stopped, 0, np.where(was_reached, 1, 2)).tolist()
+        return [
+            (held[row], _Exit(closed, start, end, value, _RESULTS[code]))
+            for row, closed, start, end, value, code in zip(
+                chosen.tolist(),
+                closes[index].tolist(),
+                first.tolist(),
+                index.tolist(),
+                price.tolist(),
+                results,
+                strict=True,
+            )
+        ]
 
-    def _outcome(
-        self, opening: Opening, closed: int, exit_price: float, result: Result, closes: npt.NDArray[np.int64]
-    ) -> KarmaOutcome:
+    def _uniqueness(self, held: list[Opening], exits: list[tuple[Opening, _Exit]], view: BarsView) -> list[float]:
+        """For each exit: the mean over the bars of its position's life of 1 ÷ the positions of its source and
+        symbol alive in the bar (those resolved before, kept in ``_lives``, and every one held, itself included).
+        Exact sums (``math.fsum``), so the weight does not depend on where the view starts."""
+        closes = view.ts + self.timeframe_ms
+        ended = {id(opening): found.closed for opening, found in exits}
+        inverse: dict[str, list[float]] = {}
+        for source in sorted({opening.source for opening, _ in exits}):
+            group = [o for o in held if o.source == source]
+            lives = self._lives.get((source, group[0].symbol), [])
+            starts = np.sort(np.array([o.opened for o in group] + [s for s, _ in lives], dtype=np.int64))
+            never = np.iinfo(np.int64).max
+            ends = np.sort(np.array([ended.get(id(o), never) for o in group] + [e for _, e in lives], dtype=np.int64))
+            alive = np.searchsorted(starts, closes, side="left") - np.searchsorted(ends, closes, side="left")
+            inverse[source] = (1.0 / np.maximum(alive, 1)).tolist()
+        weights = []
+        for opening, found in exits:
+            life = inverse[opening.source][found.first : found.last + 1]
+            weights.append(math.fsum(life) / len(life) if life else 1.0)
+        return weights
+
+    def _outcome(self, opening: Opening, found: _Exit, weight: float) -> KarmaOutcome:
         sign = 1 if opening.direction == "long" else -1
         return KarmaOutcome(
             source=opening.source,
@@ -190,38 +264,22 @@ class KarmaBook:
             conviction=opening.conviction,
             opened=opening.opened,
             entry=opening.entry,
-            closed=closed,
-            exit=exit_price,
-            bars=opening.bars,
-            result=result,
-            ret=round(sign * (exit_price - opening.entry) / opening.entry, RETURN_DECIMALS),
-            weight=self._uniqueness(opening, closes[closes > opening.opened]),
+            closed=found.closed,
+            exit=found.price,
+            bars=found.last - found.first + 1,
+            result=found.result,
+            ret=sign * (found.price - opening.entry) / opening.entry,
+            weight=weight,
             p=opening.p,
         )
 
-    def _uniqueness(self, opening: Opening, life: npt.NDArray[np.int64]) -> float:
-        """The mean over ``life`` (the close times of its bars) of 1 ÷ the outcomes of its source and symbol alive
-        in each bar: those resolved since (their lives are kept) and those still open, itself included."""
-        if len(life) == 0:
-            return 1.0
-        starts = [o.opened for o in self._open[opening.symbol].openings if o.source == opening.source]
-        ends = [math.inf] * len(starts)
-        for start, end in self._lives.get((opening.source, opening.symbol), ()):
-            starts.append(start)
-            ends.append(end)
-        times = life.astype(np.float64)[:, None]
-        alive = (np.asarray(starts, dtype=np.float64)[None, :] < times) & (np.asarray(ends)[None, :] >= times)
-        concurrent = alive.sum(axis=1)
-        return round(float(np.mean(1.0 / concurrent)), WEIGHT_DECIMALS)
-
     def _prune(self, symbol: str, sources: Iterable[str]) -> None:
-        """Forget the lives that ended before every open outcome of their source and symbol began."""
+        """Forget the lives that ended before every open position of their source and symbol began."""
         for source in sources:
             lives = self._lives.get((source, symbol))
             if not lives:
                 continue
-            starts = [o.opened for o in self._open[symbol].openings if o.source == source]
-            earliest = min(starts, default=math.inf)
+            earliest = min((o.opened for o in self._open.get(symbol, []) if o.source == source), default=math.inf)
             self._lives[(source, symbol)] = [(s, e) for s, e in lives if e > earliest]
 
     # -- calibration -------------------------------------------------------------------------------------------
@@ -241,13 +299,13 @@ class KarmaBook:
         force, and the positions still open. Each opening's calibrated probability is the one in force after its
         cycle's karma slot, as it was when the cycle ran."""
         pending: list[Opening] = []
-        closes: dict[str, float] = {}
+        closes: Mapping[str, float] = {}
         as_of = 0
 
         def flush() -> None:
             for opening in pending:
                 opening.p = self.tables.get(opening.source, {}).get(opening.conviction)
-                self._add(opening)
+                self._open.setdefault(opening.symbol, []).append(opening)
             pending.clear()
 
         for event in events:
@@ -258,48 +316,42 @@ class KarmaBook:
                 flush()
             elif isinstance(event, KarmaScored) and event.book == self.name:
                 self._restore_outcomes(event)  # before this cycle's openings: they come after its karma slot
-            elif (opening := self._opening(event, closes, as_of)) is not None:
-                pending.append(opening)
+            elif (new := self._logged_opening(event, closes)) is not None:
+                pending.append(self._opening(new, as_of))
         flush()
-        for symbol, positions in self._open.items():
-            for opening in positions.openings:
-                opening.bars = -1
-            self._checked[symbol] = as_of
 
     def _restore_outcomes(self, event: KarmaScored) -> None:
         for outcome in event.outcomes:
-            positions = self._open.get(outcome.symbol)
-            if positions is not None:
-                rows = np.fromiter(
-                    (not (o.source == outcome.source and o.opened == outcome.opened) for o in positions.openings),
-                    dtype=bool,
-                    count=len(positions.openings),
-                )
-                positions.keep(rows)
+            held = self._open.get(outcome.symbol, [])
+            self._open[outcome.symbol] = [
+                o for o in held if not (o.source == outcome.source and o.opened == outcome.opened)
+            ]
             self._lives.setdefault((outcome.source, outcome.symbol), []).append((outcome.opened, outcome.closed))
             self._tally(outcome)
         for source, probabilities in event.calibration.items():
             self.tables[source] = table(probabilities)
-        for symbol, source in {(o.symbol, o.source) for o in event.outcomes}:
-            if symbol in self._open:
-                self._prune(symbol, [source])
+        for symbol, source in sorted({(o.symbol, o.source) for o in event.outcomes}):
+            self._prune(symbol, [source])
 
-    def _opening(self, event: Event, closes: Mapping[str, float], as_of: int) -> Opening | None:
+    def _logged_opening(self, event: Event, closes: Mapping[str, float]) -> NewOpening | None:
+        """The position a logged signal (producers) or decision (this book's rule) opened, if it opened one."""
+        new: NewOpening
         if self.name == PRODUCERS and isinstance(event, SignalRecorded):
             signal = event.signal
-            if signal.signal == "neutral" or signal.symbol not in closes:
+            if signal.signal == "neutral":
                 return None
-            direction: Direction = signal.signal
-            source, symbol, conviction = signal.producer, signal.symbol, signal.conviction
+            entry = closes.get(signal.symbol, 0.0)
+            new = NewOpening(signal.producer, signal.symbol, signal.signal, signal.conviction, entry)
         elif isinstance(event, Decision) and event.strategy == self.name and event.direction is not None:
-            direction, source, symbol = event.direction, event.strategy, event.symbol
             conviction = rule_conviction(event.sizing)
+            new = NewOpening(event.strategy, event.symbol, event.direction, conviction, closes.get(event.symbol, 0.0))
         else:
             return None
-        entry = closes.get(symbol, 0.0)
-        if not (entry > 0 and conviction in CONVICTIONS):
-            return None
-        return Opening(source, symbol, direction, conviction, as_of, entry, None)
+        return new if _valid(new) else None
+
+
+def _valid(new: NewOpening) -> bool:
+    return new.entry > 0 and math.isfinite(new.entry) and new.conviction in CONVICTIONS
 
 
 def rule_conviction(sizing: Mapping[str, float]) -> int:

@@ -13,11 +13,11 @@ then makes ``p`` non-decreasing in conviction: a higher conviction never claims 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 CONVICTIONS = tuple(range(1, 11))
-DECIMALS = 6
 
 
 @dataclass
@@ -48,11 +48,13 @@ def calibrate(tally: Tally, *, min_samples: float, prior_strength: float) -> tup
         for outcomes, wins in zip(tally.outcomes, tally.wins, strict=True)
     ]
     weights = [outcomes + prior_strength for outcomes in tally.outcomes]
-    return tuple(round(p, DECIMALS) for p in monotone(estimates, weights))
+    return tuple(monotone(estimates, weights))
 
 
 def monotone(values: Sequence[float], weights: Sequence[float]) -> list[float]:
     """Weighted pool-adjacent-violators: the non-decreasing sequence closest to ``values`` in weighted squares."""
+    if all(a <= b for a, b in itertools.pairwise(values)):
+        return list(values)
     blocks: list[list[float]] = []  # [weighted mean, weight, length]
     for value, weight in zip(values, weights, strict=True):
         blocks.append([value, weight, 1])

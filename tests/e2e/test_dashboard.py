@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,14 @@ class Desk:
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
-    workdir = tmp_path_factory.mktemp("desk")
+    with _running_desk(tmp_path_factory.mktemp("desk"), {}) as desk:
+        desk.scan()  # a second cycle, so every panel has data before the first page load
+        yield desk
+        _write_timings(desk)
+
+
+@contextmanager
+def _running_desk(workdir: Path, settings: dict[str, str]) -> Iterator[Desk]:
     port = free_port()
     inherited = {name: value for name, value in os.environ.items() if not name.startswith("B1E55ED_")}
     env = {
@@ -78,6 +86,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
         "B1E55ED_API__RATE_LIMIT_PER_MIN": "0",
         "B1E55ED_MARKET__SIM_PACE": "wall",
         "B1E55ED_BRAIN__INTERVAL_S": "3600",  # no timed cycle during the test: POST /scan drives them
+        **settings,
     }
     log = workdir / "server.log"
     with log.open("wb") as out:
@@ -91,9 +100,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     desk = Desk(f"http://127.0.0.1:{port}", log)
     try:
         _wait_ready(desk, process)
-        desk.scan()  # a second cycle, so every panel has data before the first page load
         yield desk
-        _write_timings(desk)
     finally:
         desk.http.close()
         process.send_signal(signal.SIGINT)
@@ -326,3 +333,37 @@ def test_the_token_prompt_refuses_a_wrong_token_then_opens_the_desk(browser: Bro
     tab.wait_for_selector("#prices")
     context.close()
     assert console.errors == []
+
+
+KARMA_SETTINGS = {
+    "B1E55ED_TIMEFRAME": "1s",  # a bar closes every second, so virtual positions mature between scans
+    "B1E55ED_KARMA__HORIZON_BARS": "1",
+    "B1E55ED_KARMA__MIN_SAMPLES": "0",
+}
+
+
+@pytest.mark.slow
+def test_the_karma_panel_draws_reliability_scorecards_and_updates_over_sse(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with _running_desk(tmp_path_factory.mktemp("karma-desk"), KARMA_SETTINGS) as desk:
+        context = _context(browser, desk)
+        tab = context.new_page()
+        console = Console(tab)
+        tab.goto(desk.base + "/")
+        tab.wait_for_selector('#feed[data-state="live"]')
+        assert tab.locator("#karma").is_visible()
+        scored: list[dict[str, Any]] = []
+        for _ in range(30):  # each scan a bar later: the last scan's positions mature, calibrated from the second
+            time.sleep(1.1)
+            desk.scan()
+            scored = desk.http.get("/karma").json()["sources"]
+            if any(b["count"] for card in scored for b in card["reliability"]):
+                break
+        assert scored, "nothing was scored in 30 one-second bars"
+        tab.wait_for_selector("#karma figure.karma-reliability circle", state="attached")
+        diagram = tab.locator("#karma figure.karma-reliability").first
+        assert diagram.locator("svg").get_attribute("aria-label")
+        assert tab.locator("#karma table tbody tr").count() >= len(scored)
+        context.close()
+        assert console.errors == []

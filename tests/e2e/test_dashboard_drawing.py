@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
 from b1e55ed.api.dashboard import format as fmt
-from b1e55ed.api.dashboard.charts import HEIGHT, PAD, equity_chart
+from b1e55ed.api.dashboard.charts import HEIGHT, PAD, equity_chart, reliability_points
 
 
 def points(*equity: float) -> list[dict[str, float]]:
@@ -73,3 +74,17 @@ def test_times_are_utc() -> None:
         "2 h",
         "2 d",
     ]
+
+
+def test_a_reliability_diagram_plots_filled_bins_only_sized_by_count() -> None:
+    bins: list[dict[str, Any]] = [
+        {"low": 0.1, "high": 0.2, "predicted": 0.15, "observed": 0.25, "count": 4.0},
+        {"low": 0.2, "high": 0.3, "predicted": None, "observed": None, "count": 0.0},
+        {"low": 0.3, "high": 0.4, "predicted": 0.35, "observed": 0.3, "count": 1.0},
+    ]
+    wide, narrow = reliability_points(bins)
+    assert (wide.x, wide.y, wide.count) == (15.0, 75.0, 4.0)  # observed runs up the chart
+    assert (narrow.x, narrow.y) == (35.0, 70.0)
+    assert wide.r == 6.0
+    assert narrow.r == pytest.approx(1.5 + 4.5 * 0.5)
+    assert reliability_points([]) == []
