@@ -70,14 +70,13 @@ class Karma:
 
     def score(self, batch: EnrichedCycles) -> EnrichedCycles:
         scorings = self._book.score([karma_cycle(enriched.tick, signal_openings(enriched)) for enriched in batch])
-        return tuple(
-            replace(
-                enriched,
-                calibration=self._calibration.with_tables(scoring.tables if self._sizing else {}),
-                karma=(scoring.event,) if scoring.event is not None else (),
-            )
-            for enriched, scoring in zip(batch, scorings, strict=True)
-        )
+        scored = []
+        for enriched, scoring in zip(batch, scorings, strict=True):
+            if self._sizing and scoring.tables is not self._calibration.tables:  # a new table: a new calibration
+                self._calibration = self._calibration.with_tables(scoring.tables)
+            karma = (scoring.event,) if scoring.event is not None else ()
+            scored.append(replace(enriched, calibration=self._calibration, karma=karma))
+        return tuple(scored)
 
     async def _restore(self) -> None:
         books = [self._book, *self._rules]
@@ -93,11 +92,13 @@ class Karma:
 
 
 def karma_cycle(tick: CycleTick, openings: list[NewOpening]) -> KarmaCycle:
-    return KarmaCycle(cycle=tick.cycle, as_of=tick.as_of, ts=tick.ts, market=tick.market, openings=openings)
+    return KarmaCycle(tick.cycle, tick.as_of, tick.ts, tick.market, openings)
 
 
 def signal_openings(enriched: EnrichedCycle) -> list[NewOpening]:
     """A virtual position for each directional signal of the cycle, at its symbol's close."""
+    if not enriched.signals:
+        return []
     market = enriched.tick.market
     return [
         NewOpening(s.producer, s.symbol, s.signal, s.conviction, market[s.symbol].last_close)

@@ -60,11 +60,13 @@ def strategy_actor(
     def rescored(cycle: EnrichedCycle, report: StrategyReport, scoring: Scoring) -> StrategyReport:
         """The report with the rule's karma event; judged again with the rule's calibration where it sizes."""
         own = scoring.tables.get(strategy.name) if sizes_by_rule and book is not None and book.config.sizing else None
-        if own is not None and report.candidates:
+        if own is not None and any(c.direction is not None for c in report.candidates):
             report = report_of(replace(cycle, calibration=cycle.calibration.with_rule(strategy.name, own)))
-        return replace(report, karma=(scoring.event,) if scoring.event is not None else ())
+        return report if scoring.event is None else replace(report, karma=(scoring.event,))
 
     def firings(cycle: EnrichedCycle, report: StrategyReport) -> list[NewOpening]:
+        if not report.candidates:
+            return []
         market = cycle.tick.market
         return [
             NewOpening(strategy.name, c.symbol, c.direction, rule_conviction(c.sizing), market[c.symbol].last_close)

@@ -58,8 +58,7 @@ class NewOpening(NamedTuple):
     entry: float
 
 
-@dataclass(frozen=True)
-class KarmaCycle:
+class KarmaCycle(NamedTuple):
     cycle: int
     as_of: int
     ts: int
@@ -67,8 +66,7 @@ class KarmaCycle:
     openings: Sequence[NewOpening] = ()
 
 
-@dataclass(frozen=True)
-class Scoring:
+class Scoring(NamedTuple):
     """A cycle's karma: its event (None when nothing matured) and the calibration in force for the cycle."""
 
     event: KarmaScored | None
@@ -109,7 +107,9 @@ class KarmaBook:
         self._open: dict[str, list[Opening]] = {}  # per symbol, in opening order
         self._lives: dict[tuple[str, str], list[tuple[int, int]]] = {}  # recent outcomes' (opened, closed)
         self._tallies: dict[str, Tally] = {}
-        self.tables: dict[str, dict[int, float]] = {}  # the calibrated sources
+        # The calibrated sources. Never changed in place: a change makes a new dict, so a cycle can keep the one
+        # that was in force for it.
+        self.tables: dict[str, dict[int, float]] = {}
 
     # -- scoring -----------------------------------------------------------------------------------------------
 
@@ -122,14 +122,14 @@ class KarmaBook:
         return scorings
 
     def _score_span(self, cycles: Sequence[KarmaCycle]) -> list[Scoring]:
+        if not any(self._open.values()) and not any(c.openings for c in cycles):
+            return [Scoring(None, self.tables)] * len(cycles)  # nothing open, nothing opening
         fresh: list[list[Opening]] = [[self._opening(o, c.as_of) for o in c.openings if _valid(o)] for c in cycles]
-        views: dict[str, BarsView] = {}
-        for cycle in cycles:
-            views.update(cycle.market)  # each symbol's latest view in the span
-        positions = {symbol: list(held) for symbol, held in self._open.items()}
+        positions = {symbol: list(held) for symbol, held in self._open.items() if held}
         for openings in fresh:
             for opening in openings:
                 positions.setdefault(opening.symbol, []).append(opening)
+        views = _latest_views(cycles, set(positions))
         as_ofs = np.array([c.as_of for c in cycles], dtype=np.int64)
         due: list[list[tuple[Opening, _Exit, float]]] = [[] for _ in cycles]
         resolved: dict[str, list[tuple[Opening, _Exit]]] = {}
@@ -149,7 +149,7 @@ class KarmaBook:
         scorings = []
         for cycle, ending, openings in zip(cycles, due, fresh, strict=True):
             outcomes = [self._outcome(opening, found, weight) for opening, found, weight in ending]
-            scorings.append(Scoring(self._resolve(cycle, outcomes), dict(self.tables)))
+            scorings.append(Scoring(self._resolve(cycle, outcomes) if outcomes else None, self.tables))
             for opening in openings:
                 opening.p = self.tables.get(opening.source, {}).get(opening.conviction)
         for symbol, held in positions.items():
@@ -163,9 +163,7 @@ class KarmaBook:
             self._prune(symbol, {o.source for o, _ in exits})
         return scorings
 
-    def _resolve(self, cycle: KarmaCycle, outcomes: list[KarmaOutcome]) -> KarmaScored | None:
-        if not outcomes:
-            return None
+    def _resolve(self, cycle: KarmaCycle, outcomes: list[KarmaOutcome]) -> KarmaScored:
         outcomes.sort(key=lambda o: (o.closed, o.source, o.symbol, o.opened))
         for outcome in outcomes:
             self._tally(outcome)
@@ -173,8 +171,9 @@ class KarmaBook:
         for source in sorted({o.source for o in outcomes}):
             probabilities = self._calibrate(source)
             if probabilities is not None and list(probabilities) != list(self.tables.get(source, {}).values()):
-                self.tables[source] = table(probabilities)
                 changed[source] = list(probabilities)
+        if changed:
+            self.tables = {**self.tables, **{source: table(values) for source, values in changed.items()}}
         return KarmaScored(
             ts=cycle.ts, cycle=cycle.cycle, as_of=cycle.as_of, book=self.name, outcomes=outcomes, calibration=changed
         )
@@ -328,8 +327,8 @@ class KarmaBook:
             ]
             self._lives.setdefault((outcome.source, outcome.symbol), []).append((outcome.opened, outcome.closed))
             self._tally(outcome)
-        for source, probabilities in event.calibration.items():
-            self.tables[source] = table(probabilities)
+        if event.calibration:
+            self.tables = {**self.tables, **{source: table(values) for source, values in event.calibration.items()}}
         for symbol, source in sorted({(o.symbol, o.source) for o in event.outcomes}):
             self._prune(symbol, [source])
 
@@ -348,6 +347,17 @@ class KarmaBook:
         else:
             return None
         return new if _valid(new) else None
+
+
+def _latest_views(cycles: Sequence[KarmaCycle], symbols: set[str]) -> dict[str, BarsView]:
+    """Each of ``symbols``' latest view among ``cycles`` (a symbol absent from them has none)."""
+    views: dict[str, BarsView] = {}
+    for cycle in reversed(cycles):
+        for symbol in symbols.intersection(cycle.market).difference(views):
+            views[symbol] = cycle.market[symbol]
+        if len(views) == len(symbols):
+            break
+    return views
 
 
 def _valid(new: NewOpening) -> bool:
