@@ -124,18 +124,22 @@ class KarmaBook:
     def _score_span(self, cycles: Sequence[KarmaCycle]) -> list[Scoring]:
         if not any(self._open.values()) and not any(c.openings for c in cycles):
             return [Scoring(None, self.tables)] * len(cycles)  # nothing open, nothing opening
-        fresh: list[list[Opening]] = [[self._opening(o, c.as_of) for o in c.openings if _valid(o)] for c in cycles]
+        fresh = {
+            index: [self._opening(o, cycle.as_of) for o in cycle.openings if _valid(o)]
+            for index, cycle in enumerate(cycles)
+            if cycle.openings
+        }
         positions = {symbol: list(held) for symbol, held in self._open.items() if held}
-        for openings in fresh:
+        for openings in fresh.values():
             for opening in openings:
                 positions.setdefault(opening.symbol, []).append(opening)
         views = _latest_views(cycles, set(positions))
         as_ofs = np.array([c.as_of for c in cycles], dtype=np.int64)
-        due: list[list[tuple[Opening, _Exit, float]]] = [[] for _ in cycles]
+        due: dict[int, list[tuple[Opening, _Exit, float]]] = {}
         resolved: dict[str, list[tuple[Opening, _Exit]]] = {}
         for symbol, held in positions.items():
             view = views.get(symbol)
-            if view is None or not len(view) or not held:
+            if view is None or not len(view):
                 continue
             exits = self._exits(held, view)
             if not exits:
@@ -145,13 +149,15 @@ class KarmaBook:
             closed = np.array([found.closed for _, found in exits], dtype=np.int64)
             at = np.minimum(np.searchsorted(as_ofs, closed), len(cycles) - 1).tolist()
             for (opening, found), weight, index in zip(exits, weights, at, strict=True):
-                due[index].append((opening, found, weight))
-        scorings = []
-        for cycle, ending, openings in zip(cycles, due, fresh, strict=True):
-            outcomes = [self._outcome(opening, found, weight) for opening, found, weight in ending]
-            scorings.append(Scoring(self._resolve(cycle, outcomes) if outcomes else None, self.tables))
-            for opening in openings:
+                due.setdefault(index, []).append((opening, found, weight))
+        scorings: list[Scoring] = []
+        for index in sorted(due.keys() | fresh.keys()):  # the cycles where something happens, in order
+            scorings += [Scoring(None, self.tables)] * (index - len(scorings))
+            outcomes = [self._outcome(opening, found, weight) for opening, found, weight in due.get(index, ())]
+            scorings.append(Scoring(self._resolve(cycles[index], outcomes) if outcomes else None, self.tables))
+            for opening in fresh.get(index, ()):
                 opening.p = self.tables.get(opening.source, {}).get(opening.conviction)
+        scorings += [Scoring(None, self.tables)] * (len(cycles) - len(scorings))
         for symbol, held in positions.items():
             if not (exits := resolved.get(symbol, [])):
                 self._open[symbol] = held

@@ -39,22 +39,18 @@ class Tally:
 
 def calibrate(tally: Tally, *, min_samples: float, prior_strength: float) -> tuple[float, ...] | None:
     """The win probability at each conviction 1–10, or None before ``min_samples`` effective outcomes."""
-    total = tally.total
+    total = sum(tally.outcomes)
     if total <= 0 or total < min_samples:
         return None
-    base = sum(tally.wins) / total
-    estimates = [
-        (wins + prior_strength * base) / (outcomes + prior_strength)
-        for outcomes, wins in zip(tally.outcomes, tally.wins, strict=True)
-    ]
-    weights = [outcomes + prior_strength for outcomes in tally.outcomes]
-    return tuple(monotone(estimates, weights))
+    prior = prior_strength * (sum(tally.wins) / total)  # k × the base rate
+    estimates = [(wins + prior) / (n + prior_strength) for n, wins in zip(tally.outcomes, tally.wins, strict=True)]
+    return tuple(monotone(estimates, [n + prior_strength for n in tally.outcomes]))
 
 
 def monotone(values: Sequence[float], weights: Sequence[float]) -> list[float]:
     """Weighted pool-adjacent-violators: the non-decreasing sequence closest to ``values`` in weighted squares."""
     if all(a <= b for a, b in itertools.pairwise(values)):
-        return list(values)
+        return list(values)  # already monotone: nothing to pool
     blocks: list[list[float]] = []  # [weighted mean, weight, length]
     for value, weight in zip(values, weights, strict=True):
         blocks.append([value, weight, 1])
