@@ -177,9 +177,8 @@ def market_stories(draw: st.DrawFn) -> tuple[list[Bar], dict[int, tuple[Directio
         volume = draw(st.floats(0, 1e4))
         bars.append(Bar(ts=index * HOUR, open=bar_open, high=high, low=low, close=close, volume=volume))
         price = close
-    trade = st.tuples(
-        st.sampled_from(("long", "short")), st.floats(0.001, 0.5), st.floats(0.5, 8), st.floats(0.5, 15)
-    )
+    directions: tuple[Direction, ...] = ("long", "short")
+    trade = st.tuples(st.sampled_from(directions), st.floats(0.001, 0.5), st.floats(0.5, 8), st.floats(0.5, 15))
     trades = draw(st.dictionaries(st.integers(0, count - 2), trade, min_size=1, max_size=6))
     settlements = draw(st.lists(st.tuples(st.integers(0, count * HOUR), st.floats(-0.01, 0.01)), max_size=6))
     return bars, trades, FixedFunding(settlements)
