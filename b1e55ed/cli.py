@@ -45,6 +45,7 @@ from b1e55ed.registry import resolve
 from b1e55ed.runtime import Runtime
 from b1e55ed.summary import summarize
 from b1e55ed.supervisor import ActorStartupError
+from b1e55ed.sweep.cli import add_sweep_parser, run_sweep
 from b1e55ed.trading_config import MarketConfig, is_driven
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     killswitch.add_argument("--db", type=Path, help=db_help)
     add_collect_parser(commands)
     add_backtest_parsers(commands)
+    add_sweep_parser(commands)
     return parser
 
 
@@ -126,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report(db, args.out or db.parent)
         if command == "backtest":
             return backtest(config, args)
+        if command == "sweep":
+            return run_sweep(config, args)
         try:
             config = run_overrides(config, args)
         except ValueError as exc:

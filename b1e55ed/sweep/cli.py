@@ -1,0 +1,178 @@
+"""``python -m b1e55ed sweep``: every combination of a strategy's parameter grid over one symbol's history, each
+scored with the backtest report's metrics, written to Parquet, the best printed.
+
+It models MA crossover (simple moving averages) today; the trades it models are checked against ``backtest`` in
+``tests/integration/test_sweep_parity.py``. numba compiles the engine on the first run and caches it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from b1e55ed.config import Config, PluginSpec
+from b1e55ed.market.replay import DataError, load_history
+from b1e55ed.plugins import params_type as params_type_of
+from b1e55ed.registry import ConfigError, resolve_plugin
+from b1e55ed.sweep.grid import GridError, combinations, load_grid
+from b1e55ed.timeframes import INTERVAL_MS
+from b1e55ed.trading_config import day_ms
+
+MODELLED = {"actors.strategies.ma_crossover:MACrossoverStrategy"}
+OBJECTIVES = ("sharpe", "sortino", "total_return", "profit_factor", "win_rate", "max_drawdown")
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def add_sweep_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sweep = commands.add_parser(
+        "sweep",
+        help="score every combination of a strategy's parameter grid over one symbol's history (MA crossover)",
+        description="Sweep a strategy's parameters: every combination of the grid, over one symbol's candles, with "
+        "the paper venue's fills, slippage and fees, compiled with numba. Writes combinations.parquet to --out and "
+        "prints the best. Models ma_crossover with simple moving averages.",
+    )
+    sweep.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
+    sweep.add_argument("--strategy", required=True, metavar="NAME", help="the strategy, by its name in the config")
+    sweep.add_argument("--market", help="replay:PATH (default: market.source when it is a replay, else data/ohlcv)")
+    sweep.add_argument("--symbols", nargs="+", required=True, metavar="SYMBOL", help="one symbol")
+    sweep.add_argument("--from", dest="start", metavar="DATE", help="first day, YYYY-MM-DD (UTC)")
+    sweep.add_argument("--to", dest="end", metavar="DATE", help="the day after the last, YYYY-MM-DD (UTC)")
+    sweep.add_argument("--grid", nargs="*", default=[], metavar="NAME=SPEC",
+                       help="a parameter's values: START:STOP[:STEP] (inclusive) or A,B,C")  # fmt: skip
+    sweep.add_argument("--grid-file", type=Path, help="a YAML mapping of parameter names to specs or lists")
+    sweep.add_argument("--objective", choices=OBJECTIVES, default="sharpe", help="what ranks the combinations")
+    sweep.add_argument("--top", type=int, default=20, help="how many of the best to print (default 20)")
+    sweep.add_argument("--out", type=Path, help="output folder (default: <data_dir>/sweeps/<UTC time>)")
+    sweep.add_argument("--workers", type=int, help="threads (default: every core)")
+
+
+def run_sweep(config: Config, args: argparse.Namespace) -> int:
+    try:
+        return _sweep(config, args)
+    except (GridError, DataError, ConfigError, SweepUsageError) as exc:
+        print(f"b1e55ed sweep: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+class SweepUsageError(ValueError):
+    """Options a sweep cannot run with; the message says which and why."""
+
+
+def _sweep(config: Config, args: argparse.Namespace) -> int:
+    spec = _strategy(config, args.strategy)
+    params_type = params_type_of(resolve_plugin(spec, key=f"--strategy {spec.name}"))
+    grid = load_grid(args.grid, args.grid_file)
+    found = combinations(params_type, dict(spec.params), grid)
+    if any(p.ma != "sma" for p in found.params):
+        raise SweepUsageError("the sweep models simple moving averages only (ma: sma)")
+    if len(args.symbols) != 1:
+        raise SweepUsageError(f"--symbols: one symbol, not {len(args.symbols)}")
+    try:
+        from b1e55ed.sweep.run import Candles, Sweep
+    except ImportError as exc:
+        raise SweepUsageError(f"the sweep needs numba ({exc}): pip install -e '.[sweep]'") from None
+    if args.workers:
+        import numba
+
+        numba.set_num_threads(max(1, min(args.workers, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+    timeframe = INTERVAL_MS[config.timeframe]
+    path = _market(config, args.market)
+    data = load_history(path, args.symbols, day_ms(args.start or ""), day_ms(args.end or ""), timeframe)
+    bars = data.bars.get(args.symbols[0])
+    if bars is None or not len(bars):
+        raise SweepUsageError(f"no candles for {args.symbols[0]} in {path}")
+    sweep = Sweep(Candles.of(bars, timeframe), config.paper, config.risk.min_notional, spec.name)
+    began = time.perf_counter()
+    with _progress(len(found.params)) as advance:
+        metrics = sweep.run(found.params, advance)
+    seconds = time.perf_counter() - began
+    table = _table(found.params, found.names, metrics)
+    out = args.out or Path(config.data_dir) / "sweeps" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out.mkdir(parents=True, exist_ok=True)
+    table.write_parquet(out / "combinations.parquet")
+    best = table.sort(args.objective, descending=args.objective != "max_drawdown", nulls_last=True)
+    print(f"{len(found.params):,} combinations ({found.skipped:,} refused by the strategy) over {len(bars):,} "
+          f"candles in {seconds:.1f} s, {len(found.params) / seconds:,.0f}/s")  # fmt: skip
+    longest = max(max(getattr(p, "slow", 0), getattr(p, "trend", 0)) for p in found.params) if found.params else 0
+    print(f"a backtest that checks one needs brain.window_bars ≥ {longest + 1}")
+    with pl.Config(tbl_rows=args.top, tbl_cols=-1, tbl_width_chars=160):
+        print(best.head(args.top))
+    print(f"every combination: {out / 'combinations.parquet'}")
+    return EXIT_OK
+
+
+def _strategy(config: Config, name: str) -> PluginSpec:
+    spec = next((s for s in config.brain.strategies if s.name == name), None)
+    if spec is None:
+        known = ", ".join(s.name for s in config.brain.strategies)
+        raise SweepUsageError(f"--strategy: unknown strategy {name!r} (the config has: {known})")
+    if spec.target not in MODELLED:
+        raise SweepUsageError(f"--strategy {name}: the sweep models ma_crossover only, not {spec.target}")
+    return spec
+
+
+def _market(config: Config, market: str | None) -> Path:
+    source = market or config.market.source
+    if source.startswith("replay:"):
+        return Path(source.removeprefix("replay:"))
+    if market is not None:
+        raise SweepUsageError(f"--market {market}: a sweep replays history (replay:PATH)")
+    return Path(config.data_dir) / "ohlcv" / config.timeframe
+
+
+def _table(params: list[Any], names: tuple[str, ...], metrics: Any) -> pl.DataFrame:
+    from b1e55ed.sweep.engine import METRICS
+
+    columns: dict[str, Any] = {name: [getattr(p, name) for p in params] for name in names}
+    for index, metric in enumerate(METRICS):
+        values = metrics[:, index].tolist()
+        columns[metric] = [None if math.isnan(v) else v for v in values]
+    return pl.DataFrame(columns).with_columns(pl.col("trades").cast(pl.Int64))
+
+
+class _progress:
+    """A bar on stderr (combinations, rate, time left) when it is a terminal; nothing otherwise."""
+
+    def __init__(self, total: int) -> None:
+        console = Console(stderr=True)
+        self._bar = (
+            Progress(
+                TextColumn("sweep"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(),
+                console=console,
+            )
+            if console.is_terminal and not os.environ.get("CI")
+            else None
+        )
+        self._total = total
+        self._began = time.perf_counter()
+
+    def __enter__(self) -> Any:
+        if self._bar is None:
+            return lambda done: None
+        self._bar.start()
+        task = self._bar.add_task("sweep", total=self._total, rate="")
+
+        def advance(done: int) -> None:
+            assert self._bar is not None
+            rate = done / max(time.perf_counter() - self._began, 1e-9)
+            self._bar.update(task, completed=done, rate=f"{rate:,.0f}/s")
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()

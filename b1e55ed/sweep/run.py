@@ -1,0 +1,171 @@
+"""A sweep of MA crossover over one symbol's history: the shared work once, every combination compiled, in chunks.
+
+Shared work: each moving-average length (``sma_pair``, ``window_mean``) once; each (fast, slow, trend) triple's
+entries once (``crossings``); each stop and target distance's levels once, rounded in Python exactly as the
+strategy rounds a trade's (``round(close × (1 ∓ pct ÷ 100), 8)``); each sizing once, by the strategy's own rule
+with no calibration (karma's sizing is left out: it depends on the signals' history, not on the params). Then the
+combinations run ``CHUNK`` at a time (``sweep_chunk``, in parallel over numba's threads), so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from b1e55ed.karma.calibration import Calibration
+from b1e55ed.market.bars import BarArrays
+from b1e55ed.sweep.engine import (
+    METRICS,
+    TRADE_COLUMNS,
+    crossings,
+    simulate,
+    sma_pair,
+    sweep_chunk,
+    window_mean,
+)
+from b1e55ed.venues.paper import PaperConfig
+
+CHUNK = 4096
+DAY_MS = 86_400_000
+Floats = npt.NDArray[np.float64]
+
+
+class _Driver(NamedTuple):
+    """What the strategy's sizing rule reads of a driver (``actors/strategies/sizing.Driver``): the kernel never
+    imports ``actors``; the params' class comes from the config."""
+
+    source: str
+    conviction: int
+    rule: bool = True
+
+
+@dataclass(frozen=True)
+class Candles:
+    """One symbol's bars as the engine reads them: open, high, low, close, volume rows, and each bar's close time."""
+
+    rows: Floats
+    close_ts: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, bars: BarArrays, timeframe_ms: int) -> Candles:
+        rows = np.ascontiguousarray(np.vstack([bars.open, bars.high, bars.low, bars.close, bars.volume]))
+        return cls(rows, np.asarray(bars.ts, np.int64) + timeframe_ms)
+
+    @property
+    def close(self) -> Floats:
+        return np.ascontiguousarray(self.rows[3])
+
+    def day_last(self) -> npt.NDArray[np.int64]:
+        """Each UTC day's last bar, from the first bar's day to the last's (a day with no bar keeps the one before),
+        the day of a bar being that of its close (``backtest/metrics.daily_equity``)."""
+        day_of = (self.close_ts - 1) // DAY_MS
+        days = np.arange(day_of[0], day_of[-1] + 1, dtype=np.int64)
+        return np.asarray(np.searchsorted(day_of, days, side="right") - 1, np.int64)
+
+
+def costs(paper: PaperConfig, minimum_notional: float) -> Floats:
+    slip = paper.slippage
+    return np.array(
+        [paper.fees.taker, slip.base_bps, slip.volatility_coef, slip.impact_coef, slip.max_fraction, minimum_notional]
+    )
+
+
+def size_of(params: Any, name: str) -> float:
+    """The strategy's own sizing of its rule, uncalibrated: ``base_size × conviction ÷ reference``, capped."""
+    return params.size([_Driver(name, params.conviction)], Calibration()).size  # type: ignore[no-any-return]
+
+
+def levels(close: Floats, pct: float, sign_of_level: int, bars: npt.NDArray[np.int64]) -> Floats:
+    """A level ``pct`` percent away at each of ``bars`` for a long (row 0) and a short (row 1), as the strategy's
+    ``SizingRule.trade`` rounds it; ``sign_of_level`` is −1 for a stop (below a long's entry), +1 for a target."""
+    out = np.zeros((2, len(close)))
+    for bar in bars.tolist():
+        entry = float(close[bar])
+        for row, sign in ((0, 1), (1, -1)):
+            out[row, bar] = round(entry * (1 + sign_of_level * sign * pct / 100), 8)
+    return out
+
+
+class Sweep:
+    """The shared work of one symbol's history, and every combination's metrics on demand."""
+
+    def __init__(self, candles: Candles, paper: PaperConfig, minimum_notional: float, name: str) -> None:
+        self.candles = candles
+        self.costs = costs(paper, minimum_notional)
+        self.start_equity = paper.starting_equity
+        self.name = name
+        self._averages: dict[int, tuple[Floats, Floats]] = {}
+        self._trends: dict[int, Floats] = {}
+        self._levels: dict[tuple[float, int], Floats] = {}
+
+    def signals(self, params: Any) -> npt.NDArray[np.int8]:
+        close = self.candles.close
+        fast, slow = self._pair(params.fast), self._pair(params.slow)
+        trend = self._trend(params.trend) if params.trend else np.full(len(close), np.nan)
+        start = max(params.slow, params.trend)
+        longs, shorts = "long" in params.directions, "short" in params.directions
+        return crossings(fast[0], fast[1], slow[0], slow[1], trend, close, start, longs, shorts)  # type: ignore[no-any-return]
+
+    def _pair(self, n: int) -> tuple[Floats, Floats]:
+        if n not in self._averages:
+            self._averages[n] = sma_pair(self.candles.close, n)
+        return self._averages[n]
+
+    def _trend(self, n: int) -> Floats:
+        if n not in self._trends:
+            self._trends[n] = window_mean(self.candles.close, n)
+        return self._trends[n]
+
+    def _level(self, pct: float, sign_of_level: int) -> Floats:
+        """A stop (``sign_of_level`` −1) or target (+1) ``pct`` away at every bar, for a long and a short."""
+        key = (pct, sign_of_level)
+        if key not in self._levels:
+            close = self.candles.close
+            self._levels[key] = levels(close, pct, sign_of_level, np.arange(len(close), dtype=np.int64))
+        return self._levels[key]
+
+    def trades(self, params: Any) -> Floats:
+        """One combination's trade rows (``engine`` columns): what the parity test compares with a backtest."""
+        signals = self.signals(params)
+        stops, targets = self._level(params.stop_pct, -1), self._level(params.target_pct, 1)
+        rows = np.empty((int(np.count_nonzero(signals)) + 1, TRADE_COLUMNS))
+        count = simulate(signals, stops, targets, self.candles.rows, size_of(params, self.name), self.start_equity,
+                         self.costs, rows)  # fmt: skip
+        return rows[:count]
+
+    def run(self, combos: Sequence[Any], progress: Callable[[int], None] = lambda done: None) -> Floats:
+        """The ``METRICS`` of every combination, a row each, in order."""
+        out = np.empty((len(combos), len(METRICS)))
+        day_last = self.candles.day_last()
+        for start in range(0, len(combos), CHUNK):
+            chunk = combos[start : start + CHUNK]
+            out[start : start + len(chunk)] = self._chunk(chunk, day_last)
+            progress(start + len(chunk))
+        return out
+
+    def _chunk(self, chunk: Sequence[Any], day_last: npt.NDArray[np.int64]) -> Floats:
+        signal_keys = {(p.fast, p.slow, p.trend, p.directions): None for p in chunk}
+        signal_rows = np.stack([self.signals(_Key(*key)) for key in signal_keys])
+        signal_index = {key: i for i, key in enumerate(signal_keys)}
+        level_keys = {(p.stop_pct, p.target_pct): None for p in chunk}
+        stop_rows = np.stack([self._level(stop, -1) for stop, _ in level_keys])
+        target_rows = np.stack([self._level(target, 1) for _, target in level_keys])
+        level_index = {key: i for i, key in enumerate(level_keys)}
+        signal_of = np.array([signal_index[(p.fast, p.slow, p.trend, p.directions)] for p in chunk], np.int64)
+        levels_of = np.array([level_index[(p.stop_pct, p.target_pct)] for p in chunk], np.int64)
+        sizes = np.array([size_of(p, self.name) for p in chunk])
+        max_trades = int(np.count_nonzero(signal_rows, axis=1).max()) + 1
+        return sweep_chunk(signal_rows, signal_of, stop_rows, target_rows, levels_of, sizes, self.candles.rows,  # type: ignore[no-any-return]
+                           day_last, self.start_equity, self.costs, max_trades)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Key:
+    fast: int
+    slow: int
+    trend: int
+    directions: tuple[str, ...]

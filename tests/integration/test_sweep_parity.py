@@ -1,0 +1,111 @@
+"""The sweep's engine against the actors, on real data: for several parameter sets, its trades are the trades of
+``backtest`` with MA crossover alone, at the same fixed size (karma's sizing off), without funding and without the
+drawdown and daily-loss halts. Equal means the same entry and exit candles, directions and exit reasons, and
+per-trade returns within 1e-9; and the combination's figures are the backtest report's, to 1e-9."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import yaml
+
+from b1e55ed.backtest.history import read_history
+from b1e55ed.cli import main
+from b1e55ed.config import DEFAULT_CONFIG_PATH, load_config
+from b1e55ed.market.replay import load_history
+from b1e55ed.plugins import params_type
+from b1e55ed.registry import PluginSpec, resolve_plugin
+from b1e55ed.sweep.engine import (
+    DIRECTION,
+    ENTERED,
+    ENTRY,
+    ENTRY_FEE,
+    EXIT_FEE,
+    EXITED,
+    HOW,
+    METRICS,
+    OPEN,
+    REALISED,
+    STOP,
+    UNITS,
+)
+from b1e55ed.sweep.run import Candles, Sweep
+from b1e55ed.trading_config import day_ms
+from tests.integration.replay_support import isolate
+
+HOUR = 3_600_000
+START, END = "2021-01-01", "2021-09-01"
+PARAMS: list[dict[str, Any]] = [
+    {"fast": 20, "slow": 50, "trend": 200, "stop_pct": 3.0, "target_pct": 10.0},
+    {"fast": 9, "slow": 130, "trend": 0, "stop_pct": 1.5, "target_pct": 3.0},
+    {"fast": 30, "slow": 210, "trend": 300, "stop_pct": 4.0, "target_pct": 5.0, "directions": ["long"]},
+]
+
+pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
+
+
+def parity_config(folder: Path, params: dict[str, Any]) -> Path:
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
+    raw["api"]["enabled"] = False
+    for spec in raw["brain"]["producers"]:
+        spec["enabled"] = False
+    for spec in raw["brain"]["strategies"]:
+        spec["enabled"] = spec["name"] == "ma_crossover"
+        if spec["name"] == "ma_crossover":
+            spec["params"] = {**spec["params"], **params}
+    raw["brain"]["window_bars"] = max(500, params["slow"] + 1, params["trend"] + 1)
+    raw["karma"]["sizing"] = False
+    raw["paper"]["funding"] = False
+    raw["killswitch"] |= {"max_drawdown_pct": 100, "max_daily_loss_pct": 100}
+    raw["risk"]["max_daily_loss_pct"] = 100
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def params_of(spec: PluginSpec) -> Any:
+    return msgspec.convert(dict(spec.params), params_type(resolve_plugin(spec, key=spec.name)))
+
+
+@pytest.mark.parametrize("params", PARAMS, ids=lambda p: f"{p['fast']}-{p['slow']}-{p['trend']}")
+def test_the_sweep_trades_as_the_backtest_does(
+    tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch, params: dict[str, Any]
+) -> None:
+    isolate(monkeypatch, tmp_path)
+    config_path = parity_config(tmp_path / "run", params)
+    ohlcv = shared_data / "ohlcv_1h"
+    argv = ["--market", f"replay:{ohlcv}", "--symbols", "BTC", "--from", START, "--to", END]
+    assert main(["--config", str(config_path), "backtest", *argv, "--report", str(tmp_path / "report")]) == 0
+    actors = [t for t in read_history(tmp_path / "report" / "brain.db").trades if t.status != "open"]
+
+    config = load_config(config_path, env_file=None)
+    spec = next(s for s in config.brain.strategies if s.name == "ma_crossover")
+    data = load_history(ohlcv, ["BTC"], day_ms(START), day_ms(END), HOUR)
+    candles = Candles.of(data.bars["BTC"], HOUR)
+    sweep = Sweep(candles, config.paper, config.risk.min_notional, "ma_crossover")
+    rows = sweep.trades(params_of(spec))
+    ours = [row for row in rows if row[HOW] != OPEN]
+    assert len(actors) > 5, "too few trades to compare"
+    assert len(ours) == len(actors)
+    opens = candles.close_ts - HOUR
+    for row, trade in zip(ours, actors, strict=True):
+        assert int(opens[int(row[ENTERED])]) == trade.opened_at
+        assert int(opens[int(row[EXITED])]) == trade.closed_at
+        assert ("long" if row[DIRECTION] > 0 else "short") == trade.side
+        assert ("stopped" if row[HOW] == STOP else "closed") == trade.status
+        pnl = row[REALISED] - row[ENTRY_FEE] - row[EXIT_FEE]
+        assert trade.pnl is not None
+        notional = row[UNITS] * row[ENTRY]
+        assert pnl / notional == pytest.approx(trade.pnl / (trade.size * trade.entry_price), abs=1e-9)
+
+    # The combination's figures, as the backtest report computes them from the log.
+    summary = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))["summary"]
+    swept = dict(zip(METRICS, sweep.run([params_of(spec)])[0].tolist(), strict=True))
+    for name in ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "profit_factor"):
+        assert swept[name] == pytest.approx(summary[name], rel=1e-9, abs=1e-12), name
+    assert swept["trades"] == summary["closed_trades"]
