@@ -100,12 +100,10 @@ def numpy_combination(candles: Any, params: Any, costs: Any, size: float) -> flo
     signals[:start] = 0
 
     def slip(j: int, notional: float) -> float:
-        traded = v[j] * o[j]
-        return (
-            cap
-            if traded <= 0
-            else min(cap, base / 1e4 + volatility * (h[j] - low[j]) / o[j] + impact * notional / traded)
-        )
+        traded = float(v[j] * o[j])
+        if traded <= 0:
+            return float(cap)
+        return float(min(cap, base / 1e4 + volatility * (h[j] - low[j]) / o[j] + impact * notional / traded))
 
     cash, i, count = 10_000.0, 0, len(c)
     candidates = np.flatnonzero(signals)
