@@ -8,14 +8,18 @@ It models MA crossover (simple moving averages) today; the trades it models are 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import math
 import os
+import random
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -29,6 +33,8 @@ from b1e55ed.timeframes import INTERVAL_MS
 from b1e55ed.trading_config import day_ms
 
 MODELLED = {"actors.strategies.ma_crossover:MACrossoverStrategy"}
+CORRELATION_SAMPLE = 200  # combinations whose returns estimate the mean correlation
+SAMPLE_SEED = 7
 OBJECTIVES = ("sharpe", "sortino", "total_return", "profit_factor", "win_rate", "max_drawdown")
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -54,6 +60,8 @@ def add_sweep_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     sweep.add_argument("--top", type=int, default=20, help="how many of the best to print (default 20)")
     sweep.add_argument("--out", type=Path, help="output folder (default: <data_dir>/sweeps/<UTC time>)")
     sweep.add_argument("--workers", type=int, help="threads (default: every core)")
+    sweep.add_argument("--pbo-blocks", type=int, default=16, choices=range(2, 33, 2), metavar="S",
+                       help="blocks of days for the probability of overfitting (even, default 16)")  # fmt: skip
 
 
 def run_sweep(config: Config, args: argparse.Namespace) -> int:
@@ -78,7 +86,7 @@ def _sweep(config: Config, args: argparse.Namespace) -> int:
     if len(args.symbols) != 1:
         raise SweepUsageError(f"--symbols: one symbol, not {len(args.symbols)}")
     try:
-        from b1e55ed.sweep.run import Candles, Sweep
+        from b1e55ed.sweep.run import Candles, Sweep  # numba compiles (or loads) the engine here
     except ImportError as exc:
         raise SweepUsageError(f"the sweep needs numba ({exc}): pip install -e '.[sweep]'") from None
     if args.workers:
@@ -94,21 +102,72 @@ def _sweep(config: Config, args: argparse.Namespace) -> int:
     sweep = Sweep(Candles.of(bars, timeframe), config.paper, config.risk.min_notional, spec.name)
     began = time.perf_counter()
     with _progress(len(found.params)) as advance:
-        metrics = sweep.run(found.params, advance)
+        results = sweep.run(found.params, advance, blocks=args.pbo_blocks)
     seconds = time.perf_counter() - began
-    table = _table(found.params, found.names, metrics)
+    table = _table(found.params, found.names, results)
     out = args.out or Path(config.data_dir) / "sweeps" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=True)
     table.write_parquet(out / "combinations.parquet")
-    best = table.sort(args.objective, descending=args.objective != "max_drawdown", nulls_last=True)
+    best = table.with_row_index("combination").sort(
+        args.objective, descending=args.objective != "max_drawdown", nulls_last=True
+    )
     print(f"{len(found.params):,} combinations ({found.skipped:,} refused by the strategy) over {len(bars):,} "
           f"candles in {seconds:.1f} s, {len(found.params) / seconds:,.0f}/s")  # fmt: skip
     longest = max(max(getattr(p, "slow", 0), getattr(p, "trend", 0)) for p in found.params) if found.params else 0
     print(f"a backtest that checks one needs brain.window_bars ≥ {longest + 1}")
     with pl.Config(tbl_rows=args.top, tbl_cols=-1, tbl_width_chars=160):
-        print(best.head(args.top))
+        print(best.drop("combination").head(args.top))
+    if found.params:
+        measured = _overfitting(sweep, found.params, results, int(best["combination"][0]), args.pbo_blocks)
+        (out / "overfitting.json").write_text(json.dumps(dataclasses.asdict(measured), indent=2) + "\n")
+        print(_describe(measured))
     print(f"every combination: {out / 'combinations.parquet'}")
     return EXIT_OK
+
+
+def _overfitting(sweep: Any, params: list[Any], results: Any, best: int, blocks: int) -> Any:
+    from b1e55ed.sweep.engine import METRICS
+    from b1e55ed.sweep.overfitting import Overfitting, deflated_sharpe, mean_correlation, probability_of_overfitting
+    from b1e55ed.sweep.run import block_bounds
+
+    sharpes = results[:, METRICS.index("sharpe")] / math.sqrt(365)  # daily, as the deflation reads them
+    variance = float(np.nanvar(sharpes, ddof=1)) if np.isfinite(sharpes).sum() > 1 else 0.0
+    returns = sweep.daily_returns(params[best])
+    sample = random.Random(SAMPLE_SEED).sample(range(len(params)), min(CORRELATION_SAMPLE, len(params)))
+    correlation = mean_correlation(np.stack([sweep.daily_returns(params[i]) for i in sample]))
+    trials = len(params)
+    effective = min(float(trials), max(1.0, correlation + (1 - correlation) * trials))
+    first = len(METRICS)
+    days = np.diff(block_bounds(len(returns), blocks)).astype(np.float64)
+    pbo, splits = (
+        probability_of_overfitting(results[:, first : first + blocks], results[:, first + blocks :], days)
+        if trials > 1
+        else (None, 0)
+    )
+    daily_sharpe = float(np.mean(returns) / np.std(returns, ddof=1)) if np.std(returns) > 0 else 0.0
+    return Overfitting(
+        trials=trials,
+        effective_trials=effective,
+        mean_correlation=correlation,
+        best_daily_sharpe=daily_sharpe,
+        deflated_sharpe=deflated_sharpe(returns, variance, trials),
+        deflated_sharpe_effective=deflated_sharpe(returns, variance, effective),
+        pbo=pbo,
+        pbo_blocks=blocks,
+        pbo_splits=splits,
+    )
+
+
+def _describe(found: Any) -> str:
+    def share(value: float | None) -> str:
+        return "undefined" if value is None else f"{value:.1%}"
+
+    return (
+        f"overfitting: deflated Sharpe of the best {share(found.deflated_sharpe)} over {found.trials:,} trials, "
+        f"{share(found.deflated_sharpe_effective)} over {found.effective_trials:,.0f} effective ones (mean "
+        f"correlation {found.mean_correlation:.2f}); probability of backtest overfitting {share(found.pbo)} "
+        f"({found.pbo_splits:,} splits of {found.pbo_blocks} blocks)"
+    )
 
 
 def _strategy(config: Config, name: str) -> PluginSpec:

@@ -160,10 +160,10 @@ def simulate(signals, stops, targets, bars, size, start_equity, costs, trades_ou
 
 
 @njit(cache=True)
-def metrics(trades, count, closes, day_last, start_equity):  # type: ignore[no-untyped-def]
-    """The backtest report's figures for one combination, as ``backtest/metrics.py`` defines them: total return,
-    Sharpe and Sortino from daily equity (a 365-day year), maximum drawdown over every bar's settled equity, closed
-    trades, win rate and profit factor (NaN where undefined). ``day_last``: each UTC day's last bar."""
+def account(trades, count, closes, day_last, start_equity):  # type: ignore[no-untyped-def]
+    """One combination's account, bar by bar as the ledger keeps it: each UTC day's closing equity (``day_last``:
+    each day's last bar), and the trade figures: maximum drawdown over every bar's settled equity, closed trades,
+    wins, gross profit and gross loss."""
     cash, peak, worst = start_equity, start_equity, 0.0
     day_equity = np.empty(len(day_last))
     day, t, held = 0, 0, False
@@ -196,15 +196,30 @@ def metrics(trades, count, closes, day_last, start_equity):  # type: ignore[no-u
         while day < len(day_last) and day_last[day] == b:
             day_equity[day] = equity
             day += 1
-    out = np.full(METRIC_COUNT, np.nan)
-    days = len(day_equity)
-    returns = np.empty(days)
-    previous, growth = start_equity, 1.0
-    for d in range(days):
+    return day_equity, np.array([worst, closed, wins, gross_win, gross_loss])
+
+
+@njit(cache=True)
+def daily_returns(day_equity, start_equity):  # type: ignore[no-untyped-def]
+    returns = np.empty(len(day_equity))
+    previous = start_equity
+    for d in range(len(day_equity)):
         returns[d] = day_equity[d] / previous - 1.0
         previous = day_equity[d]
-        growth *= 1.0 + returns[d]
+    return returns
+
+
+@njit(cache=True)
+def figures(returns, trade_stats, bounds):  # type: ignore[no-untyped-def]
+    """The ``METRICS`` (as ``backtest/metrics.py`` defines them: a 365-day year, NaN where undefined), then each
+    block's sum and sum of squares of daily returns (``bounds``: the blocks' first days, and the end)."""
+    blocks = len(bounds) - 1
+    out = np.full(METRIC_COUNT + 2 * blocks, np.nan)
+    growth = 1.0
+    for r in returns:
+        growth *= 1.0 + r
     out[0] = growth - 1.0
+    days = len(returns)
     if days >= 2:
         mean = returns.mean()
         spread = np.sqrt(((returns - mean) ** 2).sum() / (days - 1))
@@ -214,27 +229,74 @@ def metrics(trades, count, closes, day_last, start_equity):  # type: ignore[no-u
         downside = np.sqrt((np.minimum(returns, 0.0) ** 2).mean())
         if downside > 0:
             out[2] = returns.mean() / downside * np.sqrt(YEAR_DAYS)
-    out[3] = worst
-    out[4] = closed
-    if closed > 0:
-        out[5] = wins / closed
-    if gross_loss > 0:
-        out[6] = gross_win / gross_loss
+    out[3], out[4] = trade_stats[0], trade_stats[1]  # the maximum drawdown, the closed trades
+    if trade_stats[1] > 0:
+        out[5] = trade_stats[2] / trade_stats[1]  # wins ÷ closed
+    if trade_stats[4] > 0:
+        out[6] = trade_stats[3] / trade_stats[4]  # gross profit ÷ gross loss
+    for k in range(blocks):
+        part = returns[bounds[k] : bounds[k + 1]]
+        out[METRIC_COUNT + k] = part.sum()
+        out[METRIC_COUNT + blocks + k] = (part * part).sum()
     return out
-
-
 
 
 @njit(cache=True, parallel=True)
 def sweep_chunk(signal_rows, signal_of, stop_rows, target_rows, levels_of, sizes, bars, day_last,  # type: ignore[no-untyped-def]
-                start_equity, costs, max_trades):  # fmt: skip
+                start_equity, costs, max_trades, bounds):  # fmt: skip
     """Every combination of a chunk, in parallel: combination ``c`` trades ``signal_rows[signal_of[c]]`` with the
-    levels ``stop_rows[levels_of[c]]``, ``target_rows[levels_of[c]]`` at size ``sizes[c]``; its ``METRICS``."""
+    levels ``stop_rows[levels_of[c]]``, ``target_rows[levels_of[c]]`` at size ``sizes[c]``; its ``figures``."""
     combos = len(signal_of)
-    out = np.empty((combos, METRIC_COUNT))
+    out = np.empty((combos, METRIC_COUNT + 2 * (len(bounds) - 1)))
     for c in prange(combos):
         trades = np.empty((max_trades, TRADE_COLUMNS))
         stops, targets = stop_rows[levels_of[c]], target_rows[levels_of[c]]
         count = simulate(signal_rows[signal_of[c]], stops, targets, bars, sizes[c], start_equity, costs, trades)
-        out[c] = metrics(trades, count, bars[3], day_last, start_equity)
+        day_equity, stats = account(trades, count, bars[3], day_last, start_equity)
+        out[c] = figures(daily_returns(day_equity, start_equity), stats, bounds)
     return out
+
+
+@njit(cache=True, parallel=True)
+def overfit_logits(block_sums, block_squares, block_days, splits):  # type: ignore[no-untyped-def]
+    """Combinatorially symmetric cross-validation: for each split (``splits[k, b]`` true where block ``b`` is in
+    sample), the combination with the best in-sample Sharpe, and the logit of its out-of-sample rank among all
+    (``ω`` = rank ÷ (N + 1), ``λ = ln(ω ÷ (1 − ω))``). Sharpe of a set of blocks from their sums, so no combination's
+    returns are kept."""
+    count, combos = len(splits), len(block_sums)
+    logits = np.empty(count)
+    for k in prange(count):
+        inside = splits[k]
+        best, best_sharpe = -1, -np.inf
+        oos = np.empty(combos)
+        for c in range(combos):
+            s_in = q_in = n_in = s_out = q_out = n_out = 0.0
+            for b in range(len(inside)):
+                if inside[b]:
+                    s_in += block_sums[c, b]
+                    q_in += block_squares[c, b]
+                    n_in += block_days[b]
+                else:
+                    s_out += block_sums[c, b]
+                    q_out += block_squares[c, b]
+                    n_out += block_days[b]
+            sharpe_in = _sharpe(s_in, q_in, n_in)
+            oos[c] = _sharpe(s_out, q_out, n_out)
+            if sharpe_in > best_sharpe:
+                best, best_sharpe = c, sharpe_in
+        below = 0
+        for c in range(combos):
+            if oos[c] < oos[best]:
+                below += 1
+        omega = (below + 1.0) / (combos + 1.0)
+        logits[k] = np.log(omega / (1.0 - omega))
+    return logits
+
+
+@njit(cache=True)
+def _sharpe(total, squares, n):  # type: ignore[no-untyped-def]
+    if n < 2:
+        return -np.inf
+    mean = total / n
+    variance = (squares - total * total / n) / (n - 1)
+    return mean / np.sqrt(variance) if variance > 0 else -np.inf

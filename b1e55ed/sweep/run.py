@@ -21,7 +21,9 @@ from b1e55ed.market.bars import BarArrays
 from b1e55ed.sweep.engine import (
     METRICS,
     TRADE_COLUMNS,
+    account,
     crossings,
+    daily_returns,
     simulate,
     sma_pair,
     sweep_chunk,
@@ -137,17 +139,27 @@ class Sweep:
                          self.costs, rows)  # fmt: skip
         return rows[:count]
 
-    def run(self, combos: Sequence[Any], progress: Callable[[int], None] = lambda done: None) -> Floats:
-        """The ``METRICS`` of every combination, a row each, in order."""
-        out = np.empty((len(combos), len(METRICS)))
+    def run(
+        self, combos: Sequence[Any], progress: Callable[[int], None] = lambda done: None, *, blocks: int = 16
+    ) -> Floats:
+        """Every combination's ``METRICS``, then its daily returns' sum and sum of squares in each of ``blocks``
+        consecutive blocks of days (for the probability of overfitting): a row each, in order."""
         day_last = self.candles.day_last()
+        bounds = block_bounds(len(day_last), blocks)
+        out = np.empty((len(combos), len(METRICS) + 2 * blocks))
         for start in range(0, len(combos), CHUNK):
             chunk = combos[start : start + CHUNK]
-            out[start : start + len(chunk)] = self._chunk(chunk, day_last)
+            out[start : start + len(chunk)] = self._chunk(chunk, day_last, bounds)
             progress(start + len(chunk))
         return out
 
-    def _chunk(self, chunk: Sequence[Any], day_last: npt.NDArray[np.int64]) -> Floats:
+    def daily_returns(self, params: Any) -> Floats:
+        """One combination's daily returns, as the backtest report computes them."""
+        trades = self.trades(params)
+        day_equity, _ = account(trades, len(trades), self.candles.close, self.candles.day_last(), self.start_equity)
+        return daily_returns(day_equity, self.start_equity)  # type: ignore[no-any-return]
+
+    def _chunk(self, chunk: Sequence[Any], day_last: npt.NDArray[np.int64], bounds: npt.NDArray[np.int64]) -> Floats:
         signal_keys = {(p.fast, p.slow, p.trend, p.directions): None for p in chunk}
         signal_rows = np.stack([self.signals(_Key(*key)) for key in signal_keys])
         signal_index = {key: i for i, key in enumerate(signal_keys)}
@@ -160,7 +172,12 @@ class Sweep:
         sizes = np.array([size_of(p, self.name) for p in chunk])
         max_trades = int(np.count_nonzero(signal_rows, axis=1).max()) + 1
         return sweep_chunk(signal_rows, signal_of, stop_rows, target_rows, levels_of, sizes, self.candles.rows,  # type: ignore[no-any-return]
-                           day_last, self.start_equity, self.costs, max_trades)  # fmt: skip
+                           day_last, self.start_equity, self.costs, max_trades, bounds)  # fmt: skip
+
+
+def block_bounds(days: int, blocks: int) -> npt.NDArray[np.int64]:
+    """The first day of each of ``blocks`` consecutive, nearly equal blocks of ``days``, and the end."""
+    return np.asarray(np.linspace(0, days, blocks + 1).round(), np.int64)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import polars as pl
 import pytest
 import yaml
 
@@ -109,3 +110,24 @@ def test_the_sweep_trades_as_the_backtest_does(
     for name in ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "profit_factor"):
         assert swept[name] == pytest.approx(summary[name], rel=1e-9, abs=1e-12), name
     assert swept["trades"] == summary["closed_trades"]
+
+
+def test_the_sweep_command_writes_every_combination_and_prints_the_best(
+    tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    isolate(monkeypatch, tmp_path)
+    argv = [
+        "sweep", "--strategy", "ma_crossover", "--market", f"replay:{shared_data / 'ohlcv_1h'}", "--symbols", "BTC",
+        "--from", START, "--to", END, "--grid", "fast=40,60", "slow=50,70", "stop_pct=2,3", "--top", "2",
+        "--out", str(tmp_path / "sweep"), "--workers", "1",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "6 combinations (2 refused by the strategy)" in printed  # fast 60 ≥ slow 50, with either stop
+    table = pl.read_parquet(tmp_path / "sweep" / "combinations.parquet")
+    assert table.columns == ["fast", "slow", "stop_pct", *METRICS]
+    assert table.height == 6
+    assert table.filter((pl.col("fast") == 60) & (pl.col("slow") == 50)).height == 0
+
+    assert main([*argv[:-6], "--grid", "fast=5:x"]) == 2
+    assert "fast=5:x: not numbers" in capsys.readouterr().err
