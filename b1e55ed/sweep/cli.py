@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -50,7 +51,7 @@ def add_sweep_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     sweep.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
     sweep.add_argument("--strategy", required=True, metavar="NAME", help="the strategy, by its name in the config")
     sweep.add_argument("--market", help="replay:PATH (default: market.source when it is a replay, else data/ohlcv)")
-    sweep.add_argument("--symbols", nargs="+", required=True, metavar="SYMBOL", help="one symbol")
+    sweep.add_argument("--symbols", nargs="+", default=[], metavar="SYMBOL", help="one symbol")
     sweep.add_argument("--from", dest="start", metavar="DATE", help="first day, YYYY-MM-DD (UTC)")
     sweep.add_argument("--to", dest="end", metavar="DATE", help="the day after the last, YYYY-MM-DD (UTC)")
     sweep.add_argument("--grid", nargs="*", default=[], metavar="NAME=SPEC",
@@ -60,6 +61,8 @@ def add_sweep_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     sweep.add_argument("--top", type=int, default=20, help="how many of the best to print (default 20)")
     sweep.add_argument("--out", type=Path, help="output folder (default: <data_dir>/sweeps/<UTC time>)")
     sweep.add_argument("--workers", type=int, help="threads (default: every core)")
+    sweep.add_argument("--apply", type=int, metavar="RANK",
+                       help="print the config entry of the combination ranked RANK (1: the best) in --out")  # fmt: skip
     sweep.add_argument("--pbo-blocks", type=int, default=16, choices=range(2, 33, 2), metavar="S",
                        help="blocks of days for the probability of overfitting (even, default 16)")  # fmt: skip
 
@@ -78,6 +81,9 @@ class SweepUsageError(ValueError):
 
 def _sweep(config: Config, args: argparse.Namespace) -> int:
     spec = _strategy(config, args.strategy)
+    if args.apply is not None:
+        print(_entry(spec, args))
+        return EXIT_OK
     params_type = params_type_of(resolve_plugin(spec, key=f"--strategy {spec.name}"))
     grid = load_grid(args.grid, args.grid_file)
     found = combinations(params_type, dict(spec.params), grid)
@@ -168,6 +174,27 @@ def _describe(found: Any) -> str:
         f"correlation {found.mean_correlation:.2f}); probability of backtest overfitting {share(found.pbo)} "
         f"({found.pbo_splits:,} splits of {found.pbo_blocks} blocks)"
     )
+
+
+def _entry(spec: PluginSpec, args: argparse.Namespace) -> str:
+    """The strategy's config entry with the params of the combination ranked ``--apply`` in ``--out``'s sweep."""
+    if args.out is None:
+        raise SweepUsageError("--apply needs --out: the folder of the sweep to read")
+    path = args.out / "combinations.parquet"
+    if not path.is_file():
+        raise SweepUsageError(f"--apply: {path} does not exist (run the sweep with --out {args.out} first)")
+    ranked = pl.read_parquet(path).sort(args.objective, descending=args.objective != "max_drawdown", nulls_last=True)
+    if not 1 <= args.apply <= ranked.height:
+        raise SweepUsageError(f"--apply {args.apply}: the sweep has ranks 1 to {ranked.height}")
+    row = ranked.row(args.apply - 1, named=True)
+    from b1e55ed.sweep.engine import METRICS
+
+    swept = {name: value for name, value in row.items() if name not in METRICS}
+    entry = {"name": spec.name, "module": spec.module, "class": spec.class_name, "enabled": True,
+             "params": {**spec.params, **swept}}  # fmt: skip
+    figures = ", ".join(f"{name} {row[name]:.4g}" for name in METRICS if row[name] is not None)
+    header = f"# brain.strategies entry: rank {args.apply} by {args.objective} in {path} ({figures})"
+    return header + "\n" + yaml.safe_dump([entry], sort_keys=False, default_flow_style=None).rstrip()
 
 
 def _strategy(config: Config, name: str) -> PluginSpec:

@@ -131,3 +131,16 @@ def test_the_sweep_command_writes_every_combination_and_prints_the_best(
 
     assert main([*argv[:-6], "--grid", "fast=5:x"]) == 2
     assert "fast=5:x: not numbers" in capsys.readouterr().err
+
+    assert main(["sweep", "--strategy", "ma_crossover", "--apply", "1", "--out", str(tmp_path / "sweep")]) == 0
+    entry = capsys.readouterr().out
+    best = table.sort("sharpe", descending=True, nulls_last=True).row(0, named=True)
+    snippet = yaml.safe_load(entry)[0]
+    assert (snippet["name"], snippet["enabled"]) == ("ma_crossover", True)
+    assert {k: snippet["params"][k] for k in ("fast", "slow", "stop_pct")} == {
+        k: best[k] for k in ("fast", "slow", "stop_pct")
+    }
+    overfitting = json.loads((tmp_path / "sweep" / "overfitting.json").read_text(encoding="utf-8"))
+    assert overfitting["trials"] == 6
+    assert 0 <= overfitting["pbo"] <= 1
+    assert overfitting["pbo_splits"] == 12_870
