@@ -2,7 +2,9 @@
 scored with the backtest report's metrics, written to Parquet, the best printed.
 
 It models MA crossover (simple moving averages) today; the trades it models are checked against ``backtest`` in
-``tests/integration/test_sweep_parity.py``. numba compiles the engine on the first run and caches it.
+``tests/integration/test_sweep_parity.py``. Beside the metrics: how likely the best is luck (``overfitting.py``)
+and, with ``--walk-forward``, the winner of each training window traded out of sample (``walk.py``). numba
+compiles the engine on the first run and caches it.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ def add_sweep_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     sweep.add_argument("--workers", type=int, help="threads (default: every core)")
     sweep.add_argument("--apply", type=int, metavar="RANK",
                        help="print the config entry of the combination ranked RANK (1: the best) in --out")  # fmt: skip
+    sweep.add_argument("--walk-forward", metavar="TRAIN:TEST",
+                       help="re-optimise on TRAIN days, then trade the next TEST days: 365d:90d")  # fmt: skip
     sweep.add_argument("--pbo-blocks", type=int, default=16, choices=range(2, 33, 2), metavar="S",
                        help="blocks of days for the probability of overfitting (even, default 16)")  # fmt: skip
 
@@ -91,6 +95,7 @@ def _sweep(config: Config, args: argparse.Namespace) -> int:
         raise SweepUsageError("the sweep models simple moving averages only (ma: sma)")
     if len(args.symbols) != 1:
         raise SweepUsageError(f"--symbols: one symbol, not {len(args.symbols)}")
+    training = _walk_spec(args.walk_forward) if args.walk_forward else None
     try:
         from b1e55ed.sweep.run import Candles, Sweep  # numba compiles (or loads) the engine here
     except ImportError as exc:
@@ -127,6 +132,18 @@ def _sweep(config: Config, args: argparse.Namespace) -> int:
         measured = _overfitting(sweep, found.params, results, int(best["combination"][0]), args.pbo_blocks)
         (out / "overfitting.json").write_text(json.dumps(dataclasses.asdict(measured), indent=2) + "\n")
         print(_describe(measured))
+    if training is not None and found.params:
+        from b1e55ed.sweep.walk import WalkForwardError, walk_forward
+
+        try:
+            walked = walk_forward(sweep, found.params, found.names, args.objective, *training)
+        except WalkForwardError as exc:
+            raise SweepUsageError(str(exc)) from None
+        (out / "walk_forward.json").write_text(json.dumps(dataclasses.asdict(walked), indent=2) + "\n")
+        in_sample = best["sharpe"][0]
+        print(f"walk-forward {args.walk_forward}: {len(walked.windows)} windows, out-of-sample Sharpe "
+              f"{_fixed(walked.sharpe)} over {walked.days:,} days (total return {walked.total_return:.1%}), "
+              f"against the in-sample best's {_fixed(in_sample)}")  # fmt: skip
     print(f"every combination: {out / 'combinations.parquet'}")
     return EXIT_OK
 
@@ -162,6 +179,19 @@ def _overfitting(sweep: Any, params: list[Any], results: Any, best: int, blocks:
         pbo_blocks=blocks,
         pbo_splits=splits,
     )
+
+
+def _walk_spec(spec: str) -> tuple[int, int]:
+    from b1e55ed.sweep.walk import WalkForwardError, parse
+
+    try:
+        return parse(spec)
+    except WalkForwardError as exc:
+        raise SweepUsageError(str(exc)) from None
+
+
+def _fixed(value: float | None) -> str:
+    return "undefined" if value is None or not math.isfinite(value) else f"{value:.2f}"
 
 
 def _describe(found: Any) -> str:

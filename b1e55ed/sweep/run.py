@@ -130,49 +130,79 @@ class Sweep:
             self._levels[key] = levels(close, pct, sign_of_level, np.arange(len(close), dtype=np.int64))
         return self._levels[key]
 
-    def trades(self, params: Any) -> Floats:
-        """One combination's trade rows (``engine`` columns): what the parity test compares with a backtest."""
-        signals = self.signals(params)
-        stops, targets = self._level(params.stop_pct, -1), self._level(params.target_pct, 1)
+    def trades(self, params: Any, span: Span = None) -> Floats:
+        """One combination's trade rows (``engine`` columns), trading only in ``span`` (bars ``[first, last)``; None:
+        all) with the moving averages of the whole history: what the parity test compares with a backtest."""
+        cut = _cut(span)
+        signals = np.ascontiguousarray(self.signals(params)[cut])
+        stops, targets = self._level(params.stop_pct, -1)[:, cut], self._level(params.target_pct, 1)[:, cut]
         rows = np.empty((int(np.count_nonzero(signals)) + 1, TRADE_COLUMNS))
-        count = simulate(signals, stops, targets, self.candles.rows, size_of(params, self.name), self.start_equity,
-                         self.costs, rows)  # fmt: skip
+        count = simulate(signals, np.ascontiguousarray(stops), np.ascontiguousarray(targets), self._part(span).rows,
+                         size_of(params, self.name), self.start_equity, self.costs, rows)  # fmt: skip
         return rows[:count]
 
     def run(
-        self, combos: Sequence[Any], progress: Callable[[int], None] = lambda done: None, *, blocks: int = 16
+        self,
+        combos: Sequence[Any],
+        progress: Callable[[int], None] = lambda done: None,
+        *,
+        blocks: int = 16,
+        span: Span = None,
     ) -> Floats:
-        """Every combination's ``METRICS``, then its daily returns' sum and sum of squares in each of ``blocks``
-        consecutive blocks of days (for the probability of overfitting): a row each, in order."""
-        day_last = self.candles.day_last()
+        """Every combination's ``METRICS`` trading in ``span`` (None: the whole history), then its daily returns' sum
+        and sum of squares in each of ``blocks`` consecutive blocks of days (for the probability of overfitting):
+        a row each, in order."""
+        part = self._part(span)
+        day_last = part.day_last()
         bounds = block_bounds(len(day_last), blocks)
         out = np.empty((len(combos), len(METRICS) + 2 * blocks))
         for start in range(0, len(combos), CHUNK):
             chunk = combos[start : start + CHUNK]
-            out[start : start + len(chunk)] = self._chunk(chunk, day_last, bounds)
+            out[start : start + len(chunk)] = self._chunk(chunk, part, day_last, bounds, _cut(span))
             progress(start + len(chunk))
         return out
 
-    def daily_returns(self, params: Any) -> Floats:
-        """One combination's daily returns, as the backtest report computes them."""
-        trades = self.trades(params)
-        day_equity, _ = account(trades, len(trades), self.candles.close, self.candles.day_last(), self.start_equity)
+    def daily_returns(self, params: Any, span: Span = None) -> Floats:
+        """One combination's daily returns in ``span``, as the backtest report computes them."""
+        trades = self.trades(params, span)
+        part = self._part(span)
+        day_equity, _ = account(trades, len(trades), part.close, part.day_last(), self.start_equity)
         return daily_returns(day_equity, self.start_equity)  # type: ignore[no-any-return]
 
-    def _chunk(self, chunk: Sequence[Any], day_last: npt.NDArray[np.int64], bounds: npt.NDArray[np.int64]) -> Floats:
+    def _part(self, span: Span) -> Candles:
+        if span is None:
+            return self.candles
+        first, last = span
+        return Candles(np.ascontiguousarray(self.candles.rows[:, first:last]), self.candles.close_ts[first:last])
+
+    def _chunk(
+        self,
+        chunk: Sequence[Any],
+        part: Candles,
+        day_last: npt.NDArray[np.int64],
+        bounds: npt.NDArray[np.int64],
+        cut: slice,
+    ) -> Floats:
         signal_keys = {(p.fast, p.slow, p.trend, p.directions): None for p in chunk}
-        signal_rows = np.stack([self.signals(_Key(*key)) for key in signal_keys])
+        signal_rows = np.ascontiguousarray(np.stack([self.signals(_Key(*key)) for key in signal_keys])[:, cut])
         signal_index = {key: i for i, key in enumerate(signal_keys)}
         level_keys = {(p.stop_pct, p.target_pct): None for p in chunk}
-        stop_rows = np.stack([self._level(stop, -1) for stop, _ in level_keys])
-        target_rows = np.stack([self._level(target, 1) for _, target in level_keys])
+        stop_rows = np.ascontiguousarray(np.stack([self._level(stop, -1)[:, cut] for stop, _ in level_keys]))
+        target_rows = np.ascontiguousarray(np.stack([self._level(target, 1)[:, cut] for _, target in level_keys]))
         level_index = {key: i for i, key in enumerate(level_keys)}
         signal_of = np.array([signal_index[(p.fast, p.slow, p.trend, p.directions)] for p in chunk], np.int64)
         levels_of = np.array([level_index[(p.stop_pct, p.target_pct)] for p in chunk], np.int64)
         sizes = np.array([size_of(p, self.name) for p in chunk])
         max_trades = int(np.count_nonzero(signal_rows, axis=1).max()) + 1
-        return sweep_chunk(signal_rows, signal_of, stop_rows, target_rows, levels_of, sizes, self.candles.rows,  # type: ignore[no-any-return]
+        return sweep_chunk(signal_rows, signal_of, stop_rows, target_rows, levels_of, sizes, part.rows,  # type: ignore[no-any-return]
                            day_last, self.start_equity, self.costs, max_trades, bounds)  # fmt: skip
+
+
+Span = tuple[int, int] | None  # bars [first, last) to trade in; None: every bar
+
+
+def _cut(span: Span) -> slice:
+    return slice(None) if span is None else slice(*span)
 
 
 def block_bounds(days: int, blocks: int) -> npt.NDArray[np.int64]:

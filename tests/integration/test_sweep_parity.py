@@ -106,7 +106,7 @@ def test_the_sweep_trades_as_the_backtest_does(
 
     # The combination's figures, as the backtest report computes them from the log.
     summary = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))["summary"]
-    swept = dict(zip(METRICS, sweep.run([params_of(spec)])[0].tolist(), strict=True))
+    swept = dict(zip(METRICS, sweep.run([params_of(spec)])[0, : len(METRICS)].tolist(), strict=True))
     for name in ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "profit_factor"):
         assert swept[name] == pytest.approx(summary[name], rel=1e-9, abs=1e-12), name
     assert swept["trades"] == summary["closed_trades"]
@@ -119,7 +119,7 @@ def test_the_sweep_command_writes_every_combination_and_prints_the_best(
     argv = [
         "sweep", "--strategy", "ma_crossover", "--market", f"replay:{shared_data / 'ohlcv_1h'}", "--symbols", "BTC",
         "--from", START, "--to", END, "--grid", "fast=40,60", "slow=50,70", "stop_pct=2,3", "--top", "2",
-        "--out", str(tmp_path / "sweep"), "--workers", "1",
+        "--out", str(tmp_path / "sweep"), "--workers", "1", "--walk-forward", "120d:60d",
     ]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
@@ -129,7 +129,17 @@ def test_the_sweep_command_writes_every_combination_and_prints_the_best(
     assert table.height == 6
     assert table.filter((pl.col("fast") == 60) & (pl.col("slow") == 50)).height == 0
 
-    assert main([*argv[:-6], "--grid", "fast=5:x"]) == 2
+    walked = json.loads((tmp_path / "sweep" / "walk_forward.json").read_text(encoding="utf-8"))
+    # 243 days: windows start every 60 days while 120 days of training fit, the last test cut at the end.
+    assert [window["test"] for window in walked["windows"]] == [
+        ["2021-05-01", "2021-06-29"],
+        ["2021-06-30", "2021-08-28"],
+        ["2021-08-29", "2021-08-31"],
+    ]
+    assert walked["days"] == 60 + 60 + 3
+    assert "walk-forward 120d:60d: 3 windows" in printed
+
+    assert main([*argv[:-8], "--grid", "fast=5:x"]) == 2
     assert "fast=5:x: not numbers" in capsys.readouterr().err
 
     assert main(["sweep", "--strategy", "ma_crossover", "--apply", "1", "--out", str(tmp_path / "sweep")]) == 0
