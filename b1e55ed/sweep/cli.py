@@ -67,6 +67,7 @@ def add_sweep_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
                        help="print the config entry of the combination ranked RANK (1: the best) in --out")  # fmt: skip
     sweep.add_argument("--walk-forward", metavar="TRAIN:TEST",
                        help="re-optimise on TRAIN days, then trade the next TEST days: 365d:90d")  # fmt: skip
+    sweep.add_argument("--heatmap", nargs=2, metavar=("X", "Y"), help="the page's heatmap axes (default: first two)")
     sweep.add_argument("--pbo-blocks", type=int, default=16, choices=range(2, 33, 2), metavar="S",
                        help="blocks of days for the probability of overfitting (even, default 16)")  # fmt: skip
 
@@ -96,6 +97,8 @@ def _sweep(config: Config, args: argparse.Namespace) -> int:
     if len(args.symbols) != 1:
         raise SweepUsageError(f"--symbols: one symbol, not {len(args.symbols)}")
     training = _walk_spec(args.walk_forward) if args.walk_forward else None
+    if args.heatmap and not set(args.heatmap) <= set(found.names):
+        raise SweepUsageError(f"--heatmap {' '.join(args.heatmap)}: both must be swept ({', '.join(found.names)})")
     try:
         from b1e55ed.sweep.run import Candles, Sweep  # numba compiles (or loads) the engine here
     except ImportError as exc:
@@ -128,11 +131,14 @@ def _sweep(config: Config, args: argparse.Namespace) -> int:
     print(f"a backtest that checks one needs brain.window_bars ≥ {longest + 1}")
     with pl.Config(tbl_rows=args.top, tbl_cols=-1, tbl_width_chars=160):
         print(best.drop("combination").head(args.top))
-    if found.params:
-        measured = _overfitting(sweep, found.params, results, int(best["combination"][0]), args.pbo_blocks)
-        (out / "overfitting.json").write_text(json.dumps(dataclasses.asdict(measured), indent=2) + "\n")
-        print(_describe(measured))
-    if training is not None and found.params:
+    if not found.params:
+        print(f"every combination: {out / 'combinations.parquet'}")
+        return EXIT_OK
+    measured = _overfitting(sweep, found.params, results, int(best["combination"][0]), args.pbo_blocks)
+    (out / "overfitting.json").write_text(json.dumps(dataclasses.asdict(measured), indent=2) + "\n")
+    print(_describe(measured))
+    walked = None
+    if training is not None:
         from b1e55ed.sweep.walk import WalkForwardError, walk_forward
 
         try:
@@ -144,8 +150,34 @@ def _sweep(config: Config, args: argparse.Namespace) -> int:
         print(f"walk-forward {args.walk_forward}: {len(walked.windows)} windows, out-of-sample Sharpe "
               f"{_fixed(walked.sharpe)} over {walked.days:,} days (total return {walked.total_return:.1%}), "
               f"against the in-sample best's {_fixed(in_sample)}")  # fmt: skip
-    print(f"every combination: {out / 'combinations.parquet'}")
+    page = _page(sweep, found, table, best, args, measured, walked)
+    (out / "report.html").write_text(page, encoding="utf-8")
+    print(f"every combination: {out / 'combinations.parquet'}; the page: {out / 'report.html'}")
     return EXIT_OK
+
+
+def _page(sweep: Any, found: Any, table: pl.DataFrame, best: pl.DataFrame, args: argparse.Namespace,
+          measured: Any, walked: Any) -> str:  # fmt: skip
+    from b1e55ed.sweep.page import CURVES, render
+
+    heat = tuple(args.heatmap) if args.heatmap else tuple(found.names[:2]) if len(found.names) >= 2 else None
+    days = (sweep.candles.close_ts[sweep.candles.day_last()] - 1) // 86_400_000 * 86_400_000
+    curves = []
+    for index in best["combination"].head(CURVES).to_list():
+        params = found.params[index]
+        equity = sweep.start_equity * np.cumprod(1 + sweep.daily_returns(params))
+        label = ", ".join(f"{name} {getattr(params, name)}" for name in found.names)
+        curves.append((label, days.tolist(), equity.tolist()))
+    return render(
+        table=table,
+        names=found.names,
+        objective=args.objective,
+        heat=heat,
+        curves=curves,
+        overfitting=dataclasses.asdict(measured),
+        walk=dataclasses.asdict(walked) if walked is not None else None,
+        title=f"sweep of {args.strategy} over {args.symbols[0]}",
+    )
 
 
 def _overfitting(sweep: Any, params: list[Any], results: Any, best: int, blocks: int) -> Any:

@@ -138,6 +138,12 @@ def test_the_sweep_command_writes_every_combination_and_prints_the_best(
     ]
     assert walked["days"] == 60 + 60 + 3
     assert "walk-forward 120d:60d: 3 windows" in printed
+    page = (tmp_path / "sweep" / "report.html").read_text(encoding="utf-8")
+    assert "sharpe over fast × slow" in page
+    assert page.count("<rect ") == 3  # the heatmap: fast × slow cells the strategy accepts (60 ≥ 50 refused)
+    assert "deflated Sharpe of the best" in page
+    assert "walk-forward 120d:60d Sharpe" in page
+    assert "http" not in page  # self-contained
 
     assert main([*argv[:-8], "--grid", "fast=5:x"]) == 2
     assert "fast=5:x: not numbers" in capsys.readouterr().err
