@@ -36,6 +36,7 @@ from b1e55ed.timeframes import INTERVAL_MS
 from b1e55ed.trading_config import day_ms
 
 MODELLED = {"actors.strategies.ma_crossover:MACrossoverStrategy"}
+LOCAL_RAY = "local"
 CORRELATION_SAMPLE = 200  # combinations whose returns estimate the mean correlation
 SAMPLE_SEED = 7
 OBJECTIVES = ("sharpe", "sortino", "total_return", "profit_factor", "win_rate", "max_drawdown")
@@ -63,6 +64,8 @@ def add_sweep_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     sweep.add_argument("--top", type=int, default=20, help="how many of the best to print (default 20)")
     sweep.add_argument("--out", type=Path, help="output folder (default: <data_dir>/sweeps/<UTC time>)")
     sweep.add_argument("--workers", type=int, help="threads (default: every core)")
+    sweep.add_argument("--ray", nargs="?", const=LOCAL_RAY, metavar="ADDRESS",
+                       help="run the chunks on Ray: a local one, or the cluster at ADDRESS (ray://HOST:10001)")
     sweep.add_argument("--apply", type=int, metavar="RANK",
                        help="print the config entry of the combination ranked RANK (1: the best) in --out")  # fmt: skip
     sweep.add_argument("--walk-forward", metavar="TRAIN:TEST",
@@ -116,7 +119,10 @@ def _sweep(config: Config, args: argparse.Namespace) -> int:
     sweep = Sweep(Candles.of(bars, timeframe), config.paper, config.risk.min_notional, spec.name)
     began = time.perf_counter()
     with _progress(len(found.params)) as advance:
-        results = sweep.run(found.params, advance, blocks=args.pbo_blocks)
+        if args.ray:
+            results = _on_ray(sweep, found.params, args.ray, args.pbo_blocks, advance)
+        else:
+            results = sweep.run(found.params, advance, blocks=args.pbo_blocks)
     seconds = time.perf_counter() - began
     table = _table(found.params, found.names, results)
     out = args.out or Path(config.data_dir) / "sweeps" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -211,6 +217,14 @@ def _overfitting(sweep: Any, params: list[Any], results: Any, best: int, blocks:
         pbo_blocks=blocks,
         pbo_splits=splits,
     )
+
+
+def _on_ray(sweep: Any, params: list[Any], address: str, blocks: int, advance: Any) -> Any:
+    try:
+        from b1e55ed.sweep.cluster import run_on_ray
+    except ImportError as exc:
+        raise SweepUsageError(f"--ray needs Ray ({exc}): pip install -e '.[cluster]'") from None
+    return run_on_ray(sweep, params, None if address == LOCAL_RAY else address, blocks=blocks, progress=advance)
 
 
 def _walk_spec(spec: str) -> tuple[int, int]:

@@ -97,12 +97,28 @@ class Sweep:
 
     def __init__(self, candles: Candles, paper: PaperConfig, minimum_notional: float, name: str) -> None:
         self.candles = candles
+        self.paper, self.minimum_notional = paper, minimum_notional
         self.costs = costs(paper, minimum_notional)
         self.start_equity = paper.starting_equity
         self.name = name
         self._averages: dict[int, tuple[Floats, Floats]] = {}
         self._trends: dict[int, Floats] = {}
         self._levels: dict[tuple[float, int], Floats] = {}
+
+    def shared(self, combos: Sequence[Any]) -> Shared:
+        """The work every chunk of ``combos`` shares, computed once: what a Ray task receives with the candles."""
+        for p in combos:
+            self._pair(p.fast)
+            self._pair(p.slow)
+            if p.trend:
+                self._trend(p.trend)
+        return Shared(self.candles, self.paper, self.minimum_notional, self.name, self._averages, self._trends)
+
+    @classmethod
+    def of(cls, shared: Shared) -> Sweep:
+        sweep = cls(shared.candles, shared.paper, shared.minimum_notional, shared.name)
+        sweep._averages, sweep._trends = dict(shared.averages), dict(shared.trends)
+        return sweep
 
     def signals(self, params: Any) -> npt.NDArray[np.int8]:
         close = self.candles.close
@@ -196,6 +212,18 @@ class Sweep:
         max_trades = int(np.count_nonzero(signal_rows, axis=1).max()) + 1
         return sweep_chunk(signal_rows, signal_of, stop_rows, target_rows, levels_of, sizes, part.rows,  # type: ignore[no-any-return]
                            day_last, self.start_equity, self.costs, max_trades, bounds)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The candles and the moving averages every chunk reads, as one object (Ray's object store holds it once)."""
+
+    candles: Candles
+    paper: PaperConfig
+    minimum_notional: float
+    name: str
+    averages: dict[int, tuple[Floats, Floats]]
+    trends: dict[int, Floats]
 
 
 Span = tuple[int, int] | None  # bars [first, last) to trade in; None: every bar
