@@ -49,7 +49,7 @@ def child(grid: list[str], start: str, end: str, sample: int) -> dict[str, Any]:
     from b1e55ed.plugins import params_type
     from b1e55ed.registry import resolve_plugin
     from b1e55ed.sweep.grid import combinations, load_grid
-    from b1e55ed.sweep.run import Candles, Sweep, size_of
+    from b1e55ed.sweep.run import Candles, Sweep, sizes_of
     from b1e55ed.trading_config import day_ms
 
     config = load_config(environ={}, env_file=None)
@@ -67,7 +67,8 @@ def child(grid: list[str], start: str, end: str, sample: int) -> dict[str, Any]:
     chosen = random.Random(7).sample(range(len(found.params)), min(sample, len(found.params)))
     began = time.perf_counter()
     plain = [
-        numpy_combination(candles, found.params[i], sweep.costs, size_of(found.params[i], spec.name)) for i in chosen
+        numpy_combination(candles, p, sweep.costs, sizes_of(p, spec.name)[p.conviction])
+        for p in (found.params[i] for i in chosen)
     ]
     baseline = time.perf_counter() - began
     agree = sum(bool(abs(plain[k] - ours[i, 0]) <= 1e-6 * max(1.0, abs(plain[k]))) for k, i in enumerate(chosen))

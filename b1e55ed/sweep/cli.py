@@ -1,10 +1,10 @@
 """``python -m b1e55ed sweep``: every combination of a strategy's parameter grid over one symbol's history, each
 scored with the backtest report's metrics, written to Parquet, the best printed.
 
-It models MA crossover (simple moving averages) today; the trades it models are checked against ``backtest`` in
-``tests/integration/test_sweep_parity.py``. Beside the metrics: how likely the best is luck (``overfitting.py``)
-and, with ``--walk-forward``, the winner of each training window traded out of sample (``walk.py``). numba
-compiles the engine on the first run and caches it.
+It models MA crossover (simple moving averages) and RSI oversold; the trades it models are checked against
+``backtest`` in ``tests/integration/test_sweep_parity.py``. Beside the metrics: how likely the best is luck
+(``overfitting.py``) and, with ``--walk-forward``, the winner of each training window traded out of sample
+(``walk.py``). numba compiles the engine on the first run and caches it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from b1e55ed.sweep.grid import GridError, combinations, load_grid
 from b1e55ed.timeframes import INTERVAL_MS
 from b1e55ed.trading_config import day_ms
 
-MODELLED = {"actors.strategies.ma_crossover:MACrossoverStrategy"}
+MODELLED = ("actors.strategies.ma_crossover:MACrossoverStrategy", "actors.strategies.rsi_oversold:RSIOversoldStrategy")
 LOCAL_RAY = "local"
 CORRELATION_SAMPLE = 200  # combinations whose returns estimate the mean correlation
 SAMPLE_SEED = 7
@@ -46,10 +46,10 @@ EXIT_OK, EXIT_USAGE = 0, 2
 def add_sweep_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sweep = commands.add_parser(
         "sweep",
-        help="score every combination of a strategy's parameter grid over one symbol's history (MA crossover)",
+        help="score every combination of a strategy's parameter grid over one symbol's history",
         description="Sweep a strategy's parameters: every combination of the grid, over one symbol's candles, with "
         "the paper venue's fills, slippage and fees, compiled with numba. Writes combinations.parquet to --out and "
-        "prints the best. Models ma_crossover with simple moving averages.",
+        "prints the best. Models ma_crossover (simple moving averages) and rsi_oversold.",
     )
     sweep.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
     sweep.add_argument("--strategy", required=True, metavar="NAME", help="the strategy, by its name in the config")
@@ -95,7 +95,7 @@ def _sweep(config: Config, args: argparse.Namespace) -> int:
     params_type = params_type_of(resolve_plugin(spec, key=f"--strategy {spec.name}"))
     grid = load_grid(args.grid, args.grid_file)
     found = combinations(params_type, dict(spec.params), grid)
-    if any(p.ma != "sma" for p in found.params):
+    if any(getattr(p, "ma", "sma") != "sma" for p in found.params):
         raise SweepUsageError("the sweep models simple moving averages only (ma: sma)")
     if len(args.symbols) != 1:
         raise SweepUsageError(f"--symbols: one symbol, not {len(args.symbols)}")
@@ -116,7 +116,9 @@ def _sweep(config: Config, args: argparse.Namespace) -> int:
     bars = data.bars.get(args.symbols[0])
     if bars is None or not len(bars):
         raise SweepUsageError(f"no candles for {args.symbols[0]} in {path}")
-    sweep = Sweep(Candles.of(bars, timeframe), config.paper, config.risk.min_notional, spec.name)
+    window = config.brain.window_bars
+    candles = Candles.of(bars, timeframe)
+    sweep = Sweep(candles, config.paper, config.risk.min_notional, spec.name, model=spec.target, window=window)
     began = time.perf_counter()
     with _progress(len(found.params)) as advance:
         if args.ray:
@@ -133,8 +135,11 @@ def _sweep(config: Config, args: argparse.Namespace) -> int:
     )
     print(f"{len(found.params):,} combinations ({found.skipped:,} refused by the strategy) over {len(bars):,} "
           f"candles in {seconds:.1f} s, {len(found.params) / seconds:,.0f}/s")  # fmt: skip
-    longest = max(max(getattr(p, "slow", 0), getattr(p, "trend", 0)) for p in found.params) if found.params else 0
-    print(f"a backtest that checks one needs brain.window_bars ≥ {longest + 1}")
+    if spec.target == MODELLED[0]:
+        longest = max((max(p.slow, p.trend) for p in found.params), default=0)
+        print(f"a backtest that checks one needs brain.window_bars ≥ {longest + 1}")
+    else:
+        print(f"the RSI is over brain.window_bars = {window} bars: a backtest that checks one needs the same")
     with pl.Config(tbl_rows=args.top, tbl_cols=-1, tbl_width_chars=160):
         print(best.drop("combination").head(args.top))
     if not found.params:
@@ -279,7 +284,7 @@ def _strategy(config: Config, name: str) -> PluginSpec:
         known = ", ".join(s.name for s in config.brain.strategies)
         raise SweepUsageError(f"--strategy: unknown strategy {name!r} (the config has: {known})")
     if spec.target not in MODELLED:
-        raise SweepUsageError(f"--strategy {name}: the sweep models ma_crossover only, not {spec.target}")
+        raise SweepUsageError(f"--strategy {name}: the sweep models {' and '.join(MODELLED)}, not {spec.target}")
     return spec
 
 

@@ -61,9 +61,10 @@ def _side(a, b):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def crossings(fast_before, fast_now, slow_before, slow_now, trend, close, start, longs, shorts):  # type: ignore[no-untyped-def]
+def crossings(fast_before, fast_now, slow_before, slow_now, trend, close, start, longs, shorts, conviction):  # type: ignore[no-untyped-def]
     """The bars from ``start`` where the fast average crossed the slow one with the trend (``trend`` NaN: no
-    filter), and the direction: +1 long, −1 short, 0 none; ``longs``/``shorts`` switch each direction."""
+    filter): ``conviction`` for a long, ``−conviction`` for a short, 0 for none; ``longs``/``shorts`` switch each
+    direction."""
     count = len(close)
     out = np.zeros(count, np.int8)
     for i in range(start, count):
@@ -80,7 +81,7 @@ def crossings(fast_before, fast_now, slow_before, slow_now, trend, close, start,
                 continue
             if direction == SHORT and not close[i] < trend[i]:
                 continue
-        out[i] = direction
+        out[i] = direction * conviction
     return out
 
 
@@ -102,8 +103,9 @@ TRADE_COLUMNS = 11
 
 
 @njit(cache=True)
-def simulate(signals, stops, targets, bars, size, start_equity, costs, trades_out):  # type: ignore[no-untyped-def]
-    """One combination's trades. ``signals[i]``: the direction decided at bar ``i``'s close; ``stops[k, i]`` and
+def simulate(signals, stops, targets, bars, sizes, start_equity, costs, trades_out):  # type: ignore[no-untyped-def]
+    """One combination's trades. ``signals[i]``: the decision at bar ``i``'s close, its sign the direction and its
+    size the conviction, sized ``sizes[conviction]`` (notional ÷ equity); ``stops[k, i]`` and
     ``targets[k, i]``: the levels a long (``k`` 0) or a short (``k`` 1) decided there uses; ``bars``: open, high,
     low, close, volume rows; ``costs``: taker fee, slippage base (bps), volatility, impact, cap, minimum notional.
     Writes trade rows (the columns above) into ``trades_out`` and returns how many."""
@@ -114,8 +116,9 @@ def simulate(signals, stops, targets, bars, size, start_equity, costs, trades_ou
     written = 0
     i = 0
     while i < count - 1 and written < len(trades_out):
-        direction = signals[i]
-        if direction == 0 or size * cash < minimum:
+        direction = 1 if signals[i] > 0 else (-1 if signals[i] < 0 else 0)
+        size = sizes[abs(signals[i])]
+        if direction == 0 or size <= 0 or size * cash < minimum:
             i += 1
             continue
         units = size * cash / closes[i]
@@ -245,7 +248,8 @@ def figures(returns, trade_stats, bounds):  # type: ignore[no-untyped-def]
 def sweep_chunk(signal_rows, signal_of, stop_rows, target_rows, levels_of, sizes, bars, day_last,  # type: ignore[no-untyped-def]
                 start_equity, costs, max_trades, bounds):  # fmt: skip
     """Every combination of a chunk, in parallel: combination ``c`` trades ``signal_rows[signal_of[c]]`` with the
-    levels ``stop_rows[levels_of[c]]``, ``target_rows[levels_of[c]]`` at size ``sizes[c]``; its ``figures``."""
+    levels ``stop_rows[levels_of[c]]``, ``target_rows[levels_of[c]]`` at the sizes ``sizes[c]`` (by conviction);
+    its ``figures``."""
     combos = len(signal_of)
     out = np.empty((combos, METRIC_COUNT + 2 * (len(bounds) - 1)))
     for c in prange(combos):

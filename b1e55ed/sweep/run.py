@@ -29,9 +29,13 @@ from b1e55ed.sweep.engine import (
     sweep_chunk,
     window_mean,
 )
+from b1e55ed.sweep.oversold import oversold_signals, window_rsi
 from b1e55ed.venues.paper import PaperConfig
 
 CHUNK = 4096
+MA_CROSSOVER = "actors.strategies.ma_crossover:MACrossoverStrategy"
+RSI_OVERSOLD = "actors.strategies.rsi_oversold:RSIOversoldStrategy"
+MODELS = (MA_CROSSOVER, RSI_OVERSOLD)
 DAY_MS = 86_400_000
 Floats = npt.NDArray[np.float64]
 
@@ -76,9 +80,11 @@ def costs(paper: PaperConfig, minimum_notional: float) -> Floats:
     )
 
 
-def size_of(params: Any, name: str) -> float:
-    """The strategy's own sizing of its rule, uncalibrated: ``base_size × conviction ÷ reference``, capped."""
-    return params.size([_Driver(name, params.conviction)], Calibration()).size  # type: ignore[no-any-return]
+def sizes_of(params: Any, name: str) -> Floats:
+    """The strategy's own sizing of its rule at each conviction (index 1 to 10; 0 unused), uncalibrated:
+    ``base_size × conviction ÷ reference``, capped."""
+    sizes = [0.0] + [params.size([_Driver(name, c)], Calibration()).size for c in range(1, 11)]
+    return np.array(sizes)
 
 
 def levels(close: Floats, pct: float, sign_of_level: int, bars: npt.NDArray[np.int64]) -> Floats:
@@ -95,38 +101,73 @@ def levels(close: Floats, pct: float, sign_of_level: int, bars: npt.NDArray[np.i
 class Sweep:
     """The shared work of one symbol's history, and every combination's metrics on demand."""
 
-    def __init__(self, candles: Candles, paper: PaperConfig, minimum_notional: float, name: str) -> None:
+    def __init__(
+        self,
+        candles: Candles,
+        paper: PaperConfig,
+        minimum_notional: float,
+        name: str,
+        *,
+        model: str = MA_CROSSOVER,
+        window: int = 500,
+    ) -> None:
+        """``model``: the strategy's class (``MODELS``); ``window``: ``brain.window_bars``, the bars the strategy sees
+        (RSI oversold reads its RSI over the whole window)."""
+        if model not in MODELS:
+            raise ValueError(f"no sweep model for {model}; there is one for {', '.join(MODELS)}")
         self.candles = candles
         self.paper, self.minimum_notional = paper, minimum_notional
         self.costs = costs(paper, minimum_notional)
         self.start_equity = paper.starting_equity
-        self.name = name
+        self.name, self.model, self.window = name, model, window
         self._averages: dict[int, tuple[Floats, Floats]] = {}
         self._trends: dict[int, Floats] = {}
+        self._rsi: dict[int, Floats] = {}
         self._levels: dict[tuple[float, int], Floats] = {}
 
     def shared(self, combos: Sequence[Any]) -> Shared:
         """The work every chunk of ``combos`` shares, computed once: what a Ray task receives with the candles."""
         for p in combos:
-            self._pair(p.fast)
-            self._pair(p.slow)
-            if p.trend:
-                self._trend(p.trend)
-        return Shared(self.candles, self.paper, self.minimum_notional, self.name, self._averages, self._trends)
+            if self.model == MA_CROSSOVER:
+                self._pair(p.fast)
+                self._pair(p.slow)
+                if p.trend:
+                    self._trend(p.trend)
+            else:
+                self._rsi_of(p.rsi_period)
+        parts = (self._averages, self._trends, self._rsi)
+        return Shared(self.candles, self.paper, self.minimum_notional, self.name, self.model, self.window, *parts)
 
     @classmethod
     def of(cls, shared: Shared) -> Sweep:
-        sweep = cls(shared.candles, shared.paper, shared.minimum_notional, shared.name)
-        sweep._averages, sweep._trends = dict(shared.averages), dict(shared.trends)
+        sweep = cls(
+            shared.candles, shared.paper, shared.minimum_notional, shared.name, model=shared.model, window=shared.window
+        )
+        sweep._averages, sweep._trends, sweep._rsi = dict(shared.averages), dict(shared.trends), dict(shared.rsi)
         return sweep
 
+    def signal_key(self, params: Any) -> tuple[Any, ...]:
+        """What a combination's signals depend on: combinations that share it share one row of signals."""
+        if self.model == MA_CROSSOVER:
+            return (params.fast, params.slow, params.trend, params.directions, params.conviction)
+        p = params
+        return (p.rsi_period, p.oversold, p.swing_bars, p.swing_count, p.support_bars, p.near_pct)
+
     def signals(self, params: Any) -> npt.NDArray[np.int8]:
+        """The decision at each bar's close: its sign the direction, its size the conviction (0: none)."""
+        if self.model == RSI_OVERSOLD:
+            return oversold_signals(self.candles, self._rsi_of(params.rsi_period), params, self.window)
         close = self.candles.close
         fast, slow = self._pair(params.fast), self._pair(params.slow)
         trend = self._trend(params.trend) if params.trend else np.full(len(close), np.nan)
         start = max(params.slow, params.trend)
         longs, shorts = "long" in params.directions, "short" in params.directions
-        return crossings(fast[0], fast[1], slow[0], slow[1], trend, close, start, longs, shorts)  # type: ignore[no-any-return]
+        return crossings(fast[0], fast[1], slow[0], slow[1], trend, close, start, longs, shorts, params.conviction)  # type: ignore[no-any-return]
+
+    def _rsi_of(self, period: int) -> Floats:
+        if period not in self._rsi:
+            self._rsi[period] = window_rsi(self.candles.close, period, self.window)
+        return self._rsi[period]
 
     def _pair(self, n: int) -> tuple[Floats, Floats]:
         if n not in self._averages:
@@ -154,7 +195,7 @@ class Sweep:
         stops, targets = self._level(params.stop_pct, -1)[:, cut], self._level(params.target_pct, 1)[:, cut]
         rows = np.empty((int(np.count_nonzero(signals)) + 1, TRADE_COLUMNS))
         count = simulate(signals, np.ascontiguousarray(stops), np.ascontiguousarray(targets), self._part(span).rows,
-                         size_of(params, self.name), self.start_equity, self.costs, rows)  # fmt: skip
+                         sizes_of(params, self.name), self.start_equity, self.costs, rows)  # fmt: skip
         return rows[:count]
 
     def run(
@@ -199,16 +240,18 @@ class Sweep:
         bounds: npt.NDArray[np.int64],
         cut: slice,
     ) -> Floats:
-        signal_keys = {(p.fast, p.slow, p.trend, p.directions): None for p in chunk}
-        signal_rows = np.ascontiguousarray(np.stack([self.signals(_Key(*key)) for key in signal_keys])[:, cut])
+        signal_keys: dict[tuple[Any, ...], Any] = {}
+        for p in chunk:
+            signal_keys.setdefault(self.signal_key(p), p)
+        signal_rows = np.ascontiguousarray(np.stack([self.signals(p) for p in signal_keys.values()])[:, cut])
         signal_index = {key: i for i, key in enumerate(signal_keys)}
         level_keys = {(p.stop_pct, p.target_pct): None for p in chunk}
         stop_rows = np.ascontiguousarray(np.stack([self._level(stop, -1)[:, cut] for stop, _ in level_keys]))
         target_rows = np.ascontiguousarray(np.stack([self._level(target, 1)[:, cut] for _, target in level_keys]))
         level_index = {key: i for i, key in enumerate(level_keys)}
-        signal_of = np.array([signal_index[(p.fast, p.slow, p.trend, p.directions)] for p in chunk], np.int64)
+        signal_of = np.array([signal_index[self.signal_key(p)] for p in chunk], np.int64)
         levels_of = np.array([level_index[(p.stop_pct, p.target_pct)] for p in chunk], np.int64)
-        sizes = np.array([size_of(p, self.name) for p in chunk])
+        sizes = np.stack([sizes_of(p, self.name) for p in chunk])
         max_trades = int(np.count_nonzero(signal_rows, axis=1).max()) + 1
         return sweep_chunk(signal_rows, signal_of, stop_rows, target_rows, levels_of, sizes, part.rows,  # type: ignore[no-any-return]
                            day_last, self.start_equity, self.costs, max_trades, bounds)  # fmt: skip
@@ -222,8 +265,11 @@ class Shared:
     paper: PaperConfig
     minimum_notional: float
     name: str
+    model: str
+    window: int
     averages: dict[int, tuple[Floats, Floats]]
     trends: dict[int, Floats]
+    rsi: dict[int, Floats]
 
 
 Span = tuple[int, int] | None  # bars [first, last) to trade in; None: every bar
@@ -236,11 +282,3 @@ def _cut(span: Span) -> slice:
 def block_bounds(days: int, blocks: int) -> npt.NDArray[np.int64]:
     """The first day of each of ``blocks`` consecutive, nearly equal blocks of ``days``, and the end."""
     return np.asarray(np.linspace(0, days, blocks + 1).round(), np.int64)
-
-
-@dataclass(frozen=True)
-class _Key:
-    fast: int
-    slow: int
-    trend: int
-    directions: tuple[str, ...]

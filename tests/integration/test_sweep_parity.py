@@ -1,7 +1,8 @@
-"""The sweep's engine against the actors, on real data: for several parameter sets, its trades are the trades of
-``backtest`` with MA crossover alone, at the same fixed size (karma's sizing off), without funding and without the
-drawdown and daily-loss halts. Equal means the same entry and exit candles, directions and exit reasons, and
-per-trade returns within 1e-9; and the combination's figures are the backtest report's, to 1e-9."""
+"""The sweep's engine against the actors, on real data: for several parameter sets of MA crossover and of RSI
+oversold, its trades are the trades of ``backtest`` with that strategy alone, sized by its own rule (karma's sizing
+off), without funding and without the drawdown and daily-loss halts. Equal means the same entry and exit candles,
+directions and exit reasons, and per-trade returns within 1e-9; and the combination's figures are the backtest
+report's, to 1e-9."""
 
 from __future__ import annotations
 
@@ -40,25 +41,29 @@ from tests.integration.replay_support import isolate
 
 HOUR = 3_600_000
 START, END = "2021-01-01", "2021-09-01"
-PARAMS: list[dict[str, Any]] = [
-    {"fast": 20, "slow": 50, "trend": 200, "stop_pct": 3.0, "target_pct": 10.0},
-    {"fast": 9, "slow": 130, "trend": 0, "stop_pct": 1.5, "target_pct": 3.0},
-    {"fast": 30, "slow": 210, "trend": 300, "stop_pct": 4.0, "target_pct": 5.0, "directions": ["long"]},
+LONG_ONLY = {"fast": 30, "slow": 210, "trend": 300, "stop_pct": 4.0, "target_pct": 5.0, "directions": ["long"]}
+FAST_RSI = {"rsi_period": 7, "oversold": 25.0, "swing_bars": 3, "support_bars": 100, "near_pct": 3.0, "stop_pct": 2.0}
+CASES: list[tuple[str, dict[str, Any], str]] = [  # strategy, params, the history's last day (exclusive)
+    ("ma_crossover", {"fast": 20, "slow": 50, "trend": 200, "stop_pct": 3.0, "target_pct": 10.0}, END),
+    ("ma_crossover", {"fast": 9, "slow": 130, "trend": 0, "stop_pct": 1.5, "target_pct": 3.0}, END),
+    ("ma_crossover", LONG_ONLY, END),
+    ("rsi_oversold", {}, "2022-07-01"),
+    ("rsi_oversold", {**FAST_RSI, "target_pct": 4.0}, "2022-01-01"),
 ]
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 
 
-def parity_config(folder: Path, params: dict[str, Any]) -> Path:
+def parity_config(folder: Path, strategy: str, params: dict[str, Any]) -> Path:
     raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
     raw["api"]["enabled"] = False
     for spec in raw["brain"]["producers"]:
         spec["enabled"] = False
     for spec in raw["brain"]["strategies"]:
-        spec["enabled"] = spec["name"] == "ma_crossover"
-        if spec["name"] == "ma_crossover":
+        spec["enabled"] = spec["name"] == strategy
+        if spec["name"] == strategy:
             spec["params"] = {**spec["params"], **params}
-    raw["brain"]["window_bars"] = max(500, params["slow"] + 1, params["trend"] + 1)
+    raw["brain"]["window_bars"] = max(500, params.get("slow", 0) + 1, params.get("trend", 0) + 1)
     raw["karma"]["sizing"] = False
     raw["paper"]["funding"] = False
     raw["killswitch"] |= {"max_drawdown_pct": 100, "max_daily_loss_pct": 100}
@@ -73,22 +78,28 @@ def params_of(spec: PluginSpec) -> Any:
     return msgspec.convert(dict(spec.params), params_type(resolve_plugin(spec, key=spec.name)))
 
 
-@pytest.mark.parametrize("params", PARAMS, ids=lambda p: f"{p['fast']}-{p['slow']}-{p['trend']}")
+@pytest.mark.parametrize(("strategy", "params", "end"), CASES, ids=lambda value: str(value)[:40])
 def test_the_sweep_trades_as_the_backtest_does(
-    tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch, params: dict[str, Any]
+    tmp_path: Path,
+    shared_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    strategy: str,
+    params: dict[str, Any],
+    end: str,
 ) -> None:
     isolate(monkeypatch, tmp_path)
-    config_path = parity_config(tmp_path / "run", params)
+    config_path = parity_config(tmp_path / "run", strategy, params)
     ohlcv = shared_data / "ohlcv_1h"
-    argv = ["--market", f"replay:{ohlcv}", "--symbols", "BTC", "--from", START, "--to", END]
+    argv = ["--market", f"replay:{ohlcv}", "--symbols", "BTC", "--from", START, "--to", end]
     assert main(["--config", str(config_path), "backtest", *argv, "--report", str(tmp_path / "report")]) == 0
     actors = [t for t in read_history(tmp_path / "report" / "brain.db").trades if t.status != "open"]
 
     config = load_config(config_path, env_file=None)
-    spec = next(s for s in config.brain.strategies if s.name == "ma_crossover")
-    data = load_history(ohlcv, ["BTC"], day_ms(START), day_ms(END), HOUR)
+    spec = next(s for s in config.brain.strategies if s.name == strategy)
+    data = load_history(ohlcv, ["BTC"], day_ms(START), day_ms(end), HOUR)
     candles = Candles.of(data.bars["BTC"], HOUR)
-    sweep = Sweep(candles, config.paper, config.risk.min_notional, "ma_crossover")
+    window = config.brain.window_bars
+    sweep = Sweep(candles, config.paper, config.risk.min_notional, strategy, model=spec.target, window=window)
     rows = sweep.trades(params_of(spec))
     ours = [row for row in rows if row[HOW] != OPEN]
     assert len(actors) > 5, "too few trades to compare"

@@ -28,7 +28,9 @@ def random_walk(count: int = 6_000) -> Candles:
 
 
 def test_ray_tasks_give_the_local_rows() -> None:
-    grid = {"fast": [5, 10, 20], "slow": [30, 60], "trend": [0, 100], "stop_pct": [2.0, 3.0], "target_pct": [5.0]}
+    grid: dict[str, list[int | float]] = {
+        "fast": [5, 10, 20], "slow": [30, 60], "trend": [0, 100], "stop_pct": [2.0, 3.0], "target_pct": [5.0]
+    }  # fmt: skip
     combos = combinations(MACrossoverStrategy.Params, {}, grid).params
     local = Sweep(random_walk(), PaperConfig(), 10.0, "ma_crossover").run(combos, blocks=4)
     done: list[int] = []
