@@ -1,8 +1,8 @@
 """``python -m b1e55ed sweep``: every combination of a strategy's parameter grid over one symbol's history, each
 scored with the backtest report's metrics, written to Parquet, the best printed.
 
-It models MA crossover (simple moving averages) and RSI oversold; the trades it models are checked against
-``backtest`` in ``tests/integration/test_sweep_parity.py``. Beside the metrics: how likely the best is luck
+It models MA crossover (simple moving averages), RSI oversold and momentum; the trades it models are checked
+against ``backtest`` in ``tests/integration/test_sweep_parity.py``. Beside the metrics: how likely the best is luck
 (``overfitting.py``) and, with ``--walk-forward``, the winner of each training window traded out of sample
 (``walk.py``). numba compiles the engine on the first run and caches it.
 """
@@ -35,7 +35,11 @@ from b1e55ed.sweep.grid import GridError, combinations, load_grid
 from b1e55ed.timeframes import INTERVAL_MS
 from b1e55ed.trading_config import day_ms
 
-MODELLED = ("actors.strategies.ma_crossover:MACrossoverStrategy", "actors.strategies.rsi_oversold:RSIOversoldStrategy")
+MODELLED = (
+    "actors.strategies.ma_crossover:MACrossoverStrategy",
+    "actors.strategies.rsi_oversold:RSIOversoldStrategy",
+    "actors.strategies.momentum:MomentumStrategy",
+)
 LOCAL_RAY = "local"
 CORRELATION_SAMPLE = 200  # combinations whose returns estimate the mean correlation
 SAMPLE_SEED = 7
@@ -49,7 +53,7 @@ def add_sweep_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         help="score every combination of a strategy's parameter grid over one symbol's history",
         description="Sweep a strategy's parameters: every combination of the grid, over one symbol's candles, with "
         "the paper venue's fills, slippage and fees, compiled with numba. Writes combinations.parquet to --out and "
-        "prints the best. Models ma_crossover (simple moving averages) and rsi_oversold.",
+        "prints the best. Models ma_crossover (simple moving averages), rsi_oversold and momentum.",
     )
     sweep.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
     sweep.add_argument("--strategy", required=True, metavar="NAME", help="the strategy, by its name in the config")
@@ -118,7 +122,17 @@ def _sweep(config: Config, args: argparse.Namespace) -> int:
         raise SweepUsageError(f"no candles for {args.symbols[0]} in {path}")
     window = config.brain.window_bars
     candles = Candles.of(bars, timeframe)
-    sweep = Sweep(candles, config.paper, config.risk.min_notional, spec.name, model=spec.target, window=window)
+    producer = None
+    if spec.target == MODELLED[2] and found.params:
+        from b1e55ed.sweep.momentum import producer_signals
+
+        try:
+            producer = producer_signals(config, found.params[0].producer, args.symbols[0], bars, timeframe)
+        except ValueError as exc:
+            raise SweepUsageError(str(exc)) from None
+    sweep = Sweep(
+        candles, config.paper, config.risk.min_notional, spec.name, model=spec.target, window=window, producer=producer
+    )
     began = time.perf_counter()
     with _progress(len(found.params)) as advance:
         if args.ray:
@@ -139,7 +153,7 @@ def _sweep(config: Config, args: argparse.Namespace) -> int:
         longest = max((max(p.slow, p.trend) for p in found.params), default=0)
         print(f"a backtest that checks one needs brain.window_bars ≥ {longest + 1}")
     else:
-        print(f"the RSI is over brain.window_bars = {window} bars: a backtest that checks one needs the same")
+        print(f"the strategy reads brain.window_bars = {window} bars: a backtest that checks one needs the same")
     with pl.Config(tbl_rows=args.top, tbl_cols=-1, tbl_width_chars=160):
         print(best.drop("combination").head(args.top))
     if not found.params:

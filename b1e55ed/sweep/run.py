@@ -29,13 +29,15 @@ from b1e55ed.sweep.engine import (
     sweep_chunk,
     window_mean,
 )
+from b1e55ed.sweep.momentum import confirmed, volume_ratios
 from b1e55ed.sweep.oversold import oversold_signals, window_rsi
 from b1e55ed.venues.paper import PaperConfig
 
 CHUNK = 4096
 MA_CROSSOVER = "actors.strategies.ma_crossover:MACrossoverStrategy"
 RSI_OVERSOLD = "actors.strategies.rsi_oversold:RSIOversoldStrategy"
-MODELS = (MA_CROSSOVER, RSI_OVERSOLD)
+MOMENTUM = "actors.strategies.momentum:MomentumStrategy"
+MODELS = (MA_CROSSOVER, RSI_OVERSOLD, MOMENTUM)
 DAY_MS = 86_400_000
 Floats = npt.NDArray[np.float64]
 
@@ -110,16 +112,20 @@ class Sweep:
         *,
         model: str = MA_CROSSOVER,
         window: int = 500,
+        producer: Any = None,
     ) -> None:
         """``model``: the strategy's class (``MODELS``); ``window``: ``brain.window_bars``, the bars the strategy sees
-        (RSI oversold reads its RSI over the whole window)."""
+        (RSI oversold reads its RSI over the whole window); ``producer``: for momentum, its producer's signal at each
+        bar (``momentum.producer_signals``)."""
         if model not in MODELS:
             raise ValueError(f"no sweep model for {model}; there is one for {', '.join(MODELS)}")
+        if model == MOMENTUM and producer is None:
+            raise ValueError("momentum's sweep needs its producer's signals")
         self.candles = candles
         self.paper, self.minimum_notional = paper, minimum_notional
         self.costs = costs(paper, minimum_notional)
         self.start_equity = paper.starting_equity
-        self.name, self.model, self.window = name, model, window
+        self.name, self.model, self.window, self.producer = name, model, window, producer
         self._averages: dict[int, tuple[Floats, Floats]] = {}
         self._trends: dict[int, Floats] = {}
         self._rsi: dict[int, Floats] = {}
@@ -133,15 +139,21 @@ class Sweep:
                 self._pair(p.slow)
                 if p.trend:
                     self._trend(p.trend)
-            else:
+            elif self.model == RSI_OVERSOLD:
                 self._rsi_of(p.rsi_period)
-        parts = (self._averages, self._trends, self._rsi)
+        parts = (self._averages, self._trends, self._rsi, self.producer)
         return Shared(self.candles, self.paper, self.minimum_notional, self.name, self.model, self.window, *parts)
 
     @classmethod
     def of(cls, shared: Shared) -> Sweep:
         sweep = cls(
-            shared.candles, shared.paper, shared.minimum_notional, shared.name, model=shared.model, window=shared.window
+            shared.candles,
+            shared.paper,
+            shared.minimum_notional,
+            shared.name,
+            model=shared.model,
+            window=shared.window,
+            producer=shared.producer,
         )
         sweep._averages, sweep._trends, sweep._rsi = dict(shared.averages), dict(shared.trends), dict(shared.rsi)
         return sweep
@@ -150,6 +162,8 @@ class Sweep:
         """What a combination's signals depend on: combinations that share it share one row of signals."""
         if self.model == MA_CROSSOVER:
             return (params.fast, params.slow, params.trend, params.directions, params.conviction)
+        if self.model == MOMENTUM:
+            return (params.volume_bars, params.baseline_bars, params.min_volume_ratio)
         p = params
         return (p.rsi_period, p.oversold, p.swing_bars, p.swing_count, p.support_bars, p.near_pct)
 
@@ -157,6 +171,12 @@ class Sweep:
         """The decision at each bar's close: its sign the direction, its size the conviction (0: none)."""
         if self.model == RSI_OVERSOLD:
             return oversold_signals(self.candles, self._rsi_of(params.rsi_period), params, self.window)
+        if self.model == MOMENTUM:
+            if params.volume_bars + params.baseline_bars > self.window:  # the strategy's window is too short
+                return np.zeros(len(self.candles.close), np.int8)
+            volume = np.ascontiguousarray(self.candles.rows[4])
+            ratios = volume_ratios(volume, params.volume_bars, params.baseline_bars)
+            return confirmed(self.producer, ratios, params.min_volume_ratio)  # type: ignore[no-any-return]
         close = self.candles.close
         fast, slow = self._pair(params.fast), self._pair(params.slow)
         trend = self._trend(params.trend) if params.trend else np.full(len(close), np.nan)
@@ -270,6 +290,7 @@ class Shared:
     averages: dict[int, tuple[Floats, Floats]]
     trends: dict[int, Floats]
     rsi: dict[int, Floats]
+    producer: Any
 
 
 Span = tuple[int, int] | None  # bars [first, last) to trade in; None: every bar

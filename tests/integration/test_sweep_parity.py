@@ -1,8 +1,8 @@
-"""The sweep's engine against the actors, on real data: for several parameter sets of MA crossover and of RSI
-oversold, its trades are the trades of ``backtest`` with that strategy alone, sized by its own rule (karma's sizing
-off), without funding and without the drawdown and daily-loss halts. Equal means the same entry and exit candles,
-directions and exit reasons, and per-trade returns within 1e-9; and the combination's figures are the backtest
-report's, to 1e-9."""
+"""The sweep's engine against the actors, on real data: for several parameter sets of MA crossover, RSI oversold
+and momentum, its trades are the trades of ``backtest`` with that strategy alone (and momentum's producer), sized
+by its own rule (karma's sizing off), without funding and without the drawdown and daily-loss halts. Equal means the
+same entry and exit candles, directions and exit reasons, and per-trade returns within 1e-9; and the combination's
+figures are the backtest report's, to 1e-9."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from b1e55ed.sweep.engine import (
     STOP,
     UNITS,
 )
+from b1e55ed.sweep.momentum import producer_signals
 from b1e55ed.sweep.run import Candles, Sweep
 from b1e55ed.trading_config import day_ms
 from tests.integration.replay_support import isolate
@@ -49,6 +50,8 @@ CASES: list[tuple[str, dict[str, Any], str]] = [  # strategy, params, the histor
     ("ma_crossover", LONG_ONLY, END),
     ("rsi_oversold", {}, "2022-07-01"),
     ("rsi_oversold", {**FAST_RSI, "target_pct": 4.0}, "2022-01-01"),
+    ("momentum", {}, END),
+    ("momentum", {"volume_bars": 12, "baseline_bars": 96, "min_volume_ratio": 1.5, "stop_pct": 2.0}, END),
 ]
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
@@ -58,7 +61,7 @@ def parity_config(folder: Path, strategy: str, params: dict[str, Any]) -> Path:
     raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
     raw["api"]["enabled"] = False
     for spec in raw["brain"]["producers"]:
-        spec["enabled"] = False
+        spec["enabled"] = strategy == "momentum" and spec["name"] == "momentum"  # the only strategy reading one
     for spec in raw["brain"]["strategies"]:
         spec["enabled"] = spec["name"] == strategy
         if spec["name"] == strategy:
@@ -99,7 +102,10 @@ def test_the_sweep_trades_as_the_backtest_does(
     data = load_history(ohlcv, ["BTC"], day_ms(START), day_ms(end), HOUR)
     candles = Candles.of(data.bars["BTC"], HOUR)
     window = config.brain.window_bars
-    sweep = Sweep(candles, config.paper, config.risk.min_notional, strategy, model=spec.target, window=window)
+    producer = producer_signals(config, "momentum", "BTC", data.bars["BTC"], HOUR) if strategy == "momentum" else None
+    sweep = Sweep(
+        candles, config.paper, config.risk.min_notional, strategy, model=spec.target, window=window, producer=producer
+    )
     rows = sweep.trades(params_of(spec))
     ours = [row for row in rows if row[HOW] != OPEN]
     assert len(actors) > 5, "too few trades to compare"
