@@ -200,10 +200,13 @@ class MockExchange:
         if kind == "meta":
             universe = [{"name": c, "szDecimals": d, "maxLeverage": 50} for c, d in self.coins.items()]
             return Reply(200, {"universe": universe})
+        if kind == "spotMeta":  # a perpetuals-only exchange: the SDK's Info asks for it at start
+            return Reply(200, {"universe": [], "tokens": []})
         if kind == "allMids":
             return Reply(200, {coin: _num(price) for coin, price in self.mids.items()})
         if user and user != self.wallet.lower():
-            return Reply(200, [] if kind in ("frontendOpenOrders", "userFills") else {"status": "unknownOid"})
+            lists = ("frontendOpenOrders", "openOrders", "userFills")
+            return Reply(200, [] if kind in lists else {"status": "unknownOid"})
         if kind == "orderStatus":
             order = self._find(request.get("oid"))
             if order is None:
@@ -212,6 +215,9 @@ class MockExchange:
             return Reply(200, {"status": "order", "order": entry})
         if kind == "frontendOpenOrders":
             return Reply(200, [o.wire() for o in self.orders.values() if o.status == "open"])
+        if kind == "openOrders":  # the plain form: coin, side, limitPx, sz, oid, timestamp, origSz, cloid
+            keys = ("coin", "side", "limitPx", "sz", "oid", "timestamp", "origSz", "cloid")
+            return Reply(200, [{k: o.wire()[k] for k in keys} for o in self.orders.values() if o.status == "open"])
         if kind == "userFills":
             return Reply(200, list(reversed(self.fills)))
         if kind == "clearinghouseState":
