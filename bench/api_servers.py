@@ -2,7 +2,8 @@
 
 - ``api DB COMMITS|-``: the real API over an event log, appending ``EVENTS_PER_S`` events a second;
 - ``bare BODY``: a bare Starlette endpoint returning the same bytes, served the same way (the baseline);
-- ``trading DB DATA``: the whole trading pipeline on the simulated market, with its API.
+- ``trading DB DATA [INTERVAL_S SYMBOLS]``: the whole trading pipeline on the simulated market, with its API
+  (default: a cycle every 0.25 s over BTC, ETH and SOL; ``SYMBOLS`` a count gives that many simulated symbols).
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def serve_bare(port: int, signals_body: bytes) -> None:
     trio.run(serve, app, config)  # type: ignore[arg-type]
 
 
-def serve_trading(port: int, db: Path, data: Path) -> None:
+def serve_trading(port: int, db: Path, data: Path, interval_s: str = "0.25", symbols: str = "") -> None:
     from actors.pipeline import TradingPipeline
     from b1e55ed.clock import WallClock
     from b1e55ed.config import load_config
@@ -139,7 +140,8 @@ def serve_trading(port: int, db: Path, data: Path) -> None:
         B1E55ED_MARKET__SOURCE="sim",
         B1E55ED_MARKET__SIM_PACE="wall",
         B1E55ED_MARKET__HISTORY_BARS="600",
-        B1E55ED_BRAIN__INTERVAL_S="0.25",
+        B1E55ED_BRAIN__INTERVAL_S=interval_s,
+        **({"B1E55ED_SYMBOLS": "[" + ", ".join(f"S{i:02d}" for i in range(int(symbols))) + "]"} if symbols else {}),
     )
     config = load_config(environ=env, env_file=None)
     runtime = Runtime(config, db_path=db, clock=WallClock())
@@ -177,7 +179,7 @@ def main(argv: list[str]) -> None:
     elif kind == "bare":
         serve_bare(int(rest[1]), Path(rest[0]).read_bytes())
     else:
-        serve_trading(int(rest[2]), Path(rest[0]), Path(rest[1]))
+        serve_trading(int(rest[-1]), Path(rest[0]), Path(rest[1]), *rest[2:-1])
 
 
 if __name__ == "__main__":
