@@ -2,7 +2,8 @@
 
 The other triggers move the same ``TradingGate``: drawdown, the day's loss, the venue error rate and a venue
 disconnect are watched by the OMS (``actors/oms/triggers.py``), the supervisor's restart intensity by the runtime.
-This actor owns what comes from outside: the request file of ``python -m b1e55ed killswitch``. Whatever moves the
+This actor owns what comes from outside: the request file of ``python -m b1e55ed killswitch``, and the one the
+runtime writes when the log cannot be written (``storage``). Whatever moves the
 gate, the OMS then cancels the open entry orders (and flattens, if configured), keeping every stop and target.
 """
 
@@ -16,7 +17,7 @@ import trio
 from b1e55ed import killswitch_file
 from b1e55ed.clock import Clock
 from b1e55ed.eventlog.writer import EventLog
-from b1e55ed.messages import Alert, KillSwitchChanged, Severity
+from b1e55ed.messages import Alert, KillSwitchCause, KillSwitchChanged, Severity, TradingStateName
 from b1e55ed.tradingstate import TradingGate
 
 logger = logging.getLogger(__name__)
@@ -53,11 +54,25 @@ class KillSwitch:
             return
         state = pending.state
         ts = self._clock.now_ms()
-        change = self._gate.transition(state, "manual", "requested with python -m b1e55ed killswitch", ts)
+        cause: KillSwitchCause = "storage" if pending.note.startswith("storage") else "manual"
+        detail = pending.note or "requested with python -m b1e55ed killswitch"
+        change = self._gate.transition(state, cause, detail, ts)
+        logged = await self._logged_state()
+        if change is None and logged != state:  # the gate moved (a storage failure) but its change is not logged
+            change = KillSwitchChanged(ts=ts, state=state, previous=logged, cause=cause, detail=detail)
         if change is not None:
             severity: Severity = "critical" if state == "HALTED" else "warning"
-            message = f"kill switch {change.previous} → {state} (manual)"
+            message = f"kill switch {change.previous} → {state} ({cause}): {detail}"
             await self._log.append(change, Alert(ts=ts, severity=severity, source="killswitch", message=message))
             logger.warning(message)
-        # Only this request: one written while the change was being committed is applied at the next poll.
+        # Only this request, and only once its change is in the log (a write that fails keeps it for the restart):
+        # one written while the change was being committed is applied at the next poll.
         killswitch_file.clear_request(self._db, pending)
+
+    async def _logged_state(self) -> TradingStateName:
+        last = await self._log.store.last_of_kind("killswitch")
+        if last is None:
+            return "ACTIVE"
+        event = last.event()
+        assert isinstance(event, KillSwitchChanged)
+        return event.state

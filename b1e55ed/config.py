@@ -106,6 +106,7 @@ _Count = Annotated[int, msgspec.Meta(ge=0)]
 class EventLogConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     path: _Text = "data/brain.db"
     max_batch: Annotated[int, msgspec.Meta(ge=1)] = 20_000
+    max_pages: _Count = 0
 
 
 class RuntimeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -5,8 +5,9 @@ the running kill-switch actor applies it, logs the change and removes the file. 
 ever writes the database. A file left over while nothing ran is applied at the next start.
 
 The file's first line is the command; the second says who wrote it and when, so that two requests never look
-alike. The actor removes only the request it applied: one written while it was applying another stays, and is
-applied next (``clear_request(db, applied)``).
+alike, after an optional note: why (``storage: …`` when the runtime halted trading because the log could not be
+written; a full database cannot lose this file). The actor removes only the request it applied: one written while
+it was applying another stays, and is applied next (``clear_request(db, applied)``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Request(NamedTuple):
     state: TradingStateName | None
     problem: str
     identity: tuple[int, int, bytes]
+    note: str = ""
     """The file's inode, modification time and bytes: what tells this request from a later one."""
 
 
@@ -35,14 +37,14 @@ def control_path(db: Path) -> Path:
     return db.with_name(db.name + ".killswitch")
 
 
-def request(db: Path, command: str) -> Path:
+def request(db: Path, command: str, note: str = "") -> Path:
     if command not in COMMANDS:
         raise ValueError(f"unknown kill-switch command {command!r}: use {', '.join(COMMANDS)}")
     path = control_path(db)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(fd, "w") as handle:
-        handle.write(f"{command}\n# pid {os.getpid()} at {time.time_ns()} ns\n")
+        handle.write(f"{command}\n# {note + ' — ' if note else ''}pid {os.getpid()} at {time.time_ns()} ns\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
@@ -63,7 +65,9 @@ def read(db: Path) -> Request | None:
     command = lines[0].strip() if lines else ""
     if command not in COMMANDS:
         return Request(None, f"{path}: unknown kill-switch command {command!r}", identity)
-    return Request(COMMANDS[command], "", identity)
+    written = lines[1].removeprefix("#").strip() if len(lines) > 1 else ""
+    note = written.rpartition(" — ")[0] if " — " in written else ""
+    return Request(COMMANDS[command], "", identity, note)
 
 
 def read_request(db: Path) -> TradingStateName | None:

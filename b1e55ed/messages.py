@@ -255,7 +255,9 @@ class CycleSettled(Event, frozen=True, tag="settled"):
 
 
 TradingStateName = Literal["ACTIVE", "REDUCING", "HALTED"]
-KillSwitchCause = Literal["manual", "drawdown", "daily_loss", "escalation", "venue_errors", "disconnect"]
+KillSwitchCause = Literal[
+    "manual", "drawdown", "daily_loss", "escalation", "venue_errors", "disconnect", "storage"
+]
 
 
 class KillSwitchChanged(Event, frozen=True, tag="killswitch"):

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import trio
 
+from b1e55ed import killswitch_file
 from b1e55ed.broadcast import Broadcast
 from b1e55ed.clock import Clock
 from b1e55ed.config import Config, config_hash
@@ -101,10 +102,13 @@ class Runtime:
     ) -> None:
         async with trio.open_nursery() as signals:
             await signals.start(self._stop_on_signals)
-            store = await SqliteStore.open(self.db_path)
+            store = await SqliteStore.open(self.db_path, max_pages=self.config.eventlog.max_pages)
             try:
                 self._log = log = EventLog(
-                    store, max_batch=self.config.eventlog.max_batch, on_commit=self.hub.publish_many
+                    store,
+                    max_batch=self.config.eventlog.max_batch,
+                    on_commit=self.hub.publish_many,
+                    on_failure=self._on_storage_failure,
                 )
                 async with trio.open_nursery() as core:
                     await core.start(log.run)
@@ -157,6 +161,20 @@ class Runtime:
             async for signum in signals:
                 # Shutdown is bounded by its timeouts, so a second signal only says so.
                 self.request_stop(signal.Signals(signum).name)
+
+    def _on_storage_failure(self, exc: Exception) -> None:
+        """A commit failed (a full or failing disk): trading halts at once, and the halt is kept in the kill-switch
+        file beside the database, which a full database cannot lose, so a restart comes back HALTED until a person
+        resumes (``python -m b1e55ed killswitch resume``). The kill-switch actor logs the change once it can."""
+        detail = f"storage: the event log could not be written ({type(exc).__name__}: {exc})"
+        changed = self.gate.transition("HALTED", "storage", detail, self.clock.now_ms()) is not None
+        if changed or killswitch_file.read(self.db_path) is None:
+            try:
+                path = killswitch_file.request(self.db_path, "halt", note=detail)
+            except OSError as error:
+                logger.critical("%s; trading HALTED, but the halt could not be kept on disk either: %s", detail, error)
+                return
+            logger.critical("%s; trading HALTED, and kept so in %s until `killswitch resume`", detail, path)
 
     async def _on_supervision(self, event: SupervisionEvent) -> None:
         """Restarts go to the log; an escalation also halts trading: the kill switch's escalation trigger."""

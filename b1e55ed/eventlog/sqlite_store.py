@@ -11,7 +11,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -28,7 +28,9 @@ _SELECT = "SELECT seq, ts, kind, payload, prev_hash, hash FROM events"
 _REBUILD_CHUNK = 10_000
 
 
-def _setup(conn: sqlite3.Connection) -> None:
+def _setup(conn: sqlite3.Connection, max_pages: int = 0) -> None:
+    if max_pages:
+        conn.execute(f"PRAGMA max_page_count={int(max_pages)}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=5000")
@@ -80,7 +82,8 @@ def _write(conn: sqlite3.Connection, records: Sequence[Record], upserts: Sequenc
         _apply(conn, upserts)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back already (a full database does): keep the real error
+            conn.execute("ROLLBACK")
         raise
 
 
@@ -178,7 +181,8 @@ def rebuild_connection(conn: sqlite3.Connection) -> int:
             after = records[-1].seq
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back already (a full database does): keep the real error
+            conn.execute("ROLLBACK")
         raise
     return replayed
 
@@ -232,13 +236,14 @@ class SqliteStore:
         self._lock = lock
 
     @classmethod
-    async def open(cls, path: Path | str) -> SqliteStore:
+    async def open(cls, path: Path | str, *, max_pages: int = 0) -> SqliteStore:
+        """``max_pages``: a cap on the database's size, in pages (0: none); at the cap writes fail as on a full disk."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = WriterLock(path)
         lock.acquire()
         try:
-            thread = SqliteThread(path, setup=_setup)
+            thread = SqliteThread(path, setup=partial(_setup, max_pages=max_pages))
             await thread.ready()
         except sqlite3.DatabaseError as exc:
             lock.release()

@@ -58,8 +58,11 @@ class EventLog:
         max_batch: int = 1000,
         max_queued: int = 10_000,
         on_commit: Callable[[Sequence[Record]], None] | None = None,
+        on_failure: Callable[[Exception], None] | None = None,
     ) -> None:
+        """``on_failure``: told of every commit that failed (a full or failing disk), before the appends hear."""
         self.store = store
+        self._on_failure = on_failure
         self._max_batch = max_batch
         self._max_queued = max_queued
         self._on_commit = on_commit
@@ -163,6 +166,8 @@ class EventLog:
         try:
             await self._store(batch)
         except Exception as exc:
+            if self._on_failure is not None:
+                self._on_failure(exc)
             await self._recover(batch, exc)
         except BaseException:
             stopped = trio.ClosedResourceError("the event log stopped before this commit")
