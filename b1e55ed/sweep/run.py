@@ -1,10 +1,12 @@
-"""A sweep of MA crossover over one symbol's history: the shared work once, every combination compiled, in chunks.
+"""A sweep of one strategy over one symbol's history: the shared work once, every combination compiled, in chunks.
 
-Shared work: each moving-average length (``sma_pair``, ``window_mean``) once; each (fast, slow, trend) triple's
-entries once (``crossings``); each stop and target distance's levels once, rounded in Python exactly as the
-strategy rounds a trade's (``round(close × (1 ∓ pct ÷ 100), 8)``); each sizing once, by the strategy's own rule
-with no calibration (karma's sizing is left out: it depends on the signals' history, not on the params). Then the
-combinations run ``CHUNK`` at a time (``sweep_chunk``, in parallel over numba's threads), so memory stays bounded.
+Shared work: each indicator once (for MA crossover each moving-average length, ``sma_pair`` and ``window_mean``; for
+RSI oversold each RSI period, ``oversold.window_rsi``; for momentum its producer's signals, computed by the
+caller); each signal row once, shared by the combinations whose entry params agree (``signal_key``); each stop
+and target distance's levels once, rounded in Python exactly as the strategy rounds a trade's (``round(close ×
+(1 ∓ pct ÷ 100), 8)``); each combination's sizes by conviction, by the strategy's own rule with no calibration
+(karma's sizing is left out: it depends on the signals' history, not on the params). Then the combinations run
+``CHUNK`` at a time (``sweep_chunk``, in parallel over numba's threads), so memory stays bounded.
 """
 
 from __future__ import annotations
