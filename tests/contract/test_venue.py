@@ -1,0 +1,183 @@
+"""One contract, every venue: the same tests against ``PaperVenue`` and ``HyperliquidVenue`` (on the loopback mock
+exchange, through the real signing code).
+
+The venues fill differently (the paper venue at the next bar's open and triggers on the bar's range, the exchange at
+its mid), so each runs behind a ``Market`` that moves its price its own way; what the OMS relies on is the same:
+an entry fills once and opens the position; a cloid is used once; stops and targets close the position and cancel
+each other; a resting order cancels; every order can be asked for by its cloid; a fill is reported once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol
+
+import httpx
+import pytest
+import trio
+from eth_account import Account
+
+from b1e55ed.hyperliquid.config import HyperliquidConfig
+from b1e55ed.ids import child_id, decision_id
+from b1e55ed.messages import Bar, OrderRole
+from b1e55ed.venues.base import Venue, VenueFill, VenueOrder
+from b1e55ed.venues.fees import FeeSchedule, SlippageModel
+from b1e55ed.venues.hyperliquid import HyperliquidVenue
+from b1e55ed.venues.paper import PaperVenue
+from tests.fakes.hl_exchange import MockExchange
+from tests.fakes.hl_exchange_server import serve
+
+HOUR = 3_600_000
+PRICE = 50_000.0
+SIZE = 0.02
+
+
+class Market(Protocol):
+    @property
+    def venue(self) -> Venue: ...
+
+    async def trade_at(self, price: float) -> list[VenueFill]:
+        """Move the market to ``price`` (through every level between) and return the fills it caused."""
+        ...
+
+
+@dataclass
+class PaperMarket:
+    venue: PaperVenue = field(
+        default_factory=lambda: PaperVenue(fees=FeeSchedule(), slippage=SlippageModel(), timeframe_ms=HOUR)
+    )
+    ts: int = 1_000 * HOUR
+    last: float = PRICE
+
+    async def trade_at(self, price: float) -> list[VenueFill]:
+        low, high = min(self.last, price), max(self.last, price)
+        bar = Bar(self.ts, self.last, high, low, price, 1_000.0)
+        self.ts += HOUR
+        self.last = price
+        return await self.venue.poll({"BTC": [bar]})
+
+
+@dataclass
+class ExchangeMarket:
+    venue: HyperliquidVenue
+    exchange: MockExchange
+
+    async def trade_at(self, price: float) -> list[VenueFill]:
+        self.exchange.set_mid("BTC", price)
+        return await self.venue.poll({})
+
+
+@pytest.fixture(params=["paper", "hyperliquid"])
+async def market(request: pytest.FixtureRequest, nursery: trio.Nursery) -> AsyncIterator[Market]:
+    if request.param == "paper":
+        yield PaperMarket()
+        return
+    account = Account.create()
+    exchange = MockExchange(wallet=account.address, hang_s=1.0)
+    exchange.set_mid("BTC", PRICE)
+    port = await nursery.start(partial(serve, exchange))
+    async with httpx.AsyncClient() as http:
+        config = HyperliquidConfig(url=f"http://127.0.0.1:{port}", is_mainnet=False, timeout_s=2.0)
+        yield ExchangeMarket(HyperliquidVenue.from_config(config, account.key.hex(), http=http), exchange)
+
+
+def entry(tag: str = "a") -> VenueOrder:
+    return VenueOrder(
+        cloid=decision_id("contract", "BTC", tag, 1),
+        symbol="BTC",
+        side="buy",
+        size=SIZE,
+        role="entry",
+        reference_price=PRICE,
+        not_before=1_000 * HOUR,
+    )
+
+
+def protection(parent: VenueOrder, stop: float, target: float) -> list[VenueOrder]:
+    roles: list[tuple[OrderRole, float]] = [("stop", stop), ("target", target)]
+    return [
+        VenueOrder(
+            cloid=child_id(parent.cloid, role),
+            symbol="BTC",
+            side="sell",
+            size=parent.size,
+            role=role,
+            reduce_only=True,
+            trigger_price=price,
+            reference_price=parent.reference_price,
+            not_before=parent.not_before,
+        )
+        for role, price in roles
+    ]
+
+
+async def opened(market: Market) -> VenueOrder:
+    """A long entry submitted and filled, the position open."""
+    order = entry()
+    assert (await market.venue.submit(order)).accepted
+    fills = await market.trade_at(PRICE)
+    assert [(f.cloid, f.role, f.size) for f in fills] == [(order.cloid, "entry", SIZE)]
+    return order
+
+
+async def test_an_entry_fills_once_and_opens_the_position(market: Market) -> None:
+    order = await opened(market)
+    assert [(p.symbol, p.size) for p in await market.venue.positions()] == [("BTC", SIZE)]
+    state = await market.venue.order_state(order.cloid)
+    assert state is not None
+    assert (state.status, state.filled_size) == ("filled", SIZE)
+    assert await market.trade_at(PRICE) == []  # reported once
+
+
+async def test_a_cloid_is_used_once(market: Market) -> None:
+    """The same cloid again never places a second order: the paper venue refuses it as a duplicate; the exchange,
+    where a retry after a timeout looks the same, answers that it has the order already."""
+    order = await opened(market)
+    again = await market.venue.submit(order)
+    refused = not again.accepted and "duplicate" in again.reason.lower()
+    known = again.accepted and "earlier attempt" in again.reason
+    assert refused or known, again
+    assert [(p.symbol, p.size) for p in await market.venue.positions()] == [("BTC", SIZE)]
+    assert await market.trade_at(PRICE) == []
+
+
+async def test_the_stop_closes_the_position_and_cancels_the_target(market: Market) -> None:
+    order = await opened(market)
+    stop, target = protection(order, PRICE * 0.97, PRICE * 1.10)
+    for child in (stop, target):
+        assert (await market.venue.submit(child)).accepted
+    fills = await market.trade_at(PRICE * 0.96)
+    assert [(f.cloid, f.role) for f in fills] == [(stop.cloid, "stop")]
+    assert await market.venue.positions() == []
+    target_state = await market.venue.order_state(target.cloid)
+    assert target_state is not None
+    assert target_state.status == "cancelled"
+
+
+async def test_the_target_closes_the_position_and_cancels_the_stop(market: Market) -> None:
+    order = await opened(market)
+    stop, target = protection(order, PRICE * 0.97, PRICE * 1.10)
+    for child in (stop, target):
+        assert (await market.venue.submit(child)).accepted
+    fills = await market.trade_at(PRICE * 1.11)
+    assert [(f.cloid, f.role) for f in fills] == [(target.cloid, "target")]
+    assert await market.venue.positions() == []
+    stop_state = await market.venue.order_state(stop.cloid)
+    assert stop_state is not None
+    assert stop_state.status == "cancelled"
+
+
+async def test_a_resting_order_cancels_and_says_so_by_its_cloid(market: Market) -> None:
+    order = await opened(market)
+    stop, _ = protection(order, PRICE * 0.97, PRICE * 1.10)
+    assert (await market.venue.submit(stop)).accepted
+    assert [o.cloid for o in await market.venue.open_orders()] == [stop.cloid]
+    assert await market.venue.cancel(stop.cloid)
+    state = await market.venue.order_state(stop.cloid)
+    assert state is not None
+    assert state.status == "cancelled"
+    assert await market.venue.open_orders() == []
+    assert await market.trade_at(PRICE * 0.9) == []  # cancelled: it no longer fires
+    assert await market.venue.order_state(entry("never sent").cloid) is None
