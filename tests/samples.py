@@ -5,6 +5,7 @@
     samples.fill(price=103.0)                           a fill of that order
     samples.position(status="closed", pnl=12.0)         the position it opened
     samples.decision(taken=False, reason="no view")     a strategy's decision about BTC
+    samples.protection(entry, stop, target)             a long entry's reduce-only stop and target, for a venue
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 
 from msgspec.structs import replace
 
-from b1e55ed.messages import Decision, Fill, OrderUpdated, PositionUpdated, Trade
+from b1e55ed.ids import child_id
+from b1e55ed.messages import Decision, Fill, OrderRole, OrderUpdated, PositionUpdated, Trade
+from b1e55ed.venues.base import VenueOrder
 
 TS = 1_700_000_000_000
 CLOID = "0xabc"
@@ -70,3 +73,22 @@ def position(**changes: Any) -> PositionUpdated:
 
 def decision(**changes: Any) -> Decision:
     return replace(_DECISION, **changes)
+
+
+def protection(parent: VenueOrder, stop: float, target: float) -> list[VenueOrder]:
+    """A long entry's reduce-only stop and target at these prices, their cloids derived from the entry's."""
+    roles: list[tuple[OrderRole, float]] = [("stop", stop), ("target", target)]
+    return [
+        VenueOrder(
+            cloid=child_id(parent.cloid, role),
+            symbol=parent.symbol,
+            side="sell",
+            size=parent.size,
+            role=role,
+            reduce_only=True,
+            trigger_price=price,
+            reference_price=parent.reference_price,
+            not_before=parent.not_before,
+        )
+        for role, price in roles
+    ]

@@ -5,82 +5,28 @@ schemathesis checks the running server against it (tests/integration/test_schema
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import get_args
 
 from b1e55ed.api.errors import MAX_INT
 from b1e55ed.api.fanout import EVENT_TYPES
+from b1e55ed.api.karma_schema import KARMA_SCHEMAS
+from b1e55ed.api.schema import (
+    BOOLEAN,
+    INTEGER,
+    NUMBER,
+    OPT_INTEGER,
+    OPT_NUMBER,
+    OPT_STRING,
+    STRING,
+    Schema,
+    array,
+    nullable,
+    obj,
+    ref,
+)
 from b1e55ed.api.sse import TYPES_PATTERN
 from b1e55ed.messages import SignalValue
 from b1e55ed.tradingstate import STATES
-
-Schema = dict[str, Any]
-
-STRING: Schema = {"type": "string"}
-INTEGER: Schema = {"type": "integer"}
-NUMBER: Schema = {"type": "number"}
-BOOLEAN: Schema = {"type": "boolean"}
-OPT_STRING: Schema = {"type": ["string", "null"]}
-OPT_INTEGER: Schema = {"type": ["integer", "null"]}
-OPT_NUMBER: Schema = {"type": ["number", "null"]}
-
-
-def obj(properties: dict[str, Schema], *, extra: bool = True) -> Schema:
-    schema: Schema = {"type": "object", "properties": properties, "required": sorted(properties)}
-    if not extra:
-        schema["additionalProperties"] = False
-    return schema
-
-
-def ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def array(items: Schema) -> Schema:
-    return {"type": "array", "items": items}
-
-
-def nullable(schema: Schema) -> Schema:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-KARMA_SCORE = obj(
-    {
-        "count": INTEGER,
-        "effective": NUMBER,
-        "wins": NUMBER,
-        "hit_rate": OPT_NUMBER,
-        "wilson_low": NUMBER,
-        "wilson_high": NUMBER,
-        "mean_return": OPT_NUMBER,
-        "brier": OPT_NUMBER,
-        "log_loss": OPT_NUMBER,
-        "ic": OPT_NUMBER,
-    }
-)
-KARMA_SCHEMAS: dict[str, Schema] = {
-    "KarmaScore": KARMA_SCORE,
-    "KarmaSource": obj(
-        {
-            "name": STRING,
-            "kind": {"enum": ["producer", "rule"]},
-            "overall": ref("KarmaScore"),
-            "by_conviction": {"type": "object", "additionalProperties": ref("KarmaScore")},
-            "by_symbol": {"type": "object", "additionalProperties": ref("KarmaScore")},
-            "reliability": array(
-                obj({"low": NUMBER, "high": NUMBER, "predicted": OPT_NUMBER, "observed": OPT_NUMBER, "count": NUMBER})
-            ),
-            "calibration": nullable(array(NUMBER)),
-        }
-    ),
-    "Karma": obj(
-        {
-            "version": INTEGER,
-            "sources": array(ref("KarmaSource")),
-            "strategies": array({"type": "object"}),
-            "patterns": array(obj({"producers": array(STRING), "score": ref("KarmaScore")})),
-        }
-    ),
-}
 
 SCHEMAS: dict[str, Schema] = {
     **KARMA_SCHEMAS,

@@ -50,11 +50,11 @@ class KarmaFold:
         by_source: dict[Source, list[Any]] = {}
         for item in self.scored:
             by_source.setdefault((_kind(item.book), item.outcome.source), []).append(item.outcome)
-        wanted = _filter(producer, strategy)
+        everything = producer is None and strategy is None
         sources = [
             scorecard(name, kind, outcomes, self.calibration.get((kind, name)))
             for (kind, name), outcomes in sorted(by_source.items())
-            if wanted(kind, name)
+            if everything or (kind, name) in (("producer", producer), ("rule", strategy))
         ]
         found = patterns(self.scored, min_samples=min_samples, top=top) if strategy is None else []
         return {"version": VERSION, "sources": sources, "strategies": [], "patterns": found}
@@ -62,15 +62,6 @@ class KarmaFold:
 
 def _kind(book: str) -> str:
     return "producer" if book == PRODUCERS else "rule"
-
-
-def _filter(producer: str | None, strategy: str | None) -> Any:
-    def wanted(kind: str, name: str) -> bool:
-        if producer is None and strategy is None:
-            return True
-        return (kind == "producer" and name == producer) or (kind == "rule" and name == strategy)
-
-    return wanted
 
 
 def render(report: dict[str, Any]) -> str:

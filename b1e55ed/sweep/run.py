@@ -91,15 +91,13 @@ def sizes_of(params: Any, name: str) -> Floats:
     return np.array(sizes)
 
 
-def levels(close: Floats, pct: float, sign_of_level: int, bars: npt.NDArray[np.int64]) -> Floats:
-    """A level ``pct`` percent away at each of ``bars`` for a long (row 0) and a short (row 1), as the strategy's
+def levels(close: Floats, pct: float, sign_of_level: int) -> Floats:
+    """A level ``pct`` percent away at every bar for a long (row 0) and a short (row 1), as the strategy's
     ``SizingRule.trade`` rounds it; ``sign_of_level`` is −1 for a stop (below a long's entry), +1 for a target."""
-    out = np.zeros((2, len(close)))
-    for bar in bars.tolist():
-        entry = float(close[bar])
-        for row, sign in ((0, 1), (1, -1)):
-            out[row, bar] = round(entry * (1 + sign_of_level * sign * pct / 100), 8)
-    return out
+    entries = close.tolist()
+    return np.array(
+        [[round(entry * (1 + sign_of_level * sign * pct / 100), 8) for entry in entries] for sign in (1, -1)]
+    )
 
 
 class Sweep:
@@ -205,8 +203,7 @@ class Sweep:
         """A stop (``sign_of_level`` −1) or target (+1) ``pct`` away at every bar, for a long and a short."""
         key = (pct, sign_of_level)
         if key not in self._levels:
-            close = self.candles.close
-            self._levels[key] = levels(close, pct, sign_of_level, np.arange(len(close), dtype=np.int64))
+            self._levels[key] = levels(self.candles.close, pct, sign_of_level)
         return self._levels[key]
 
     def trades(self, params: Any, span: Span = None) -> Floats:

@@ -20,7 +20,7 @@ import trio
 from eth_account import Account
 
 from b1e55ed.hyperliquid.config import HyperliquidConfig
-from b1e55ed.ids import child_id, decision_id
+from b1e55ed.ids import decision_id
 from b1e55ed.messages import Bar, OrderRole
 from b1e55ed.venues.base import Venue, VenueFill, VenueOrder
 from b1e55ed.venues.fees import FeeSchedule, SlippageModel
@@ -28,6 +28,7 @@ from b1e55ed.venues.hyperliquid import HyperliquidVenue
 from b1e55ed.venues.paper import PaperVenue
 from tests.fakes.hl_exchange import MockExchange
 from tests.fakes.hl_exchange_server import serve
+from tests.samples import protection
 
 HOUR = 3_600_000
 PRICE = 50_000.0
@@ -95,24 +96,6 @@ def entry(tag: str = "a") -> VenueOrder:
     )
 
 
-def protection(parent: VenueOrder, stop: float, target: float) -> list[VenueOrder]:
-    roles: list[tuple[OrderRole, float]] = [("stop", stop), ("target", target)]
-    return [
-        VenueOrder(
-            cloid=child_id(parent.cloid, role),
-            symbol="BTC",
-            side="sell",
-            size=parent.size,
-            role=role,
-            reduce_only=True,
-            trigger_price=price,
-            reference_price=parent.reference_price,
-            not_before=parent.not_before,
-        )
-        for role, price in roles
-    ]
-
-
 async def opened(market: Market) -> VenueOrder:
     """A long entry submitted and filled, the position open."""
     order = entry()
@@ -143,30 +126,20 @@ async def test_a_cloid_is_used_once(market: Market) -> None:
     assert await market.trade_at(PRICE) == []
 
 
-async def test_the_stop_closes_the_position_and_cancels_the_target(market: Market) -> None:
+@pytest.mark.parametrize(("move", "fires", "cancelled"), [(0.96, "stop", "target"), (1.11, "target", "stop")])
+async def test_the_stop_or_the_target_closes_the_position_and_cancels_the_other(
+    market: Market, move: float, fires: OrderRole, cancelled: OrderRole
+) -> None:
     order = await opened(market)
-    stop, target = protection(order, PRICE * 0.97, PRICE * 1.10)
-    for child in (stop, target):
+    children = {child.role: child for child in protection(order, PRICE * 0.97, PRICE * 1.10)}
+    for child in children.values():
         assert (await market.venue.submit(child)).accepted
-    fills = await market.trade_at(PRICE * 0.96)
-    assert [(f.cloid, f.role) for f in fills] == [(stop.cloid, "stop")]
+    fills = await market.trade_at(PRICE * move)
+    assert [(f.cloid, f.role) for f in fills] == [(children[fires].cloid, fires)]
     assert await market.venue.positions() == []
-    target_state = await market.venue.order_state(target.cloid)
-    assert target_state is not None
-    assert target_state.status == "cancelled"
-
-
-async def test_the_target_closes_the_position_and_cancels_the_stop(market: Market) -> None:
-    order = await opened(market)
-    stop, target = protection(order, PRICE * 0.97, PRICE * 1.10)
-    for child in (stop, target):
-        assert (await market.venue.submit(child)).accepted
-    fills = await market.trade_at(PRICE * 1.11)
-    assert [(f.cloid, f.role) for f in fills] == [(target.cloid, "target")]
-    assert await market.venue.positions() == []
-    stop_state = await market.venue.order_state(stop.cloid)
-    assert stop_state is not None
-    assert stop_state.status == "cancelled"
+    other = await market.venue.order_state(children[cancelled].cloid)
+    assert other is not None
+    assert other.status == "cancelled"
 
 
 async def test_a_resting_order_cancels_and_says_so_by_its_cloid(market: Market) -> None:

@@ -14,12 +14,12 @@ from eth_account import Account
 from msgspec.structs import replace
 
 from b1e55ed.hyperliquid.config import HyperliquidConfig
-from b1e55ed.ids import child_id, decision_id
-from b1e55ed.messages import OrderRole
+from b1e55ed.ids import decision_id
 from b1e55ed.venues.base import VenueOrder, VenueUnavailable
 from b1e55ed.venues.hyperliquid import HELD, HyperliquidVenue
 from tests.fakes.hl_exchange import MockExchange
 from tests.fakes.hl_exchange_server import serve
+from tests.samples import protection
 
 
 @dataclass
@@ -55,23 +55,6 @@ def entry(symbol: str = "BTC", size: float = 0.02, price: float = 50_000.0, tag:
         role="entry",
         reference_price=price,
     )
-
-
-def protection(parent: VenueOrder, stop: float, target: float) -> list[VenueOrder]:
-    roles: list[tuple[OrderRole, float]] = [("stop", stop), ("target", target)]
-    return [
-        VenueOrder(
-            cloid=child_id(parent.cloid, role),
-            symbol=parent.symbol,
-            side="sell",
-            size=parent.size,
-            role=role,
-            reduce_only=True,
-            trigger_price=price,
-            reference_price=parent.reference_price,
-        )
-        for role, price in roles
-    ]
 
 
 def placed(exchange: MockExchange, cloid: str) -> int:
