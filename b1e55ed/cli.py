@@ -34,7 +34,7 @@ from b1e55ed.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from b1e55ed.eventlog import codec
 from b1e55ed.eventlog.chain import ChainBroken, Record
 from b1e55ed.eventlog.sqlite_store import WriterLock, open_offline, rebuild_connection
-from b1e55ed.eventlog.store import StoreError
+from b1e55ed.eventlog.store import StorageFailed, StoreError
 from b1e55ed.eventlog.verify import verify_database
 from b1e55ed.hyperliquid.info import MAINNET_API_URL, TESTNET_API_URL, InfoClient
 from b1e55ed.karma.report import render as render_karma
@@ -287,13 +287,18 @@ def run_pipeline(config: Config, db: Path, *, listen: Callable[[Sequence[Record]
         runtime.hub.listen(listen)
     pipeline = resolve(config.runtime.pipeline)
     refused: list[BaseException] = []
+    failed: list[BaseException] = []
     try:
         trio.run(runtime.run, lambda rt: pipeline(rt).stages())
+    except* StorageFailed as group:
+        failed.extend(_leaves(group))
     except* (ActorStartupError, StoreError, DataError) as group:
         refused.extend(_leaves(group))
     for exc in refused:
         print(f"b1e55ed: cannot start: {exc}", file=sys.stderr)
-    return EXIT_USAGE if refused else EXIT_OK
+    for exc in failed:
+        print(f"b1e55ed: stopped: {exc}", file=sys.stderr)
+    return EXIT_USAGE if refused else EXIT_BROKEN if failed else EXIT_OK
 
 
 def backtest(config: Config, args: argparse.Namespace) -> int:

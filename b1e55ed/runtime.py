@@ -8,6 +8,9 @@ Shutdown (SIGINT, SIGTERM or ``request_stop``) runs in this order:
 2. ``RuntimeStopped`` is appended and the writer commits everything queued, under a shielded timeout;
 3. the store closes and ``run`` returns: the process exits 0.
 
+A commit that fails (a full or failing disk) halts trading at once, keeps the halt in the kill-switch file beside
+the database, and stops the run the same way; ``run`` then raises ``StorageFailed``.
+
 Events that cross the log go through ``log`` (the single writer); committed records fan out on ``hub``.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import logging
 import random
 import signal
+import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -27,9 +31,10 @@ from b1e55ed import killswitch_file
 from b1e55ed.broadcast import Broadcast
 from b1e55ed.clock import Clock
 from b1e55ed.config import Config, config_hash
-from b1e55ed.errors import FATAL
+from b1e55ed.errors import FATAL, Fault
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.sqlite_store import SqliteStore
+from b1e55ed.eventlog.store import StorageFailed
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.health import HealthRegistry
 from b1e55ed.messages import ActorEscalated, Alert, Event, RuntimeStarted, RuntimeStopped
@@ -57,7 +62,16 @@ def no_actors(runtime: Runtime) -> Sequence[Supervised]:
 
 
 class Runtime:
-    def __init__(self, config: Config, *, db_path: Path, clock: Clock, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        db_path: Path,
+        clock: Clock,
+        rng: random.Random | None = None,
+        sqlite_connection: type[sqlite3.Connection] = sqlite3.Connection,
+    ) -> None:
+        """``sqlite_connection``: the class of the log's SQLite connection, a seam for tests that fail its writes."""
         self.config = config
         self.db_path = db_path
         self.clock = clock
@@ -68,6 +82,8 @@ class Runtime:
         self._log: EventLog | None = None
         self._channels: list[trio.MemorySendChannel[Any] | trio.MemoryReceiveChannel[Any]] = []
         self._stop_reason: str | None = None
+        self._storage_failure: str | None = None
+        self._sqlite_connection = sqlite_connection
         self._stopping = trio.Event()
         self.resources = AsyncExitStack()
         """What the actors share and the runtime closes once they have all ended (an HTTP client, say)."""
@@ -102,7 +118,9 @@ class Runtime:
     ) -> None:
         async with trio.open_nursery() as signals:
             await signals.start(self._stop_on_signals)
-            store = await SqliteStore.open(self.db_path, max_pages=self.config.eventlog.max_pages)
+            store = await SqliteStore.open(
+                self.db_path, max_pages=self.config.eventlog.max_pages, connection=self._sqlite_connection
+            )
             try:
                 self._log = log = EventLog(
                     store,
@@ -127,6 +145,8 @@ class Runtime:
                 with trio.CancelScope(shield=True):
                     await store.close()
             signals.cancel_scope.cancel()
+        if self._storage_failure is not None:
+            raise StorageFailed(f"{self._storage_failure}; the log holds seq 1-{self.log.head.seq}")
 
     async def _run_actors(self, actors: ActorsBuilder, task_status: trio.TaskStatus[Runtime]) -> None:
         supervisor = Supervisor(
@@ -149,6 +169,9 @@ class Runtime:
                 scope.deadline = trio.current_time() + self.config.runtime.shutdown_timeout_s
 
     async def _drain_log(self, log: EventLog) -> None:
+        if self._storage_failure is not None:
+            log.close()  # what is still queued cannot be stored: its appends fail, and nothing is acknowledged
+            return
         with trio.move_on_after(self.config.runtime.shutdown_timeout_s, shield=True) as drain:
             await log.append(RuntimeStopped(ts=self.clock.now_ms(), reason=self._stop_reason or "stopped"))
             log.close()
@@ -165,16 +188,21 @@ class Runtime:
     def _on_storage_failure(self, exc: Exception) -> None:
         """A commit failed (a full or failing disk): trading halts at once, and the halt is kept in the kill-switch
         file beside the database, which a full database cannot lose, so a restart comes back HALTED until a person
-        resumes (``python -m b1e55ed killswitch resume``). The kill-switch actor logs the change once it can."""
+        resumes (``python -m b1e55ed killswitch resume``). Then the run stops: nothing more can be recorded.
+        A ``Fault`` (another writer forked the chain) is not the disk's: the actor that met it escalates."""
+        if isinstance(exc, Fault):
+            return
         detail = f"storage: the event log could not be written ({type(exc).__name__}: {exc})"
-        changed = self.gate.transition("HALTED", "storage", detail, self.clock.now_ms()) is not None
-        if changed or killswitch_file.read(self.db_path) is None:
-            try:
-                path = killswitch_file.request(self.db_path, "halt", note=detail)
-            except OSError as error:
-                logger.critical("%s; trading HALTED, but the halt could not be kept on disk either: %s", detail, error)
-                return
-            logger.critical("%s; trading HALTED, and kept so in %s until `killswitch resume`", detail, path)
+        self.gate.transition("HALTED", "storage", detail, self.clock.now_ms())
+        if self._storage_failure is not None:
+            return
+        try:
+            kept = f"kept so in {killswitch_file.request(self.db_path, 'halt', note=detail)} until `killswitch resume`"
+        except OSError as error:
+            kept = f"but the halt could not be kept on disk either ({error})"
+        self._storage_failure = f"{detail}; trading HALTED, {kept}"
+        logger.critical("%s", self._storage_failure)
+        self.request_stop("the event log could not be written")
 
     async def _on_supervision(self, event: SupervisionEvent) -> None:
         """Restarts go to the log; an escalation also halts trading: the kill switch's escalation trigger."""
@@ -184,7 +212,12 @@ class Runtime:
             events.append(Alert(ts=event.ts, severity="critical", source="supervisor", message=message))
             if change := self.gate.transition("HALTED", "escalation", message, event.ts):
                 events.append(change)
-        await self.log.append(*events)
+        try:
+            await self.log.append(*events)
+        except Exception:
+            if self._storage_failure is None:
+                raise
+            logger.error("not recorded, the event log cannot be written: %s", event)
 
 
 async def _supervise_in(

@@ -236,14 +236,17 @@ class SqliteStore:
         self._lock = lock
 
     @classmethod
-    async def open(cls, path: Path | str, *, max_pages: int = 0) -> SqliteStore:
-        """``max_pages``: a cap on the database's size, in pages (0: none); at the cap writes fail as on a full disk."""
+    async def open(
+        cls, path: Path | str, *, max_pages: int = 0, connection: type[sqlite3.Connection] = sqlite3.Connection
+    ) -> SqliteStore:
+        """``max_pages``: a cap on the database's size, in pages (0: none); at the cap writes fail as on a full disk.
+        ``connection``: the class of the SQLite connection (see ``SqliteThread``)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = WriterLock(path)
         lock.acquire()
         try:
-            thread = SqliteThread(path, setup=partial(_setup, max_pages=max_pages))
+            thread = SqliteThread(path, setup=partial(_setup, max_pages=max_pages), connection=connection)
             await thread.ready()
         except sqlite3.DatabaseError as exc:
             lock.release()

@@ -28,12 +28,19 @@ _STOP = None
 
 
 class SqliteThread:
-    def __init__(self, path: Path | str, *, setup: Callable[[sqlite3.Connection], None]) -> None:
-        """Start the thread; ``await ready()`` before the first call."""
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        setup: Callable[[sqlite3.Connection], None],
+        connection: type[sqlite3.Connection] = sqlite3.Connection,
+    ) -> None:
+        """Start the thread; ``await ready()`` before the first call. ``connection`` is the class ``sqlite3.connect``
+        makes (its ``factory``): the seam where a test injects failing writes."""
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._opened: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
         self._thread = threading.Thread(
-            target=self._serve, args=(str(path), setup), name=f"sqlite:{path}", daemon=True
+            target=self._serve, args=(str(path), setup, connection), name=f"sqlite:{path}", daemon=True
         )
         self._closed = False
         self._thread.start()
@@ -46,9 +53,11 @@ class SqliteThread:
             await trio.to_thread.run_sync(self._thread.join)
             raise error
 
-    def _serve(self, path: str, setup: Callable[[sqlite3.Connection], None]) -> None:
+    def _serve(
+        self, path: str, setup: Callable[[sqlite3.Connection], None], connection: type[sqlite3.Connection]
+    ) -> None:
         try:
-            conn = sqlite3.connect(path, isolation_level=None)
+            conn = sqlite3.connect(path, isolation_level=None, factory=connection)
             setup(conn)
         except BaseException as exc:
             self._opened.put(exc)

@@ -20,6 +20,11 @@ class StoreError(WorldError):
     """The store cannot be opened or written: the message says which file and why."""
 
 
+class StorageFailed(WorldError):
+    """A commit failed while running (a full or failing disk): trading halted, the halt is kept beside the database,
+    and the run stopped. The message says what the log holds."""
+
+
 class HeadMismatch(Fault, StoreError):
     """An append that does not follow the stored head: another writer, or a writer that lost its place."""
 

@@ -47,7 +47,9 @@ class _Append:
             trio.lowlevel.reschedule(self.task, result)
         elif isinstance(result, outcome.Error) and self.events:
             kinds = ", ".join(sorted({codec.kind_of(e) for e in self.events}))
-            logger.error("enqueued events (%s) were not stored: %s", kinds, result.error)
+            # Those chained onto a failed append only follow it: the failure itself was said at its own level.
+            level = logging.DEBUG if isinstance(result.error, trio.BrokenResourceError) else logging.ERROR
+            logger.log(level, "enqueued events (%s) were not stored: %s", kinds, result.error)
 
 
 class EventLog:

@@ -1,15 +1,19 @@
-"""A full database: trading halts, the halt survives where a full database cannot lose it, nothing stored is lost.
+"""A full or failing disk: trading halts, the halt survives where the disk cannot lose it, nothing acknowledged is lost.
 
-A real ``b1e55ed run`` on the simulated market at full pace, its log capped with ``eventlog.max_pages`` (SQLite's
-``max_page_count``: writes then fail with "database or disk is full", as on a full disk; file modes would not stop
-an open handle, and root ignores them). The run halts, keeps the halt in the kill-switch file beside the database
-(or in the log, when a smaller write got through), and ends; the chain verifies. Started again without the cap, it
-comes back HALTED (the change in its log, cause ``storage``) and trades nothing until a person resumes.
+Two ways in, both through the real pipeline on the simulated market at full pace:
+- a real ``b1e55ed run`` whose log is capped with ``eventlog.max_pages`` (SQLite's ``max_page_count``: writes fail
+  with "database or disk is full", as on a full disk);
+- a runtime whose SQLite connection starts failing its COMMITs ("disk I/O error"), injected at the SQLite-thread
+  wrapper (file modes would not stop an open handle, and root ignores them).
+Either way the run halts, keeps the halt in the kill-switch file beside the database, stops, and says which seqs the
+log holds; every acknowledged event is found again and the chain verifies. Started again on a healthy disk, it comes
+back HALTED (the change in its log, cause ``storage``) and trades nothing until a person resumes.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -20,7 +24,14 @@ import msgspec
 import pytest
 
 from b1e55ed import killswitch_file
+from b1e55ed.clock import ManualClock
+from b1e55ed.config import Config, load_config
+from b1e55ed.eventlog.chain import Record
+from b1e55ed.eventlog.store import StorageFailed
 from b1e55ed.eventlog.verify import verify_database
+from b1e55ed.registry import resolve
+from b1e55ed.runtime import Runtime
+from tests.fakes.failing_disk import failing_after
 
 pytestmark = pytest.mark.slow
 
@@ -39,31 +50,71 @@ def halts(db: Path) -> list[tuple[str, str]]:
     return [(change["state"], change["cause"]) for change in (msgspec.json.decode(p) for (p,) in rows)]
 
 
+def trades_after(db: Path, seq: int) -> int:
+    with closing(sqlite3.connect(db)) as conn:
+        count: int = conn.execute("SELECT COUNT(*) FROM events WHERE kind = 'trade' AND seq > ?", (seq,)).fetchone()[0]
+    return count
+
+
+def assert_kept_halted(db: Path) -> None:
+    kept = killswitch_file.read(db)
+    assert kept is not None
+    assert kept.state == "HALTED"
+    assert kept.note.startswith("storage: the event log could not be written")
+
+
+def assert_restart_stays_halted(db: Path, stored: int) -> None:
+    """After a restart on a healthy disk: HALTED from the storage failure, no trade since, the file applied."""
+    assert halts(db)[-1] == ("HALTED", "storage")
+    assert trades_after(db, stored) == 0  # HALTED: no entry until `killswitch resume`
+    assert killswitch_file.read(db) is None  # applied and logged, so removed
+
+
 def test_a_full_database_halts_trading_and_a_restart_stays_halted(tmp_path: Path) -> None:
     db = tmp_path / "brain.db"
     full = run(tmp_path, B1E55ED_EVENTLOG__MAX_PAGES="300", B1E55ED_MARKET__SIM_BARS="2000")
-    assert "database or disk is full" in full.stderr
-    assert "trading HALTED, and kept so in" in full.stderr
-    verify_database(db)  # every committed event intact, the chain whole
-    with closing(sqlite3.connect(db)) as conn:
-        stored = conn.execute("SELECT MAX(seq) FROM events").fetchone()[0]
-    # The halt is kept in the file, or, if a smaller write got through meanwhile, already in the log.
-    kept = killswitch_file.read(db)
-    if kept is not None:
-        assert kept.state == "HALTED"
-        assert kept.note.startswith("storage: the event log could not be written")
-    else:
-        assert halts(db)[-1:] == [("HALTED", "storage")]
+    assert full.returncode == 1, full.stderr[-2000:]
+    last_line = full.stderr.splitlines()[-1]
+    said = re.fullmatch(r"b1e55ed: stopped: storage: .*disk is full.*the log holds seq 1-(\d+)", last_line)
+    assert said is not None, full.stderr[-2000:]
+    acknowledged = int(said[1])
+    assert verify_database(db).count == acknowledged  # every acknowledged event found, the chain whole
+    assert_kept_halted(db)
 
     again = run(tmp_path, B1E55ED_MARKET__SIM_BARS="2100")
     assert again.returncode == 0, again.stderr[-2000:]
+    assert verify_database(db).count > acknowledged
+    assert_restart_stays_halted(db, acknowledged)
+
+
+def sim(**settings: str) -> Config:
+    environ = {"B1E55ED_API__ENABLED": "false", "B1E55ED_MARKET__SOURCE": "sim", "B1E55ED_MARKET__SIM_PACE": "max"}
+    environ |= {"B1E55ED_SUPERVISOR__BACKOFF_INITIAL_S": "0.001", "B1E55ED_SUPERVISOR__JITTER": "0"}
+    environ |= {"B1E55ED_BRAIN__REPLAY_BATCH": "8"}  # a commit every 8 cycles: the disk dies mid-run
+    return load_config(environ=environ | {f"B1E55ED_{key.upper()}": value for key, value in settings.items()})
+
+
+async def run_sim(runtime: Runtime) -> None:
+    pipeline = resolve(runtime.config.runtime.pipeline)
+    await runtime.run(lambda rt: pipeline(rt).stages())
+
+
+async def test_failing_writes_halt_trading_and_lose_no_acknowledged_event(tmp_path: Path) -> None:
+    db = tmp_path / "brain.db"
+    dying = Runtime(sim(market__sim_bars="600"), db_path=db, clock=ManualClock(), sqlite_connection=failing_after(20))
+    acknowledged: list[Record] = []
+    dying.hub.listen(acknowledged.extend)
+    with pytest.raises(StorageFailed, match=r"disk I/O error.*HALTED.*the log holds seq 1-(\d+)") as failed:
+        await run_sim(dying)
+    assert dying.gate.state == "HALTED"
+    assert f"seq 1-{acknowledged[-1].seq}" in str(failed.value)
+    assert [r.seq for r in acknowledged] == list(range(1, len(acknowledged) + 1))
+    assert_kept_halted(db)
+
+    healthy = Runtime(sim(market__sim_bars="700"), db_path=db, clock=ManualClock())
+    await run_sim(healthy)
     verify_database(db)
     with closing(sqlite3.connect(db)) as conn:
-        changes = [
-            msgspec.json.decode(p) for (p,) in conn.execute("SELECT payload FROM events WHERE kind = 'killswitch'")
-        ]
-        traded = conn.execute("SELECT COUNT(*) FROM events WHERE kind = 'trade' AND seq > ?", (stored,)).fetchone()[0]
-    assert changes[-1]["state"] == "HALTED"
-    assert changes[-1]["cause"] == "storage"
-    assert traded == 0  # HALTED: no entry until `killswitch resume`
-    assert killswitch_file.read(db) is None  # applied and logged, so removed
+        stored = conn.execute("SELECT seq, hash FROM events WHERE seq <= ? ORDER BY seq", (acknowledged[-1].seq,))
+        assert stored.fetchall() == [(r.seq, r.hash) for r in acknowledged]  # every acknowledged event, unchanged
+    assert_restart_stays_halted(db, acknowledged[-1].seq)
