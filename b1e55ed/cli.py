@@ -43,6 +43,7 @@ from b1e55ed.market.replay import DataError
 from b1e55ed.messages import KillSwitchChanged
 from b1e55ed.registry import resolve
 from b1e55ed.runtime import Runtime
+from b1e55ed.scaffold.new import add_new_parser, run_new
 from b1e55ed.summary import summarize
 from b1e55ed.supervisor import ActorStartupError
 from b1e55ed.sweep.cli import add_sweep_parser, run_sweep
@@ -94,11 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_collect_parser(commands)
     add_backtest_parsers(commands)
     add_sweep_parser(commands)
+    add_new_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "new":  # writes files only: needs no config
+        return run_new(args)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

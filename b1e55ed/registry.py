@@ -3,12 +3,22 @@
 Producers and strategies live in ``actors/``, which the kernel never imports directly: the config names each one
 by module and class (``"module:Class"`` in string form), and this module imports it on demand. A plug-in that
 cannot be resolved is a configuration error naming the config key, so a typo fails at load time, before trading.
+
+**The user's folder.** A module is looked for where Python looks (the installed packages, and the working directory
+when run as ``python -m b1e55ed``), then in the working directory itself: so ``module: plugins.my_strategy`` finds
+``./plugins/my_strategy.py`` however the process was started (``python -m b1e55ed``, the ``b1e55ed`` script, a
+test). An installed package of the same name wins over the working directory's.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import importlib.util
+import sys
 from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any
 
 import msgspec
@@ -73,9 +83,36 @@ class _ResolveError(Exception):
     """Why a module/class pair did not resolve, worded to follow a config key."""
 
 
+def import_plugin_module(module_name: str) -> ModuleType:
+    """``module_name`` imported as Python would, or else found in the working directory (the user's folder)."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        top = module_name.partition(".")[0]
+        if err.name != top or not _load_from_working_directory(top):
+            raise
+    return importlib.import_module(module_name)
+
+
+def _load_from_working_directory(top: str) -> bool:
+    """Import the top-level module or package ``top`` from the working directory; False when it is not there."""
+    spec = importlib.machinery.PathFinder.find_spec(top, [str(Path.cwd())])
+    if spec is None:
+        return False
+    module = importlib.util.module_from_spec(spec)  # a folder without __init__.py: a namespace package, no loader
+    sys.modules[top] = module
+    try:
+        if spec.loader is not None:
+            spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[top]
+        raise
+    return True
+
+
 def _import_class(module_name: str, class_path: str) -> type:
     try:
-        module = importlib.import_module(module_name)
+        module = import_plugin_module(module_name)
     # A plug-in module can fail to import in any way (missing dependency, syntax error, exception at import
     # time); each is the same actionable fault: the config names a module that does not load.
     except Exception as err:
