@@ -64,8 +64,11 @@ def write_config(
     producers: Collection[str] = PRODUCERS,
     strategies: Collection[str] = STRATEGIES,
     sections: Mapping[str, Mapping[str, Any]] | None = None,
+    own: Path | None = None,
 ) -> Path:
     """The default config with only ``producers`` and ``strategies`` enabled, saved as ``folder/config.yaml``.
+    ``own`` names a YAML file of one's own plug-ins (``brain.producers``, ``strategies``, ``enrichers``, as a
+    ``new`` snippet or docs/examples/examples.yaml has them): its entries are added to the lists.
 
     Its data folder is the default, ``data``, relative to where the run starts: ``replay`` starts it in ``folder``.
     (A path naming the folder would put the folder in the config hash, and two folders' runs would differ.)
@@ -81,10 +84,20 @@ def write_config(
         spec["enabled"] = spec["name"] in producers
     for spec in raw["brain"]["strategies"]:
         spec["enabled"] = spec["name"] in strategies
+    for section, entries in own_plugins(own).items():
+        raw["brain"][section] = [*raw["brain"].get(section, []), *entries]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path
+
+
+def own_plugins(own: Path | None) -> dict[str, list[dict[str, Any]]]:
+    """The plug-in entries of the YAML file ``own`` by section (producers, strategies, enrichers); none for None."""
+    if own is None:
+        return {}
+    brain = yaml.safe_load(own.read_text(encoding="utf-8")).get("brain", {})
+    return {section: list(brain.get(section, [])) for section in ("producers", "strategies", "enrichers")}
 
 
 def replay_args(

@@ -10,6 +10,9 @@ window is in the config hash).
 The window starts with no history: RSI speaks after 15 bars, MA crossover and RSI oversold after 200, momentum
 after 480 (20 days). ``START``..``CUT`` is chosen so that every plug-in speaks in the cut's batch, which the test
 checks first, so that it can never pass by comparing silence.
+
+A plug-in of one's own is checked the same way: a case with ``own`` naming the YAML that registers it (a ``new``
+snippet, or docs/examples/examples.yaml for the guide's examples) adds its entries to the config.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.loop_helpers import ROOT
 from tests.integration.replay_support import (
     PRODUCERS,
     STRATEGIES,
@@ -28,6 +32,7 @@ from tests.integration.replay_support import (
     isolate,
     last_settled_cycle,
     of_cycles,
+    own_plugins,
     producer_statuses,
     replay,
     replay_args,
@@ -49,6 +54,7 @@ class Case:
 
     producers: tuple[str, ...]
     strategies: tuple[str, ...] = ()
+    own: Path | None = None  # a YAML of one's own plug-ins, added to the config (see the module)
 
 
 CASES = {
@@ -63,6 +69,7 @@ CASES = {
     "strategy combined": Case(("momentum",), ("combined",)),
     "strategy rsi_oversold": Case((), ("rsi_oversold",)),  # candles only
     "everything": Case(PRODUCERS, STRATEGIES),
+    "the guide's examples": Case((), own=ROOT / "docs" / "examples" / "examples.yaml"),
 }
 
 
@@ -76,6 +83,11 @@ def assert_each_plugin_speaks(case: Case, cycles: Sequence[Record]) -> None:
             assert producer_statuses(cycles, producer) == {OFFLINE}
     for strategy in case.strategies:
         assert taken_decisions_of(cycles, strategy), f"{strategy} decided no trade in the compared cycles"
+    own = own_plugins(case.own)
+    for entry in own.get("producers", []):
+        assert signals_of(cycles, entry["name"]), f"{entry['name']} gave no signal in the compared cycles"
+    for entry in own.get("strategies", []):
+        assert taken_decisions_of(cycles, entry["name"]), f"{entry['name']} decided no trade in the compared cycles"
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +101,9 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_cutting_the_history_after_a_day_changes_no_event_up_to_that_day(
     case: Case, tmp_path: Path, shared_data: Path
 ) -> None:
-    config = write_config(tmp_path, replay_batch=BATCH, producers=case.producers, strategies=case.strategies)
+    config = write_config(
+        tmp_path, replay_batch=BATCH, producers=case.producers, strategies=case.strategies, own=case.own
+    )
     full = replay(config, tmp_path / "full.db", replay_args(shared_data, start=START, end=END))
     cut = replay(config, tmp_path / "cut.db", replay_args(shared_data, start=START, end=CUT))
 
