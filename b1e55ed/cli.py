@@ -1,7 +1,7 @@
 """``python -m b1e55ed``: run the brain (the default), backtest it, and the offline tools over its event log.
 
-Exit codes: 0 done; 1 the event log failed verification; 2 bad configuration or arguments, or a database that
-cannot be opened, with a message that says what to fix.
+Exit codes: 0 done; 1 the event log failed verification, or a run stopped because its log could not be written;
+2 bad configuration or arguments, or a database that cannot be opened, with a message that says what to fix.
 """
 
 from __future__ import annotations
@@ -25,14 +25,17 @@ from msgspec.structs import replace
 
 from b1e55ed import killswitch_file, logsetup
 from b1e55ed.backtest.karma import karma_report
-from b1e55ed.backtest.options import add_backtest_parsers, count_cycles, plan_backtest, prepare_folder
+from b1e55ed.backtest.options import count_cycles, plan_backtest, prepare_folder
 from b1e55ed.backtest.report import build_report, write_report
 from b1e55ed.backtest.resume import resume_problem, settled_cycles, unfinished, write_manifest
+from b1e55ed.cliparser import build_parser
 from b1e55ed.clock import Clock, ManualClock, WallClock
-from b1e55ed.collect.cli import add_collect_parser, run_collect
+from b1e55ed.collect.cli import run_collect
 from b1e55ed.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from b1e55ed.eventlog import codec
-from b1e55ed.eventlog.chain import ChainBroken, Record
+from b1e55ed.eventlog.backup import backup as backup_log
+from b1e55ed.eventlog.backup import restore as restore_log
+from b1e55ed.eventlog.chain import ChainBroken, Record, Verified
 from b1e55ed.eventlog.sqlite_store import WriterLock, open_offline, rebuild_connection
 from b1e55ed.eventlog.store import StorageFailed, StoreError
 from b1e55ed.eventlog.verify import verify_database
@@ -43,60 +46,16 @@ from b1e55ed.market.replay import DataError
 from b1e55ed.messages import KillSwitchChanged
 from b1e55ed.registry import resolve
 from b1e55ed.runtime import Runtime
-from b1e55ed.scaffold.new import add_new_parser, run_new
+from b1e55ed.scaffold.new import run_new
 from b1e55ed.summary import summarize
 from b1e55ed.supervisor import ActorStartupError
-from b1e55ed.sweep.cli import add_sweep_parser, run_sweep
+from b1e55ed.sweep.cli import run_sweep
 from b1e55ed.trading_config import MarketConfig, is_driven
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
 PRIVATE_KEY_VARIABLE = "B1E55ED_KEYS__HYPERLIQUID_PRIVATE_KEY"
 
 logger = logging.getLogger(__name__)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m b1e55ed", description="b1e55ed: a crypto trading brain.")
-    parser.add_argument("--config", type=Path, default=None, help="YAML config file (default: config/b1e55ed.yaml)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    db_help = "event log database (default: eventlog.path from the config)"
-
-    run = commands.add_parser("run", help="run the brain: paper trading unless the config says live (default)")
-    run.add_argument("--db", type=Path, help=db_help)
-    run.add_argument("--market", help="auto, sim, hyperliquid or replay:PATH (default: market.source)")
-    run.add_argument("--symbols", nargs="+", metavar="SYMBOL", help="assets to trade (default: symbols)")
-    run.add_argument("--from", dest="start", metavar="DATE", help="replay from this day, YYYY-MM-DD (UTC)")
-    run.add_argument("--to", dest="end", metavar="DATE", help="replay up to this day, YYYY-MM-DD (UTC)")
-    run.add_argument("--speed", help="replay pace: max, or a multiple of real time (default: max)")
-    run.add_argument("--funding", metavar="PATH", help="funding history folder of <SYMBOL>USDT.parquet (ts, rate)")
-    run.add_argument("--fear-greed", dest="fear_greed", metavar="PATH", help="Fear & Greed daily Parquet file")
-    run.add_argument(
-        "--live",
-        action="store_true",
-        help="trade real orders on Hyperliquid (mode: live); needs B1E55ED_KEYS__HYPERLIQUID_PRIVATE_KEY and "
-        "hyperliquid.is_mainnet",
-    )
-
-    verify = commands.add_parser("verify", help="walk the hash chain; exit 1 naming the first bad seq")
-    verify.add_argument("--db", type=Path, help=db_help)
-
-    rebuild = commands.add_parser("rebuild", help="recreate the projection tables from the events")
-    rebuild.add_argument("--db", type=Path, help=db_help)
-
-    karma = commands.add_parser("karma", help="print karma's scorecards: producers, strategy rules, patterns")
-    karma.add_argument("--db", type=Path, help=db_help)
-    karma.add_argument("--producer", metavar="NAME", help="only this producer's scorecard")
-    karma.add_argument("--strategy", metavar="NAME", help="only this strategy's rule and trades")
-    karma.add_argument("--json", action="store_true", help="the stable JSON (version 1) instead of text")
-
-    killswitch = commands.add_parser("killswitch", help="halt, reduce or resume trading in a running process")
-    killswitch.add_argument("state", choices=sorted(killswitch_file.COMMANDS))
-    killswitch.add_argument("--db", type=Path, help=db_help)
-    add_collect_parser(commands)
-    add_backtest_parsers(commands)
-    add_sweep_parser(commands)
-    add_new_parser(commands)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return verify(db)
         if command == "rebuild":
             return rebuild(db)
+        if command == "backup":
+            return said("backed up", backup_log(db, args.dest), args.dest)
+        if command == "restore":
+            return said("restored", restore_log(args.src, db, force=args.force), db)
         if command == "killswitch":
             return killswitch(db, args.state)
         if command == "karma":
@@ -176,6 +139,11 @@ def verify(db: Path) -> int:
         print(f"FAILED at seq {exc.seq}: {exc.reason}", file=sys.stderr)
         return EXIT_BROKEN
     print(f"OK {verified.count} events, head {verified.head.hash.hex()}")
+    return EXIT_OK
+
+
+def said(what: str, verified: Verified, path: Path) -> int:
+    print(f"{what} {path}: {verified.count} events verified, head seq {verified.head.seq} {verified.head.hash.hex()}")
     return EXIT_OK
 
 

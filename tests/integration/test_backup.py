@@ -108,3 +108,26 @@ def test_bad_backups_and_destinations_are_named(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"junk\.db"):
         restore(junk, tmp_path / "target.db")
     assert not (tmp_path / "target.db").exists()
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "b1e55ed", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_backup_and_restore_commands_say_what_they_verified(tmp_path: Path) -> None:
+    db = tmp_path / "brain.db"
+    start_run(tmp_path, bars=50).communicate(timeout=300)
+    made = verify_database(db)
+    said = f"{made.count} events verified, head seq {made.head.seq} {made.head.hash.hex()}"
+
+    backed = cli("backup", "--db", str(db), str(tmp_path / "copy.db"), cwd=tmp_path)
+    assert backed.returncode == 0, backed.stderr
+    assert backed.stdout == f"backed up {tmp_path / 'copy.db'}: {said}\n"
+    again = cli("backup", "--db", str(db), str(tmp_path / "copy.db"), cwd=tmp_path)
+    assert again.returncode == 2
+    assert "copy.db exists already: name a new file" in again.stderr
+
+    restored = cli("restore", "--db", str(tmp_path / "other.db"), str(tmp_path / "copy.db"), cwd=tmp_path)
+    assert restored.returncode == 0, restored.stderr
+    assert restored.stdout == f"restored {tmp_path / 'other.db'}: {said}\n"

@@ -13,6 +13,7 @@ from msgspec.structs import replace
 from b1e55ed import cli
 from b1e55ed.backtest.options import BacktestPlan, BacktestUsageError, plan_backtest, prepare_folder
 from b1e55ed.backtest.resume import resume_problem, settled_cycles, unfinished, write_manifest
+from b1e55ed.cliparser import build_parser
 from b1e55ed.config import Config, config_hash, load_config
 from b1e55ed.eventlog.sqlite_store import SqliteStore
 from b1e55ed.messages import CycleSettled, Event, RuntimeStarted, RuntimeStopped
@@ -36,7 +37,7 @@ def default_config() -> Config:
 
 
 def plan(*flags: str, config: Config | None = None) -> BacktestPlan:
-    args = cli.build_parser().parse_args(["backtest", *flags])
+    args = build_parser().parse_args(["backtest", *flags])
     return plan_backtest(cli.run_overrides(config or default_config(), args), args, now=NOW)
 
 
@@ -44,7 +45,7 @@ def plan(*flags: str, config: Config | None = None) -> BacktestPlan:
     "argv", [["backtest", "--config", "x.yaml"], ["--config", "x.yaml", "backtest"], ["report", "--config", "x.yaml"]]
 )
 def test_config_may_be_given_before_or_after_the_command(argv: list[str]) -> None:
-    assert cli.build_parser().parse_args(argv).config == Path("x.yaml")
+    assert build_parser().parse_args(argv).config == Path("x.yaml")
 
 
 def test_a_backtest_serves_no_api_unless_asked(workdir: Path) -> None:

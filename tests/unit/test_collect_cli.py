@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from b1e55ed import cli
+from b1e55ed.cliparser import build_parser
 from b1e55ed.collect.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run_collect
 from b1e55ed.collect.layout import load_funding, load_ohlcv
 from b1e55ed.config import Config
@@ -42,7 +43,7 @@ def sources() -> FakeSources:
 
 
 def collect(sources: FakeSources, argv: list[str], stderr: io.StringIO | None = None) -> tuple[int, str, str]:
-    args = cli.build_parser().parse_args(["collect", *argv])
+    args = build_parser().parse_args(["collect", *argv])
     out, err = io.StringIO(), stderr if stderr is not None else io.StringIO()
     code = run_collect(args, Config(), transport=sources.transport(), clock=sources.clock, stdout=out, stderr=err,
                        policy=FAST)  # fmt: skip
@@ -145,7 +146,7 @@ def test_ctrl_c_keeps_what_was_fetched_and_exits_1(sources: FakeSources, tmp_pat
             raise KeyboardInterrupt
         return await sources.handle(request)
 
-    args = cli.build_parser().parse_args(["collect", "ohlcv", "--symbols", "BTC", "ETH", "--data-dir", str(tmp_path)])
+    args = build_parser().parse_args(["collect", "ohlcv", "--symbols", "BTC", "ETH", "--data-dir", str(tmp_path)])
     out, err = io.StringIO(), io.StringIO()
     code = run_collect(args, Config(), transport=httpx.MockTransport(interrupt_third), clock=sources.clock,
                        stdout=out, stderr=err, policy=FAST)  # fmt: skip

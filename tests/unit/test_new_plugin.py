@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from b1e55ed.cli import build_parser, main
+from b1e55ed.cli import main
+from b1e55ed.cliparser import build_parser
 from b1e55ed.config import load_config
 from b1e55ed.plugins import PluginSetup
 from b1e55ed.registry import ConfigError, resolve
