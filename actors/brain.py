@@ -2,8 +2,11 @@
 
 Driven by history (a replay, or the simulation at full speed), there is one cycle per distinct candle close time
 across the symbols, and a symbol without a candle at that time is absent from the cycle. Live (Hyperliquid, or
-the simulation in real time), the feed fills the market in the background and a cycle starts every
-``interval_s``. Either way a cycle's tick carries its id, its as-of time and read-only views of the market up to
+the simulation in real time), the feed fills the market in the background; every ``interval_s`` the brain looks,
+and starts a cycle when a symbol's latest candle has closed since the last cycle (or its first candle arrived).
+A cycle on unchanged candles would only write the same decisions again, and count the same signals twice in
+karma; data that does not come with a candle (social, whale flows) is read at the next close, or at once with a
+manual scan. Either way a cycle's tick carries its id, its as-of time and read-only views of the market up to
 that time, and a run into a database that already holds settled cycles resumes after the last of them.
 
 Driven by history at full speed, the brain hands the stages ``batch`` consecutive cycles in one message and waits
@@ -106,7 +109,7 @@ class Brain:
                 if self._driven:
                     await self._follow_history(feed, resume_as_of, outputs)
                 else:
-                    await self._tick_live(feed, outputs)
+                    await self._tick_live(feed, outputs, resume_as_of)
             finally:
                 for output in outputs:
                     output.close()
@@ -139,29 +142,39 @@ class Brain:
         logger.info("market data exhausted after cycle %d", self.cycle)
         self._on_exhausted()
 
-    async def _tick_live(self, feed: Feed, outputs: list[trio.MemorySendChannel[Ticks]]) -> None:
+    async def _tick_live(self, feed: Feed, outputs: list[trio.MemorySendChannel[Ticks]], resume_as_of: int) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._fill_market, feed)
             if isinstance(feed, PricePoller):
                 nursery.start_soon(feed.watch_mids)  # live mid prices, polled within the API's weight budget
             self._running = True
             try:
-                await self._tick_forever(feed, outputs)
+                await self._tick_forever(feed, outputs, resume_as_of)
             finally:
                 self._running = False
                 self.next_cycle_ms = None
 
-    async def _tick_forever(self, feed: Feed, outputs: list[trio.MemorySendChannel[Ticks]]) -> None:
+    async def _tick_forever(self, feed: Feed, outputs: list[trio.MemorySendChannel[Ticks]], resume_as_of: int) -> None:
+        seen: dict[str, int] | None = None  # each symbol's latest close time, as the last cycle saw it
+        scan = False
         while True:
             self._wake = trio.Event()  # a scan asked for while this cycle runs starts the next one at once
             as_of = self._clock.now_ms()
-            fresh_after = as_of - 2 * self._market.timeframe_ms  # a stalled symbol sits out, not trade stale
-            symbols = sorted(s for s, bars in self._market.view(as_of, 1).items() if bars.close_ts >= fresh_after)
-            if symbols:
-                await self._run_cycles([(as_of, symbols)], feed, outputs)
+            latest = self._latest_closes(as_of)
+            if seen is None and resume_as_of and latest:  # resumed: what the last settled cycle saw is not new
+                seen = self._latest_closes(resume_as_of)
+            if latest and (scan or latest != seen):
+                await self._run_cycles([(as_of, sorted(latest))], feed, outputs)
+                seen = latest
             self.next_cycle_ms = self._clock.now_ms() + int(self._interval_s * 1000)
             with trio.move_on_after(self._interval_s):
                 await self._wake.wait()
+            scan = self._wake.is_set()
+
+    def _latest_closes(self, as_of: int) -> dict[str, int]:
+        """Each symbol's latest candle close by ``as_of``; a stalled symbol (no candle for two) sits out."""
+        fresh_after = as_of - 2 * self._market.timeframe_ms
+        return {s: bars.close_ts for s, bars in self._market.view(as_of, 1).items() if bars.close_ts >= fresh_after}
 
     async def _fill_market(self, feed: Feed) -> None:
         async with _closing(feed.closes()) as closes:

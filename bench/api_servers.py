@@ -140,6 +140,7 @@ def serve_trading(port: int, db: Path, data: Path, interval_s: str = "0.25", sym
         B1E55ED_MARKET__SOURCE="sim",
         B1E55ED_MARKET__SIM_PACE="wall",
         B1E55ED_MARKET__HISTORY_BARS="600",
+        B1E55ED_TIMEFRAME="1s",  # a candle a second, so each look of the brain finds a new one
         B1E55ED_BRAIN__INTERVAL_S=interval_s,
         **({"B1E55ED_SYMBOLS": "[" + ", ".join(f"S{i:02d}" for i in range(int(symbols))) + "]"} if symbols else {}),
     )

@@ -33,14 +33,14 @@ async def pipeline(tmp_path: Path, config: Config, clock: Clock) -> AsyncIterato
             runtime.request_stop("test over")
 
 
-def sim(tmp_path: Path, pace: str) -> Config:
+def sim(tmp_path: Path, pace: str, interval_s: str = "3600") -> Config:
     return api_config(
         token=TOKEN,
         B1E55ED_DATA_DIR=str(tmp_path / "data"),
         B1E55ED_MARKET__SOURCE="sim",
         B1E55ED_MARKET__SIM_PACE=pace,
         B1E55ED_MARKET__HISTORY_BARS="600",
-        B1E55ED_BRAIN__INTERVAL_S="3600",
+        B1E55ED_BRAIN__INTERVAL_S=interval_s,
     )
 
 
@@ -61,6 +61,27 @@ async def test_a_live_scan_runs_a_cycle_now_and_returns_its_result(tmp_path: Pat
     assert result["portfolio"]["cycle"] == result["cycle"]
     assert after["last_cycle"]["cycle"] == result["cycle"]
     assert before["next_cycle"] is not None
+
+
+async def last_cycle(client: httpx.AsyncClient) -> int | None:
+    last = (await client.get("/health")).json()["last_cycle"]
+    return None if last is None else int(last["cycle"])
+
+
+@pytest.mark.slow
+async def test_live_the_brain_looks_often_but_cycles_only_on_a_new_candle_or_a_scan(tmp_path: Path) -> None:
+    async with pipeline(tmp_path, sim(tmp_path, "wall", interval_s="0.1"), WallClock()) as client:
+        with trio.fail_after(30):
+            while await last_cycle(client) is None:
+                await trio.sleep(0.05)
+        first = await last_cycle(client)
+        await trio.sleep(1.5)  # 15 looks; the hour's candle has not closed
+        unchanged = await last_cycle(client)
+        scanned = (await client.post("/scan")).json()["cycle"]
+        await trio.sleep(1.0)
+        after_scan = await last_cycle(client)
+    assert first == unchanged == 1
+    assert scanned == after_scan == 2
 
 
 async def test_a_scan_in_a_driven_run_is_409(tmp_path: Path) -> None:

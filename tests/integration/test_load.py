@@ -44,6 +44,7 @@ def start(workdir: Path, port: int) -> subprocess.Popen[bytes]:
         "B1E55ED_API__MAX_SSE_PER_IP": "100",
         "B1E55ED_MARKET__SIM_PACE": "wall",
         "B1E55ED_BRAIN__INTERVAL_S": "1",
+        "B1E55ED_TIMEFRAME": "1s",  # a candle a second: a cycle a second
         "B1E55ED_SYMBOLS": "[BTC, ETH, SOL, DOGE, AVAX]",
     }
     return subprocess.Popen(
