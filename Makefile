@@ -52,7 +52,7 @@ css:
 	cd $(DASHBOARD)/tailwind && $(TAILWIND) -c tailwind.config.js -i input.css -o ../static/dashboard.css --minify
 
 bench: install
-	for script in eventlog cycle replay indicators collect venue api soak karma sweep load; do $(BIN)/python bench/$$script.py --quick || exit 1; done
+	for script in eventlog cycle replay indicators collect venue api soak karma sweep load growth; do $(BIN)/python bench/$$script.py --quick || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
