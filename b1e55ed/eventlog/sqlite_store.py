@@ -7,6 +7,7 @@ Verification only reads, so it may run beside a live process.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import sqlite3
@@ -19,24 +20,27 @@ import trio
 
 from b1e55ed.eventlog import schema
 from b1e55ed.eventlog.chain import EMPTY_HEAD, ChainHead, Record, Verified
+from b1e55ed.eventlog.migrate import check_version, migrate
 from b1e55ed.eventlog.projections import PROJECTION_TABLES, Upsert
 from b1e55ed.eventlog.sqlite_thread import SqliteThread
 from b1e55ed.eventlog.store import HeadMismatch, StoreError, projections_of
 from b1e55ed.eventlog.verify import verify_database
 
+logger = logging.getLogger(__name__)
+
 _SELECT = "SELECT seq, ts, kind, payload, prev_hash, hash FROM events"
 _REBUILD_CHUNK = 10_000
 
 
-def _setup(conn: sqlite3.Connection, max_pages: int = 0) -> None:
+def _setup(conn: sqlite3.Connection, path: Path, max_pages: int = 0) -> None:
     if max_pages:
         conn.execute(f"PRAGMA max_page_count={int(max_pages)}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=5000")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > schema.SCHEMA_VERSION:
-        raise StoreError(f"written by a newer b1e55ed (schema {version} > {schema.SCHEMA_VERSION})")
+    check_version(conn, path)
+    if saved := migrate(conn, path):
+        logger.warning("%s: migrated to schema %d; the log as it was is kept in %s", path, schema.SCHEMA_VERSION, saved)
     conn.executescript(schema.EVENTS + schema.PROJECTIONS)
     conn.execute(f"PRAGMA user_version={schema.SCHEMA_VERSION}")
 
@@ -222,7 +226,7 @@ def open_offline(path: Path) -> sqlite3.Connection:
         raise StoreError(f"{path}: no such database")
     conn = sqlite3.connect(str(path), isolation_level=None)
     try:
-        _setup(conn)
+        _setup(conn, path)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(f"{path}: not a b1e55ed database ({exc})") from None
@@ -246,7 +250,7 @@ class SqliteStore:
         lock = WriterLock(path)
         lock.acquire()
         try:
-            thread = SqliteThread(path, setup=partial(_setup, max_pages=max_pages), connection=connection)
+            thread = SqliteThread(path, setup=partial(_setup, path=path, max_pages=max_pages), connection=connection)
             await thread.ready()
         except sqlite3.DatabaseError as exc:
             lock.release()

@@ -72,7 +72,7 @@ async def last_cycle(client: httpx.AsyncClient) -> int | None:
 async def test_live_the_brain_looks_often_but_cycles_only_on_a_new_candle_or_a_scan(tmp_path: Path) -> None:
     async with pipeline(tmp_path, sim(tmp_path, "wall", interval_s="0.1"), WallClock()) as client:
         with trio.fail_after(30):
-            while await last_cycle(client) is None:
+            while await last_cycle(client) is None:  # noqa: ASYNC110 - another process
                 await trio.sleep(0.05)
         first = await last_cycle(client)
         await trio.sleep(1.5)  # 15 looks; the hour's candle has not closed
