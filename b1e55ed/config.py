@@ -138,16 +138,18 @@ class ApiConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     rate_limit_per_min: _Count = 100
     cors_origins: tuple[_Text, ...] = ()
     ip_allowlist: tuple[_Text, ...] = ()
+    trusted_proxies: tuple[_Text, ...] = ()
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1)] = 4096
     request_timeout_s: _Seconds = 10.0
     max_sse_per_ip: Annotated[int, msgspec.Meta(ge=1)] = 20
 
     def __post_init__(self) -> None:
-        for index, entry in enumerate(self.ip_allowlist):
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ValueError(f"`ip_allowlist[{index}]` {entry!r} is not an IP address or network") from None
+        for name in ("ip_allowlist", "trusted_proxies"):
+            for index, entry in enumerate(getattr(self, name)):
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"`{name}[{index}]` {entry!r} is not an IP address or network") from None
 
 
 class KeysConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

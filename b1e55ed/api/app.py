@@ -21,6 +21,7 @@ from b1e55ed.api.errors import ApiError, api_error, http_error, server_error
 from b1e55ed.api.fanout import Fanout
 from b1e55ed.api.limits import BodyLimit
 from b1e55ed.api.openapi import openapi_schema
+from b1e55ed.api.proxies import TrustedProxies
 from b1e55ed.api.responses import Json
 from b1e55ed.api.routes_control import control_routes
 from b1e55ed.api.routes_read import read_routes
@@ -79,6 +80,8 @@ def create_app(ctx: ApiContext) -> Starlette:
             allow_credentials=True,
         )
         middleware.insert(0, cors)
+    if api.trusted_proxies:  # outermost of all: every layer sees the client the proxy saw
+        middleware.insert(0, Middleware(TrustedProxies, proxies=api.trusted_proxies))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -211,6 +211,7 @@ def test_unparseable_environment_value_names_the_variable() -> None:
         ("B1E55ED_SYMBOLS", "[]", "symbols"),
         ("B1E55ED_SYMBOLS", "[BTC, ETH, BTC]", r"symbols\[2\]"),
         ("B1E55ED_API__IP_ALLOWLIST", "[10.0.0.0/8, nope]", r"api\.ip_allowlist\[1\]"),
+        ("B1E55ED_API__TRUSTED_PROXIES", "[nginx]", r"api\.trusted_proxies\[0\]"),
     ],
 )
 def test_out_of_range_values_name_the_key(variable: str, text: str, key: str) -> None:
