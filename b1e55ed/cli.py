@@ -28,6 +28,7 @@ from b1e55ed.backtest.karma import karma_report
 from b1e55ed.backtest.options import count_cycles, plan_backtest, prepare_folder
 from b1e55ed.backtest.report import build_report, write_report
 from b1e55ed.backtest.resume import resume_problem, settled_cycles, unfinished, write_manifest
+from b1e55ed.bookkind import BookKind, kind_problem, recorded_kind, source_of
 from b1e55ed.cliparser import build_parser
 from b1e55ed.clock import Clock, ManualClock, WallClock
 from b1e55ed.collect.cli import run_collect
@@ -234,8 +235,21 @@ def _file_sets_private_key(config_file: Path) -> bool:
 
 
 def run(config: Config, db: Path) -> int:
+    recorded = recorded_kind(db)
     if config.market.source == "auto":
-        config = replace(config, market=replace(config.market, source=trio.run(resolve_auto, config.market)))
+        source = trio.run(resolve_auto, config.market, recorded is None)
+        if source is None:
+            print(
+                f"b1e55ed: cannot start: Hyperliquid is unreachable at {config.market.hyperliquid_url}, and {db} "
+                f"holds {recorded}: the simulation stands in only for a fresh database. Start again once "
+                "Hyperliquid answers, or name another database (--db) for a simulated run",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        config = replace(config, market=replace(config.market, source=source))
+    if problem := kind_problem(db, recorded, BookKind(source_of(config.market.source), config.mode)):
+        print(f"b1e55ed: cannot start: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     code = run_pipeline(config, db)
     if code == EXIT_OK and is_driven(config.market):
         print(summarize(db).render())
@@ -322,11 +336,14 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     ]
 
 
-async def resolve_auto(market: MarketConfig) -> str:
-    """Paper trading's ``auto``: Hyperliquid's live prices if it answers now, else the simulation, loudly."""
+async def resolve_auto(market: MarketConfig, fresh: bool) -> str | None:
+    """Paper trading's ``auto``: Hyperliquid's live prices if it answers now, else, for a ``fresh`` database only,
+    the simulation, loudly; None when neither."""
     async with httpx.AsyncClient() as http:
         if await reachable(InfoClient(http, base_url=market.hyperliquid_url, timeout_s=market.timeout_s)):
             return "hyperliquid"
+    if not fresh:
+        return None
     logger.warning(
         "Hyperliquid is unreachable at %s: FALLING BACK TO THE SIMULATED MARKET (paper trading only)",
         market.hyperliquid_url,
