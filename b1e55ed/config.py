@@ -23,6 +23,7 @@ from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
 from b1e55ed.envfile import ENV_PREFIX, Override, apply_override, env_overrides
 from b1e55ed.hyperliquid.config import HyperliquidConfig
 from b1e55ed.karma.config import KarmaConfig
+from b1e55ed.keychain import keyring_overrides
 from b1e55ed.plugins import convert_params, params_type
 from b1e55ed.registry import ConfigError, PluginSpec, resolve, resolve_plugin
 from b1e55ed.supervisor import RestartPolicy
@@ -212,12 +213,22 @@ def load_config(
     text = _read_text(source)
     raw = _parse_yaml(text, source)
     overrides = env_overrides(Config, os.environ if environ is None else environ, env_file, verbatim=(str, Secret))
+    if environ is None:  # the process's own secrets: those its environment leaves unset may be in the keyring
+        given = {override.keys for override in overrides}
+        overrides += keyring_overrides(Config, Secret, lambda keys: keys in given or bool(_value_at(raw, keys)))
     for override in overrides:
         apply_override(raw, override)
     origins = _Origins(file=source, text=text, overrides=overrides)
     config = _convert(raw, origins)
     _check_plugins(config, origins)
     return config
+
+
+def _value_at(raw: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    node: Any = raw
+    for key in keys:
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node
 
 
 NOT_RECORDED: Final = (("brain", "replay_batch"), ("eventlog", "max_batch"), ("api", "enabled"))
