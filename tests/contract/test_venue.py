@@ -4,12 +4,15 @@ exchange, through the real signing code).
 The venues fill differently (the paper venue at the next bar's open and triggers on the bar's range, the exchange at
 its mid), so each runs behind a ``Market`` that moves its price its own way; what the OMS relies on is the same:
 an entry fills once and opens the position; a cloid is used once; stops and targets close the position and cancel
-each other; a resting order cancels; every order can be asked for by its cloid; a fill is reported once.
+each other; a resting order cancels; every order can be asked for by its cloid; a fill is reported once; what fills
+adds up and never exceeds the order (the exchange may fill part of one; the paper venue never does, by design, so
+there the same holds of the whole); and a venue asked afresh after a restart tells the same story, which is what
+reconciliation compares the log against.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
@@ -43,6 +46,15 @@ class Market(Protocol):
         """Move the market to ``price`` (through every level between) and return the fills it caused."""
         ...
 
+    def fill_part_of_the_next_order(self) -> bool:
+        """Make the next crossing order fill only in part, where the venue can; whether it can."""
+        ...
+
+    async def restarted(self, cloids: Sequence[str]) -> Venue:
+        """The venue as a restarted process finds it; a simulated one is handed what the OMS rebuilds from its log
+        (the open orders, the positions, the ``cloids`` it sent and their states)."""
+        ...
+
 
 @dataclass
 class PaperMarket:
@@ -59,15 +71,32 @@ class PaperMarket:
         self.last = price
         return await self.venue.poll({"BTC": [bar]})
 
+    def fill_part_of_the_next_order(self) -> bool:
+        return False
+
+    async def restarted(self, cloids: Sequence[str]) -> Venue:
+        states = [state for cloid in cloids if (state := await self.venue.order_state(cloid)) is not None]
+        fresh = PaperVenue(fees=FeeSchedule(), slippage=SlippageModel(), timeframe_ms=HOUR)
+        fresh.restore(await self.venue.open_orders(), await self.venue.positions(), cloids, states)
+        return fresh
+
 
 @dataclass
 class ExchangeMarket:
     venue: HyperliquidVenue
     exchange: MockExchange
+    connect: Callable[[], HyperliquidVenue]
 
     async def trade_at(self, price: float) -> list[VenueFill]:
         self.exchange.set_mid("BTC", price)
         return await self.venue.poll({})
+
+    def fill_part_of_the_next_order(self) -> bool:
+        self.exchange.inject("partial_fill")
+        return True
+
+    async def restarted(self, cloids: Sequence[str]) -> Venue:
+        return self.connect()
 
 
 @pytest.fixture(params=["paper", "hyperliquid"])
@@ -81,7 +110,8 @@ async def market(request: pytest.FixtureRequest, nursery: trio.Nursery) -> Async
     port = await nursery.start(partial(serve, exchange))
     async with httpx.AsyncClient() as http:
         config = HyperliquidConfig(url=f"http://127.0.0.1:{port}", is_mainnet=False, timeout_s=2.0)
-        yield ExchangeMarket(HyperliquidVenue.from_config(config, account.key.hex(), http=http), exchange)
+        connect = partial(HyperliquidVenue.from_config, config, account.key.hex(), http=http)
+        yield ExchangeMarket(connect(), exchange, connect)
 
 
 def entry(tag: str = "a") -> VenueOrder:
@@ -154,3 +184,41 @@ async def test_a_resting_order_cancels_and_says_so_by_its_cloid(market: Market) 
     assert await market.venue.open_orders() == []
     assert await market.trade_at(PRICE * 0.9) == []  # cancelled: it no longer fires
     assert await market.venue.order_state(entry("never sent").cloid) is None
+
+
+@pytest.mark.parametrize("in_part", [False, True], ids=["whole", "in part where the venue can"])
+async def test_what_fills_adds_up_and_never_exceeds_the_order(market: Market, in_part: bool) -> None:
+    order = entry()
+    partly = in_part and market.fill_part_of_the_next_order()
+    assert (await market.venue.submit(order)).accepted
+    fills = await market.trade_at(PRICE) + await market.trade_at(PRICE)
+    filled = sum(f.size for f in fills)
+    state = await market.venue.order_state(order.cloid)
+    assert state is not None
+    assert state.filled_size == pytest.approx(filled)
+    assert 0 < filled <= SIZE
+    assert (filled < SIZE) == partly
+    (position,) = await market.venue.positions()
+    assert (position.symbol, position.size) == ("BTC", pytest.approx(filled))
+
+
+async def test_a_restarted_venue_tells_the_same_story(market: Market) -> None:
+    order = await opened(market)
+    stop, target = protection(order, PRICE * 0.97, PRICE * 1.10)
+    for child in (stop, target):
+        assert (await market.venue.submit(child)).accepted
+    cloids = [order.cloid, stop.cloid, target.cloid]
+    before = market.venue
+    after = await market.restarted(cloids)
+    assert await after.positions() == await before.positions()
+    assert [(o.cloid, o.role) for o in await after.open_orders()] == [
+        (o.cloid, o.role) for o in await before.open_orders()
+    ]
+    for cloid in cloids:
+        was, now = await before.order_state(cloid), await after.order_state(cloid)
+        assert was is not None
+        assert now is not None
+        assert (now.status, now.filled_size) == (was.status, was.filled_size)
+    again = await after.submit(order)  # the same decision once more after the restart: never a second order
+    assert not again.accepted or "earlier attempt" in again.reason
+    assert [(p.symbol, p.size) for p in await after.positions()] == [("BTC", SIZE)]
