@@ -32,7 +32,7 @@ from b1e55ed.bookkind import BookKind, kind_problem, recorded_kind, source_of
 from b1e55ed.cliparser import build_parser
 from b1e55ed.clock import Clock, ManualClock, WallClock
 from b1e55ed.collect.cli import run_collect
-from b1e55ed.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
+from b1e55ed.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config, secret_values
 from b1e55ed.eventlog import codec
 from b1e55ed.eventlog.backup import backup as backup_log
 from b1e55ed.eventlog.backup import restore as restore_log
@@ -68,15 +68,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"b1e55ed: invalid configuration: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    secrets = [
-        config.api.auth_token,
-        config.keys.apify_token,
-        config.keys.allium_api_key,
-        config.keys.hyperliquid_private_key,
-    ]
-    logsetup.configure(config.runtime.log_level, secrets=[secret.reveal() for secret in secrets])
-    db: Path = getattr(args, "db", None) or Path(config.eventlog.path)
     command = args.command or "run"
+    files = config.logging if command == "run" else None  # the running brain writes the spec's log files
+    logsetup.configure(
+        config.runtime.log_level,
+        secrets=secret_values(config),
+        folder=Path(files.dir) if files else None,
+        max_bytes=files.max_bytes if files else 0,
+        backups=files.backups if files else 0,
+    )
+    db: Path = getattr(args, "db", None) or Path(config.eventlog.path)
     try:
         if command == "verify":
             return verify(db)

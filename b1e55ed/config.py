@@ -23,7 +23,7 @@ from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
 from b1e55ed.envfile import ENV_PREFIX, Override, apply_override, env_overrides
 from b1e55ed.hyperliquid.config import HyperliquidConfig
 from b1e55ed.karma.config import KarmaConfig
-from b1e55ed.keychain import keyring_overrides
+from b1e55ed.keychain import keyring_overrides, settings_of_type
 from b1e55ed.plugins import convert_params, params_type
 from b1e55ed.registry import ConfigError, PluginSpec, resolve, resolve_plugin
 from b1e55ed.supervisor import RestartPolicy
@@ -117,6 +117,12 @@ class RuntimeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     pipeline: _Text = "actors.pipeline:TradingPipeline"
 
 
+class LoggingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    dir: _Text = "logs"
+    max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 10_000_000
+    backups: _Count = 5
+
+
 class BrainConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     interval_s: _Seconds = 60.0
     producer_deadline_s: _Seconds = 10.0
@@ -169,6 +175,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     eventlog: EventLogConfig = msgspec.field(default_factory=EventLogConfig)
     supervisor: RestartPolicy = msgspec.field(default_factory=RestartPolicy)
     runtime: RuntimeConfig = msgspec.field(default_factory=RuntimeConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     brain: BrainConfig = msgspec.field(default_factory=BrainConfig)
     market: MarketConfig = msgspec.field(default_factory=MarketConfig)
     paper: PaperConfig = msgspec.field(default_factory=PaperConfig)
@@ -224,6 +231,17 @@ def load_config(
     return config
 
 
+def secret_values(config: Config) -> list[str]:
+    """Every secret the config holds, revealed: what the logs must never show."""
+    values = []
+    for keys in settings_of_type(Config, Secret):
+        node: Any = config
+        for key in keys:
+            node = getattr(node, key)
+        values.append(node.reveal())
+    return [value for value in values if value]
+
+
 def _value_at(raw: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     node: Any = raw
     for key in keys:
@@ -231,7 +249,14 @@ def _value_at(raw: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     return node
 
 
-NOT_RECORDED: Final = (("brain", "replay_batch"), ("eventlog", "max_batch"), ("api", "enabled"))
+NOT_RECORDED: Final = (
+    ("brain", "replay_batch"),
+    ("eventlog", "max_batch"),
+    ("api", "enabled"),
+    ("logging", "dir"),
+    ("logging", "max_bytes"),
+    ("logging", "backups"),
+)
 """Settings that change only how a run goes (its speed, whether it serves the API), never what it records: left
 out of ``config_hash``."""
 

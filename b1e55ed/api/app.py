@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from b1e55ed.api.access import AccessLog
 from b1e55ed.api.context import ApiContext
 from b1e55ed.api.errors import ApiError, api_error, http_error, server_error
 from b1e55ed.api.fanout import Fanout
@@ -80,6 +81,7 @@ def create_app(ctx: ApiContext) -> Starlette:
             allow_credentials=True,
         )
         middleware.insert(0, cors)
+    middleware.insert(0, Middleware(AccessLog))  # refusals too
     if api.trusted_proxies:  # outermost of all: every layer sees the client the proxy saw
         middleware.insert(0, Middleware(TrustedProxies, proxies=api.trusted_proxies))
     app = Starlette(
