@@ -14,6 +14,9 @@ for the last of them to settle: the same cycles, the same events, far fewer sche
 cycle's tick still sees the market as of its own time only, although the market already holds the batch's later
 bars.
 
+Live, when the feed also polls mid prices (a ``PricePoller``), the brain runs the poller into ``prices``, the
+price monitor, beside the cycles: a failing poller degrades the monitor's health and never stops the brain.
+
 Live, ``scan`` (``POST /scan``) starts a cycle now instead of at the next interval and waits for it to settle;
 driven by history the candles set the pace, so a manual scan is refused.
 """
@@ -35,6 +38,7 @@ from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.health import ActorHealth
 from b1e55ed.market.bars import MarketState
 from b1e55ed.market.feed import CloseBatch, Feed, PricePoller
+from b1e55ed.market.mids import PriceBoard
 from b1e55ed.messages import CycleSettled, CycleStarted
 
 logger = logging.getLogger(__name__)
@@ -60,6 +64,7 @@ class Brain:
         batch: int = 1,
         stall_timeout_s: float = 60.0,
         on_cycle_time: Callable[[float], None] | None = None,
+        prices: PriceBoard | None = None,
     ) -> None:
         self._open_feed = open_feed
         self._market = market
@@ -75,6 +80,7 @@ class Brain:
         self._batch = batch
         self._stall_timeout_s = stall_timeout_s
         self._on_cycle_time = on_cycle_time
+        self._prices = prices
         self.cycle = 0
         self.next_cycle_ms: int | None = None
         self._wake = trio.Event()
@@ -145,8 +151,10 @@ class Brain:
     async def _tick_live(self, feed: Feed, outputs: list[trio.MemorySendChannel[Ticks]], resume_as_of: int) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._fill_market, feed)
-            if isinstance(feed, PricePoller):
-                nursery.start_soon(feed.watch_mids)  # live mid prices, polled within the API's weight budget
+            if self._prices is not None and isinstance(feed, PricePoller):
+                # Live mid prices for the dashboard, within the API's weight budget; a failing poll degrades the
+                # price monitor's health, never this task.
+                nursery.start_soon(self._prices.watch, feed)
             self._running = True
             try:
                 await self._tick_forever(feed, outputs, resume_as_of)

@@ -40,6 +40,7 @@ from b1e55ed.market.bars import MarketState
 from b1e55ed.market.feed import Feed
 from b1e55ed.market.funding import FundingHistory
 from b1e55ed.market.hyperliquid import HyperliquidFeed
+from b1e55ed.market.mids import PriceBoard
 from b1e55ed.market.replay import DataError, ReplayFeed, load_history
 from b1e55ed.market.sentiment import FearGreedIndex
 from b1e55ed.market.sim import SimFeed, SimMarket
@@ -157,6 +158,7 @@ class TradingPipeline:
             enricher_ticks[0]
         ]
         metrics = ApiMetrics()
+        prices = PriceBoard(runtime.health)  # live mid prices: the brain's poller → the dashboard, never the log
         brain = Brain(
             open_feed=self.open_feed,
             market=self.market,
@@ -172,6 +174,7 @@ class TradingPipeline:
             # Batches only at full speed: a paced replay hands each cycle on when its candles close.
             batch=config.brain.replay_batch if driven and not config.market.speed else 1,
             on_cycle_time=metrics.cycle_timed,
+            prices=prices,
         )
         stages.append(Supervised("brain", brain, source=True))
         # Off the trading path: it follows the log; at shutdown it catches up, flushes and returns.

@@ -46,9 +46,12 @@ class ActorHealth:
         self.since_ms = clock.now_ms()
         self.detail = ""
 
-    def degraded(self, detail: str) -> None:
-        """The actor works, but not fully (missed a deadline, a feed is stale). Ignored unless running."""
+    def degraded(self, detail: str, error: str | None = None) -> None:
+        """The actor works, but not fully (missed a deadline, a feed is stale); ``error``, when given, becomes
+        ``last_error``. Ignored unless running."""
         if self.state in ("running", "degraded"):
+            if error is not None:
+                self.last_error = error
             self._enter("degraded", detail)
 
     def recovered(self) -> None:

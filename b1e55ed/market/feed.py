@@ -27,8 +27,31 @@ class Feed(Protocol):
     def closes(self) -> AsyncIterator[CloseBatch]: ...
 
 
+class Mids(msgspec.Struct, frozen=True, kw_only=True):
+    """The mid prices of one poll, for display: not an event, never in the log. ``ts`` is the poll's event time
+    (the injected clock); ``prices`` holds the feed's symbols that had a price, in the feed's order."""
+
+    ts: int
+    source: MarketSource
+    prices: dict[str, float]
+
+
+class MidsSink(Protocol):
+    """Where a poller hands each poll's mid prices, or the reason a poll failed (``b1e55ed.market.mids``)."""
+
+    def publish(self, mids: Mids) -> None: ...
+
+    def failed(self, error: str) -> None: ...
+
+
 @runtime_checkable
 class PricePoller(Protocol):
-    """A live feed that also polls prices between closes (Hyperliquid's mids), as a task of its own."""
+    """A live feed that also polls prices between closes (Hyperliquid's mids), as a task of its own.
 
-    async def watch_mids(self) -> None: ...
+    ``watch_mids`` polls every ``mids_interval_s`` until cancelled, handing ``sink`` each poll's ``Mids``; a poll
+    that fails for a venue fault goes to ``sink.failed`` and the next poll is tried on schedule.
+    """
+
+    mids_interval_s: float
+
+    async def watch_mids(self, sink: MidsSink) -> None: ...

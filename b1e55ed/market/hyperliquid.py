@@ -25,7 +25,7 @@ import trio
 
 from b1e55ed.clock import Clock
 from b1e55ed.hyperliquid.info import InfoClient, InfoError
-from b1e55ed.market.feed import CloseBatch
+from b1e55ed.market.feed import CloseBatch, Mids, MidsSink
 from b1e55ed.messages import Bar, MarketSource
 from b1e55ed.timeframes import HYPERLIQUID_INTERVALS, INTERVAL_MS
 
@@ -45,7 +45,7 @@ class HyperliquidFeed:
     any it missed, rather than repeating history. It is an async generator: close it (``contextlib.aclosing``).
 
     ``watch_mids()`` is a separate task: it polls ``allMids`` into ``last_prices`` (only the feed's symbols) and
-    ``last_prices_ms``, for the dashboard and the PCS price.
+    ``last_prices_ms``, and hands each poll to a ``MidsSink`` (the dashboard's price monitor).
     """
 
     source: MarketSource = "hyperliquid"
@@ -99,20 +99,36 @@ class HyperliquidFeed:
             # so a quiet market cannot stall the feed, and never go back (close times must only increase).
             self._last_close_ms = max(self._last_close_ms, self._latest_close_at_or_before(now - self.settle_ms))
 
-    async def watch_mids(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Poll ``allMids`` every ``mids_interval_s`` (on a fixed schedule, so a slow answer does not add drift).
-        An ``InfoError`` propagates: the supervisor restarts the task, and ``last_prices_ms`` shows the staleness."""
+    async def watch_mids(
+        self, sink: MidsSink, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Poll ``allMids`` every ``mids_interval_s`` (on a fixed schedule, so a slow answer does not add drift) and
+        hand ``sink`` each poll's mids. A failed poll (an ``InfoError``, once the client's retries are spent, or an
+        answer without any of the feed's symbols) goes to ``sink.failed``; ``last_prices`` keeps the last good
+        prices and ``last_prices_ms`` their time, and the next poll is tried on schedule."""
         task_status.started()
         next_poll = trio.current_time()
         while True:
-            mids = await self.info.all_mids()
-            self.last_prices = {symbol: mids[symbol] for symbol in self.symbols if symbol in mids}
-            self.last_prices_ms = self._clock.now_ms()
-            missing = [symbol for symbol in self.symbols if symbol not in mids]
-            if missing:
-                logger.warning("allMids has no price for %s", ", ".join(missing))
+            try:
+                mids = await self.info.all_mids()
+            except InfoError as exc:
+                sink.failed(str(exc))
+            else:
+                self._took(mids, sink)
             next_poll = max(next_poll + self.mids_interval_s, trio.current_time())
             await trio.sleep_until(next_poll)
+
+    def _took(self, mids: Mapping[str, float], sink: MidsSink) -> None:
+        prices = {symbol: mids[symbol] for symbol in self.symbols if symbol in mids}
+        missing = [symbol for symbol in self.symbols if symbol not in mids]
+        if not prices:
+            sink.failed(f"allMids has no price for {', '.join(missing)}")
+            return
+        if missing:
+            logger.warning("allMids has no price for %s", ", ".join(missing))
+        self.last_prices = prices
+        self.last_prices_ms = self._clock.now_ms()
+        sink.publish(Mids(ts=self.last_prices_ms, source=self.source, prices=prices))
 
     async def _history(self) -> list[CloseBatch]:
         now = self._clock.now_ms()

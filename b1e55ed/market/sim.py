@@ -26,7 +26,7 @@ import trio
 
 from b1e55ed.clock import Clock
 from b1e55ed.market.bars import BarArrays
-from b1e55ed.market.feed import CloseBatch
+from b1e55ed.market.feed import CloseBatch, Mids, MidsSink
 from b1e55ed.messages import Bar, MarketSource
 
 YEAR_MS: Final = 365 * 86_400_000
@@ -34,6 +34,7 @@ HOUR_MS: Final = 3_600_000
 DEFAULT_START_PRICE: Final = 100.0
 DEFAULT_START_PRICES: Final[Mapping[str, float]] = MappingProxyType({"BTC": 40_000.0, "ETH": 2_500.0, "SOL": 100.0})
 _MARKET_STREAM: Final = 0x6D61726B6574  # "market": the shared factor's stream key
+_MIDS_STREAM: Final = 0x6D696473  # "mids": the simulated mid prices' stream key
 _CHUNK: Final = 256
 
 Floats = npt.NDArray[np.float64]
@@ -197,6 +198,7 @@ class SimFeed:
     ``pace="max"`` yields bars as fast as the consumer takes them, timed from the market's ``start_ms``.
     ``pace="wall"`` yields each bar when it closes in real time: bars are timed from the clock's time when the
     feed is made, rounded down to the timeframe. ``bars`` limits how many bars are yielded (None: never ends).
+    At wall pace it is also a ``PricePoller``: ``watch_mids`` offers simulated mid prices between closes.
     """
 
     source: MarketSource = "simulated"
@@ -207,6 +209,7 @@ class SimFeed:
         bars: int | None = None,
         pace: Literal["max", "wall"] = "max",
         clock: Clock | None = None,
+        mids_interval_s: float = 5.0,
     ) -> None:
         if pace == "wall" and clock is None:
             raise ValueError("a wall-paced sim feed needs a clock")
@@ -216,7 +219,9 @@ class SimFeed:
         self.clock = clock
         tf = market.timeframe_ms
         self.start_ms = clock.now_ms() // tf * tf if pace == "wall" and clock is not None else market.start_ms
+        self.mids_interval_s = mids_interval_s
         self._paths = market.paths()
+        self._latest: dict[str, tuple[int, float]] = {}  # symbol → (close time, close) of its latest bar yielded
         self._history_taken = False
         self._started = False
 
@@ -225,7 +230,10 @@ class SimFeed:
         if self._started or self._history_taken:
             raise RuntimeError("history() must be called once, before closes()")
         self._history_taken = True
-        return self._paths.next(n, self.start_ms - n * self.market.timeframe_ms)
+        history = self._paths.next(n, self.start_ms - n * self.market.timeframe_ms)
+        if n:
+            self._latest = {symbol: (self.start_ms, float(bars.close[-1])) for symbol, bars in history.items()}
+        return history
 
     async def closes(self) -> AsyncIterator[CloseBatch]:
         if self._started:
@@ -244,6 +252,38 @@ class SimFeed:
                     await trio.sleep_until(started + (close_ts - start_clock) / 1000)
                 else:
                     await trio.lowlevel.checkpoint()
-                yield CloseBatch(close_ts, {symbol: rows[j][i] for j, symbol in enumerate(symbols)})
+                batch = CloseBatch(close_ts, {symbol: rows[j][i] for j, symbol in enumerate(symbols)})
+                self._latest.update({symbol: (close_ts, bar.close) for symbol, bar in batch.bars.items()})
+                yield batch
             next_open += count * tf
             emitted += count
+
+    async def watch_mids(self, sink: MidsSink) -> None:
+        """Simulated mid prices every ``mids_interval_s``, labelled ``simulated``, so the price monitor can be seen
+        and tested without a venue. Each symbol's mid is a random walk from its latest close, starting again at
+        every close, in steps of the model's annual volatility scaled to the interval; it knows nothing of the next
+        bar. The steps are a function of the seed, the symbol and the close time. At full speed there is no time to
+        poll in, and it returns at once."""
+        if self.pace != "wall" or self.clock is None:
+            return
+        step_sd = self.market.params.annual_vol * math.sqrt(self.mids_interval_s * 1000 / YEAR_MS)
+        walks: dict[str, tuple[int, np.random.Generator, float]] = {}  # symbol → (close time, steps, log level)
+        next_poll = trio.current_time()
+        while True:
+            prices: dict[str, float] = {}
+            for symbol in self.market.symbols:
+                if symbol not in self._latest:
+                    continue
+                close_ts, close = self._latest[symbol]
+                walk = walks.get(symbol)
+                if walk is None or walk[0] != close_ts:
+                    (steps,) = _generators(self.market.seed, _MIDS_STREAM ^ _stream_key(symbol) ^ close_ts, 1)
+                    walk = (close_ts, steps, 0.0)
+                _, steps, level = walk
+                level += step_sd * float(steps.standard_normal())
+                walks[symbol] = (close_ts, steps, level)
+                prices[symbol] = close * math.exp(level)
+            if prices:
+                sink.publish(Mids(ts=self.clock.now_ms(), source=self.source, prices=prices))
+            next_poll = max(next_poll + self.mids_interval_s, trio.current_time())
+            await trio.sleep_until(next_poll)

@@ -7,7 +7,8 @@ them (hyperliquid.gitbook.io, "Info endpoint"): prices and sizes as decimal stri
 and a body it cannot read answered with 422 and Hyperliquid's text. It counts requests and the weight the real
 server would charge (taking the documented "per 60 candles" and "per 20 items" steps as ``len // 60`` and
 ``len // 20``), and can be told to fail the next requests: an HTTP status (429 with ``Retry-After``, 5xx), a body of our
-choosing, one that is not JSON, a connection that cannot be made, or one that never answers.
+choosing, one that is not JSON, a connection that cannot be made, or one that never answers; ``failing`` makes every
+request of one type fail so, until it is removed.
 
 Meant to grow into a loopback mock exchange: add a request type by adding an entry to ``answers``.
 """
@@ -102,6 +103,7 @@ class FakeHyperliquidInfo:
         self.requests: list[dict[str, Any]] = []
         self.weight_charged = 0
         self._faults: deque[Fault] = deque()
+        self.failing: dict[str, Fault] = {}  # request type → how every request of it fails, until removed
         # request type → answer; a mock exchange adds its own (clearinghouseState, openOrders, orderStatus, ...)
         self.answers: dict[Any, Callable[[dict[str, Any]], httpx.Response]] = {
             "allMids": self._all_mids,
@@ -199,22 +201,26 @@ class FakeHyperliquidInfo:
         except ValueError:
             return httpx.Response(422, text=DESERIALIZE_ERROR)
         self.requests.append(body if isinstance(body, dict) else {"type": None, "body": body})
-        if self._faults:
-            fault = self._faults.popleft()
-            if fault.kind == "unreachable":
-                raise httpx.ConnectError("[Errno -3] Temporary failure in name resolution", request=request)
-            if fault.kind == "hang":
-                await trio.sleep_forever()
-            if fault.kind == "malformed":
-                return httpx.Response(200, text="<html><body>502 Bad Gateway</body></html>")
-            if fault.kind == "body":
-                return httpx.Response(fault.status, text=fault.text)
-            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-            return httpx.Response(fault.status, headers=headers, text=f"fault injected: HTTP {fault.status}")
+        failing = self.failing.get(str(body.get("type"))) if isinstance(body, dict) else None
+        if self._faults or failing is not None:
+            return await self._fail(self._faults.popleft() if self._faults else failing, request)
         answer = self.answers.get(body.get("type")) if isinstance(body, dict) else None
         if answer is None:
             return httpx.Response(422, text=DESERIALIZE_ERROR)
         return answer(body)
+
+    async def _fail(self, fault: Fault | None, request: httpx.Request) -> httpx.Response:
+        assert fault is not None
+        if fault.kind == "unreachable":
+            raise httpx.ConnectError("[Errno -3] Temporary failure in name resolution", request=request)
+        if fault.kind == "hang":
+            await trio.sleep_forever()
+        if fault.kind == "malformed":
+            return httpx.Response(200, text="<html><body>502 Bad Gateway</body></html>")
+        if fault.kind == "body":
+            return httpx.Response(fault.status, text=fault.text)
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+        return httpx.Response(fault.status, headers=headers, text=f"fault injected: HTTP {fault.status}")
 
     def _all_mids(self, body: dict[str, Any]) -> httpx.Response:
         self.weight_charged += 2

@@ -20,7 +20,7 @@ from b1e55ed.hyperliquid.info import (
     InfoUnavailable,
     candle_snapshot_weight,
 )
-from b1e55ed.market.feed import CloseBatch, Feed
+from b1e55ed.market.feed import CloseBatch, Feed, Mids
 from b1e55ed.market.hyperliquid import HyperliquidFeed, reachable
 from b1e55ed.ratelimit import WeightBudget
 from tests.fakes.hyperliquid_info import FakeHyperliquidInfo, Fault, TrioClock, make_bars
@@ -342,14 +342,29 @@ async def test_closes_called_again_resumes_without_repeating_history(autojump_cl
     assert caught_up == [ALIGNED + HOUR, ALIGNED + 2 * HOUR, ALIGNED + 3 * HOUR]
 
 
+class Sink:
+    """A ``MidsSink`` that keeps what it is handed."""
+
+    def __init__(self) -> None:
+        self.published: list[Mids] = []
+        self.failures: list[str] = []
+
+    def publish(self, mids: Mids) -> None:
+        self.published.append(mids)
+
+    def failed(self, error: str) -> None:
+        self.failures.append(error)
+
+
 async def test_watch_mids_polls_on_schedule(autojump_clock: trio.testing.MockClock) -> None:
     clock = TrioClock(ALIGNED)
     fake = FakeHyperliquidInfo()
     fake.set_mids({"BTC": 65000.0, "ETH": 3000.0, "DOGE": 0.1})
+    sink = Sink()
     async with client_for(fake) as info:
         feed = HyperliquidFeed(info, ["BTC", "ETH"], "1h", clock)
         async with trio.open_nursery() as nursery:
-            await nursery.start(feed.watch_mids)
+            await nursery.start(feed.watch_mids, sink)
             await trio.sleep(0.5)
             assert feed.last_prices == {"BTC": 65000.0, "ETH": 3000.0}
             assert feed.last_prices_ms == ALIGNED
@@ -359,6 +374,48 @@ async def test_watch_mids_polls_on_schedule(autojump_clock: trio.testing.MockClo
     assert feed.last_prices == {"BTC": 66000.0, "ETH": 3000.0}
     assert fake.count("allMids") == 5  # t = 0, 5, 10, 15, 20 s
     assert feed.last_prices_ms == ALIGNED + 20_000
+    assert [mids.ts for mids in sink.published] == [ALIGNED + 5_000 * poll for poll in range(5)]
+    assert sink.published[0] == Mids(ts=ALIGNED, source="hyperliquid", prices={"BTC": 65000.0, "ETH": 3000.0})
+    assert sink.published[-1].prices == {"BTC": 66000.0, "ETH": 3000.0}
+    assert sink.failures == []
+
+
+async def test_a_failed_poll_is_reported_and_the_next_one_is_tried_on_schedule(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    clock = TrioClock(ALIGNED)
+    fake = FakeHyperliquidInfo()
+    fake.set_mids({"BTC": 65000.0})
+    fake.failing["allMids"] = Fault.http(503)
+    sink = Sink()
+    async with client_for(fake, max_retries=0) as info:
+        feed = HyperliquidFeed(info, ["BTC"], "1h", clock)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(feed.watch_mids, sink)
+            await trio.sleep(12)  # polls at 0, 5 and 10 s fail
+            del fake.failing["allMids"]
+            await trio.sleep(5)  # the poll at 15 s answers
+            nursery.cancel_scope.cancel()
+    assert len(sink.failures) == 3
+    assert "allMids" in sink.failures[0]
+    assert "503" in sink.failures[0]
+    assert [mids.ts for mids in sink.published] == [ALIGNED + 15_000]
+    assert feed.last_prices == {"BTC": 65000.0}
+
+
+async def test_an_answer_without_any_of_the_feeds_symbols_is_a_failed_poll(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = FakeHyperliquidInfo()
+    fake.set_mids({"DOGE": 0.1})
+    sink = Sink()
+    async with client_for(fake) as info:
+        feed = HyperliquidFeed(info, ["BTC", "ETH"], "1h", TrioClock(ALIGNED))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(feed.watch_mids, sink)
+            nursery.cancel_scope.cancel()
+    assert sink.failures == ["allMids has no price for BTC, ETH"]
+    assert sink.published == []
 
 
 async def test_the_feed_refuses_a_timeframe_hyperliquid_lacks() -> None:
