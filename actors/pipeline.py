@@ -188,6 +188,7 @@ class TradingPipeline:
             next_cycle=lambda: brain.next_cycle_ms,
             metrics=metrics,
             busy=lambda: brain.cycle > self.barrier.settled,
+            prices=prices,
         )
         if config.api.enabled:  # first: a bad API address stops the process before the first cycle can trade
             stages.insert(0, api_actor(api))

@@ -50,7 +50,7 @@ def create_app(ctx: ApiContext) -> Starlette:
     async def openapi(request: Request) -> Response:
         return Json(schema)
 
-    fanout = Fanout(ctx.hub, ctx.metrics, busy=ctx.trading_busy)
+    fanout = Fanout(ctx.hub, ctx.metrics, busy=ctx.trading_busy, prices=ctx.prices)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from b1e55ed.errors import ScanRefused
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.store import EventStore
 from b1e55ed.health import HealthRegistry
+from b1e55ed.market.mids import PriceBoard
 from b1e55ed.messages import TradingStateName
 from b1e55ed.tradingstate import TradingGate
 
@@ -48,3 +49,5 @@ class ApiContext:
     sse_heartbeat_s: float = 15.0
     trading_busy: Callable[[], bool] = lambda: False
     """True while a cycle runs: the SSE fan-out waits, so streams never compete with a cycle for the loop."""
+    prices: PriceBoard | None = None
+    """The live price monitor (mid prices for the dashboard and ``price`` frames); None when nothing polls."""

@@ -49,6 +49,7 @@ SCHEMAS: dict[str, Schema] = {
             "cycle": OPT_INTEGER,
         }
     ),
+    "MidPrices": obj({"ts": INTEGER, "source": STRING, "prices": {"type": "object", "additionalProperties": NUMBER}}),
     "Position": obj(
         {
             "position_id": STRING,
@@ -325,7 +326,9 @@ def openapi_schema(*, secured: bool) -> Schema:
             {"description": "OK", "content": {"text/plain": {"schema": STRING}}},
         ),
         "/stream": _get(
-            "Server-Sent Events: " + ", ".join(EVENT_TYPES) + ". `id` is the event's seq.",
+            "Server-Sent Events: " + ", ".join(EVENT_TYPES) + " (the default), each a committed event whose `id` is "
+            "its seq; and `price` when asked for in `types`: the live mid prices (a `MidPrices`), once per poll "
+            "(every 5 s), with no `id`, never in the log.",
             {"description": "an endless event stream", "content": {"text/event-stream": {"schema": STRING}}},
             [
                 {"name": "types", "in": "query", "schema": {"type": "string", "pattern": TYPES_PATTERN}},

@@ -2,7 +2,10 @@
 
 Each frame's ``id`` is the event's ``seq``, its ``event`` one of ``EVENT_TYPES``, its ``data`` the event's JSON
 with ``seq`` added. A client that reconnects with ``Last-Event-ID`` first gets what it missed, read from the log,
-then the live stream, with no gap and no repeat. A client that falls behind is dropped (``fanout``), so a slow
+then the live stream, with no gap and no repeat. A client that asks for ``price`` in ``types`` also gets the price
+monitor's mid prices, one frame per poll, with no ``id`` and nothing to resume: they are not events. The default,
+with no ``types``, is every event type and not ``price``, so a consumer that reads every frame as a log event
+(``id`` and ``seq`` included) keeps working. A client that falls behind is dropped (``fanout``), so a slow
 client never slows trading. A comment line every ``heartbeat_s`` keeps proxies from closing an idle stream.
 """
 
@@ -21,13 +24,13 @@ from starlette.routing import BaseRoute, Route
 from b1e55ed.api.context import ApiContext
 from b1e55ed.api.errors import ApiError
 from b1e55ed.api.fanout import EVENT_TYPES as EVENT_TYPES  # re-exported: the dashboard names the types
-from b1e55ed.api.fanout import TYPE_OF_KIND, Fanout, StreamEnded, frame
+from b1e55ed.api.fanout import STREAM_TYPES, TYPE_OF_KIND, Delivery, Fanout, StreamEnded, frame
 from b1e55ed.eventlog.chain import Record
 
 BACKFILL_PAGE = 500
 RETRY_MS = 1000
 LAST_EVENT_ID = re.compile(r"^[0-9]{1,15}$")
-TYPES_PATTERN = "^({0})(,({0}))*$".format("|".join(EVENT_TYPES))
+TYPES_PATTERN = "^({0})(,({0}))*$".format("|".join(STREAM_TYPES))
 
 
 def frames(records: Iterable[Record], types: frozenset[str]) -> bytes:
@@ -44,8 +47,8 @@ def _types(request: Request) -> frozenset[str]:
     if not raw:
         return frozenset(EVENT_TYPES)
     wanted = frozenset(raw.split(","))
-    if not wanted <= set(EVENT_TYPES):
-        raise ApiError(400, f"`types` must be a comma-separated list of {', '.join(EVENT_TYPES)}", "types")
+    if not wanted <= set(STREAM_TYPES):
+        raise ApiError(400, f"`types` must be a comma-separated list of {', '.join(STREAM_TYPES)}", "types")
     return wanted
 
 
@@ -110,7 +113,7 @@ async def _events(
                 if chunk := frames(records, client.types):
                     yield chunk
         while True:
-            pending: list[tuple[int, bytes]] | None = None
+            pending: Delivery | None = None
             with trio.move_on_after(ctx.sse_heartbeat_s):
                 try:
                     pending = await client.take()
@@ -119,9 +122,12 @@ async def _events(
             if pending is None:
                 yield b": heartbeat\n\n"
                 continue
-            fresh = [data for seq, data in pending if seq > sent]
+            fresh = [data for seq, data in pending.frames if seq > sent]
             if fresh:
-                sent = pending[-1][0]
+                sent = pending.frames[-1][0]
+            if pending.price is not None:
+                fresh.append(pending.price)
+            if fresh:
                 yield b"".join(fresh)
     finally:
         fanout.unregister(client)

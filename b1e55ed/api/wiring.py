@@ -10,6 +10,7 @@ from b1e55ed.api.context import ApiContext
 from b1e55ed.api.control import gate_control
 from b1e55ed.api.metrics import ApiMetrics
 from b1e55ed.api.queries import ReadModel
+from b1e55ed.market.mids import PriceBoard
 from b1e55ed.runtime import Runtime, Supervised
 
 
@@ -22,9 +23,10 @@ def api_context(
     next_cycle: Callable[[], int | None] = lambda: None,
     metrics: ApiMetrics | None = None,
     busy: Callable[[], bool] = lambda: False,
+    prices: PriceBoard | None = None,
 ) -> ApiContext:
     """``run_cycle`` starts a cycle now and returns its number once settled (the brain's ``scan``); ``busy``
-    says whether a cycle is running."""
+    says whether a cycle is running; ``prices`` is the live price monitor, when the brain has one."""
     config, log = runtime.config, runtime.log
     read = ReadModel(
         log.store,
@@ -49,6 +51,7 @@ def api_context(
         killswitch=gate_control(runtime.gate, log, runtime.clock),
         metrics=metrics or ApiMetrics(),
         trading_busy=busy,
+        prices=prices,
     )
     if run_cycle is not None:
 

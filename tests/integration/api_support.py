@@ -15,6 +15,7 @@ from b1e55ed.api.server import free_port
 from b1e55ed.api.wiring import api_actor, api_context
 from b1e55ed.clock import ManualClock
 from b1e55ed.config import Config, load_config
+from b1e55ed.market.mids import PriceBoard
 from b1e55ed.messages import (
     Check,
     CycleSettled,
@@ -200,14 +201,20 @@ class Served:
 
 @asynccontextmanager
 async def served(
-    tmp_path: Path, config: Config | None = None, *, cycles: int = 2, heartbeat_s: float = 15.0
+    tmp_path: Path,
+    config: Config | None = None,
+    *,
+    cycles: int = 2,
+    heartbeat_s: float = 15.0,
+    prices: PriceBoard | None = None,
 ) -> AsyncIterator[Served]:
-    """A runtime whose only stage is the API, its log seeded with ``cycles`` cycles (the first one closes)."""
+    """A runtime whose only stage is the API, its log seeded with ``cycles`` cycles (the first one closes);
+    ``prices`` is the price monitor whose mids the API serves."""
     config = config or api_config()
     runtime = Runtime(config, db_path=tmp_path / "brain.db", clock=ManualClock(T0))
 
     def stages(rt: Runtime) -> list[Supervised]:
-        ctx = api_context(rt, strategies=STRATEGIES, producers=PRODUCERS)
+        ctx = api_context(rt, strategies=STRATEGIES, producers=PRODUCERS, prices=prices)
         ctx.sse_heartbeat_s = heartbeat_s
         return [api_actor(ctx)]
 

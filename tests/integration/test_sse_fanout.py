@@ -35,7 +35,7 @@ def alert(i: int) -> Alert:
 async def take_now(client: SseClient) -> list[int] | None:
     """What the client would get without waiting, or None if it has not been woken."""
     with trio.move_on_after(0.001):
-        return [seq for seq, _ in await client.take()]
+        return [seq for seq, _ in (await client.take()).frames]
     return None
 
 
@@ -66,7 +66,7 @@ async def test_a_cycle_that_never_settles_is_held_only_hold_s(autojump_clock: tr
         client = fanout.register(ALL)
         hub.publish_many(records([tick(1), alert(1)]))
         started = trio.current_time()
-        assert [seq for seq, _ in await client.take()] == [1, 2]
+        assert [seq for seq, _ in (await client.take()).frames] == [1, 2]
         assert trio.current_time() - started >= 0.5
         nursery.cancel_scope.cancel()
 
@@ -97,9 +97,9 @@ async def test_a_client_that_falls_behind_is_dropped(autojump_clock: trio.testin
         reading = fanout.register(ALL)
         story = records([alert(i) for i in range(5)])
         hub.publish_many(story[:2])
-        assert [seq for seq, _ in await reading.take()] == [1, 2]
+        assert [seq for seq, _ in (await reading.take()).frames] == [1, 2]
         hub.publish_many(story[2:])
-        assert [seq for seq, _ in await reading.take()] == [3, 4, 5]
+        assert [seq for seq, _ in (await reading.take()).frames] == [3, 4, 5]
         with pytest.raises(StreamEnded):  # it resumes from the log, with its Last-Event-ID
             await slow.take()
         assert slow.dropped
