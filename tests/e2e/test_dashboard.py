@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -255,6 +256,26 @@ def test_a_scan_arrives_over_sse_and_refreshes_the_panels(page: tuple[Page, Cons
     assert (
         tab.locator("#feed-last").inner_text().startswith(("signal", "decision", "order", "fill", "position", "cycle"))
     )
+    assert console.errors == []
+
+
+@pytest.mark.slow
+def test_the_price_monitor_shows_simulated_mids_updating_over_sse(page: tuple[Page, Console]) -> None:
+    tab, console = page
+    btc = tab.locator('#prices li[data-symbol="BTC"]')
+    tab.wait_for_function("() => window.b1e55ed.priceFrames >= 1", timeout=15_000)  # polled every 5 s
+    first = (btc.locator("[data-price]").get_attribute("data-mid"), btc.locator("[data-price]").inner_text())
+    frames = tab.evaluate("() => window.b1e55ed.priceFrames")
+    tab.wait_for_function("(n) => window.b1e55ed.priceFrames > n", arg=frames, timeout=15_000)
+    second = (btc.locator("[data-price]").get_attribute("data-mid"), btc.locator("[data-price]").inner_text())
+    assert first[0]
+    assert second[0]
+    assert first[0] != second[0], "the mid did not move between two polls"
+    assert first[1] != second[1]
+    assert re.fullmatch(r"[0-9]{1,3}(,[0-9]{3})*\.[0-9]{2}", second[1]), second[1]  # as the server writes it
+    assert re.fullmatch(r"mid \d\d:\d\d:\d\d · close [0-9,.]+", btc.locator("[data-quote]").inner_text())
+    assert tab.locator("#prices-note").text_content() == "live mids · last close per cycle"
+    assert tab.locator("#simulated").is_visible()  # simulated mids, labelled as such
     assert console.errors == []
 
 

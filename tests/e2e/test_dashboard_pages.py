@@ -15,7 +15,9 @@ from b1e55ed.api.app import create_app
 from b1e55ed.api.dashboard.panels import PANELS, SYNC_PANELS
 from b1e55ed.api.security import SESSION_COOKIE, session_value
 from b1e55ed.config import Secret
-from tests.e2e.desk import PRODUCERS, desk_context, filled_store
+from b1e55ed.market.feed import Mids
+from b1e55ed.market.mids import PriceBoard
+from tests.e2e.desk import HOUR_MS, PRODUCERS, START_MS, desk_context, filled_store
 
 BASE_URL = "http://127.0.0.1"
 
@@ -42,6 +44,33 @@ async def test_page_renders_every_panel_with_data_and_local_assets_only() -> Non
     assert "99,328.00" in html  # BTC's last close (cycle 6), in the price monitor and the marks
     assert len(rows(html, "data-decision")) == 12
     assert not re.search(r'(src|href)="(https?:)?//', html), "every asset must be served locally"
+
+
+async def test_the_price_monitor_shows_the_latest_mid_over_the_last_close_and_the_close_without_one() -> None:
+    store = await filled_store()
+    ctx = desk_context(store)
+    ctx.prices = PriceBoard(ctx.health)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ctx)), base_url=BASE_URL) as http:
+        closes = (await http.get("/ui/prices")).text
+        page = (await http.get("/")).text
+        polled = START_MS + 7 * HOUR_MS + 5_000
+        ctx.prices.publish(Mids(ts=polled, source="simulated", prices={"BTC": 99_412.5, "ETH": 3_500.0}))
+        mids = (await http.get("/ui/prices")).text
+        live_page = (await http.get("/")).text
+    assert "99,328.00" in closes  # BTC's last close (cycle 6)
+    assert "data-mid=" in closes
+    assert "mid " not in closes
+    assert ">last close per cycle<" in page
+    btc = mids[mids.index('data-symbol="BTC"') : mids.index('data-symbol="ETH"')]
+    assert 'data-mid="99412.5"' in btc
+    assert ">99,412.50<" in btc  # the mid is the big number
+    assert "mid 07:00:05 · close 99,328.00" in btc  # when it was polled, and the last close
+    sol = mids[mids.index('data-symbol="SOL"') :]
+    assert 'data-mid=""' in sol  # no mid for SOL in that poll: its last close stays
+    assert "live mids · last close per cycle" in live_page
+    stream = re.search(r'sse-connect="/stream\?types=([a-z,]+)"', page)
+    assert stream is not None
+    assert "price" in stream.group(1).split(",")  # the page asks for the mids
 
 
 async def test_each_panel_fragment_renders_alone() -> None:

@@ -47,7 +47,14 @@ def signal_filter(ctx: ApiContext, params: Mapping[str, str]) -> dict[str, str]:
 
 
 async def load_prices(ctx: ApiContext, params: Mapping[str, str]) -> dict[str, Any]:
-    return {"prices": await ctx.read.prices()}
+    """Each symbol's last close per cycle (``price``, ``change_pct``, ``ts``) and, while the price monitor has
+    one, its latest polled ``mid`` (else None); a symbol with a mid and no cycle yet has no close."""
+    mids = ctx.prices.latest if ctx.prices is not None else None
+    rows = {row["symbol"]: {**row, "mid": None} for row in await ctx.read.prices()}
+    for symbol, mid in (mids.prices if mids is not None else {}).items():
+        no_close = {"symbol": symbol, "price": None, "change_pct": None, "ts": None}
+        rows.setdefault(symbol, no_close)["mid"] = mid
+    return {"prices": [rows[symbol] for symbol in sorted(rows)], "mids": mids}
 
 
 async def load_signals(ctx: ApiContext, params: Mapping[str, str]) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from b1e55ed.api.context import ApiContext
 from b1e55ed.api.dashboard.format import FILTERS
 from b1e55ed.api.dashboard.panels import PANELS, SYNC_PANELS, SYNC_TYPES, load_panels, producer_names
 from b1e55ed.api.errors import ApiError
+from b1e55ed.api.fanout import STREAM_TYPES
 from b1e55ed.api.security import SESSION_COOKIE, session_value
-from b1e55ed.api.sse import EVENT_TYPES
 from b1e55ed.config import Secret
 from b1e55ed.messages import CycleStarted
 
@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
 FAVICON = STATIC_DIR / "favicon.svg"
-STREAM_URL = "/stream?types=" + ",".join(EVENT_TYPES)
+STREAM_URL = "/stream?types=" + ",".join(STREAM_TYPES)  # every event, and the live mid prices
 
 
 def build_templates() -> Jinja2Templates:

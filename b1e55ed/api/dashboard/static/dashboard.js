@@ -1,9 +1,9 @@
-// The dashboard's own script: a JSON body encoding for htmx, the live-feed indicator, update timings, the clock
-// and the token prompt. No framework; htmx and its SSE extension do the rest.
+// The dashboard's own script: a JSON body encoding for htmx, the live-feed indicator, the live mid prices, update
+// timings, the clock and the token prompt. No framework; htmx and its SSE extension do the rest.
 (function () {
   "use strict";
 
-  const live = (window.b1e55ed = { lastMessage: {}, messages: 0, updates: [], lastSeq: null });
+  const live = (window.b1e55ed = { lastMessage: {}, messages: 0, updates: [], lastSeq: null, priceFrames: 0 });
 
   // POST /killswitch reads a JSON object, not a form.
   htmx.defineExtension("json-body", {
@@ -26,13 +26,45 @@
       { live: "bg-crt-green shadow-[0_0_6px_#5cff8a]", lost: "bg-crt-amber", connecting: "bg-shell-400" }[state];
   }
 
+  // As the server's `price` filter writes a price: 97,412.50, 3.4210, 0.0012345.
+  function formatPrice(value) {
+    const magnitude = Math.abs(value);
+    if (magnitude >= 1000) return value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    if (magnitude >= 1) return value.toLocaleString("en-US", { minimumFractionDigits: 4, maximumFractionDigits: 4 });
+    return String(Number(value.toPrecision(6)));
+  }
+
+  // A `price` frame (the price monitor's poll; not a log event, so it has no seq): each symbol's big number
+  // becomes its mid, and the line under it says when it was polled and the last close.
+  function showMids(mids) {
+    const polled = new Date(mids.ts).toISOString().slice(11, 19);
+    Object.keys(mids.prices).forEach(function (symbol) {
+      const row = document.querySelector('#prices li[data-symbol="' + CSS.escape(symbol) + '"]');
+      if (!row) return;
+      const mid = mids.prices[symbol];
+      const shown = row.querySelector("[data-price]");
+      shown.textContent = formatPrice(mid);
+      shown.dataset.mid = String(mid);
+      const close = row.dataset.close ? " · close " + formatPrice(Number(row.dataset.close)) : "";
+      row.querySelector("[data-quote]").textContent = "mid " + polled + close;
+    });
+    const note = document.getElementById("prices-note");
+    if (note) note.textContent = "live mids · last close per cycle";
+    live.priceFrames += 1;
+  }
+
   // Wrap the SSE extension's EventSource so every message is seen once, whichever panel it refreshes.
   htmx.createEventSource = function (url) {
     const source = new EventSource(url);
     const types = (new URL(url, window.location.href).searchParams.get("types") || "").split(",");
     source.addEventListener("open", function () { setFeed("live", "live"); });
     source.addEventListener("error", function () { setFeed("lost", "reconnecting"); });
+    source.addEventListener("price", function (event) {
+      live.lastMessage.price = performance.now();
+      showMids(JSON.parse(event.data));
+    });
     types.forEach(function (type) {
+      if (type === "price") return;
       source.addEventListener(type, function (event) {
         live.lastMessage[type] = performance.now();
         live.messages += 1;
