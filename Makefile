@@ -9,7 +9,7 @@ TAILWIND := npx --yes tailwindcss@3.4.19
 DASHBOARD := b1e55ed/api/dashboard
 SECRET_PATTERN := (sk-[a-zA-Z0-9]{20,}|xai-[a-zA-Z0-9]{20,}|apify_api_[a-zA-Z0-9]{20,}|0x[0-9a-fA-F]{64})
 
-.PHONY: install run test test-fast lint typecheck secrets pytest browser css bench clean
+.PHONY: install run test test-fast lint typecheck secrets pytest browser css bench service clean
 
 install: $(STAMP)
 
@@ -53,6 +53,25 @@ css:
 
 bench: install
 	for script in eventlog cycle replay indicators collect venue api soak karma sweep load growth; do $(BIN)/python bench/$$script.py --quick || exit 1; done
+
+# The systemd units (config/*.service, *.timer) with this checkout's path and user: printed, or with INSTALL=1
+# written to /etc/systemd/system and enabled (the brain, and the daily collection timer).
+UNITS := b1e55ed.service b1e55ed-collect.service b1e55ed-collect.timer
+SERVICE_USER ?= $(shell id -un)
+service:
+	@for unit in $(UNITS); do \
+		if [ -n "$(INSTALL)" ]; then \
+			sed -e 's|@ROOT@|$(CURDIR)|g' -e 's|@USER@|$(SERVICE_USER)|g' config/$$unit | $(SUDO) tee /etc/systemd/system/$$unit >/dev/null || exit 1; \
+			echo "installed /etc/systemd/system/$$unit"; \
+		else \
+			echo "# --- /etc/systemd/system/$$unit"; \
+			sed -e 's|@ROOT@|$(CURDIR)|g' -e 's|@USER@|$(SERVICE_USER)|g' config/$$unit; \
+		fi; \
+	done
+	@if [ -n "$(INSTALL)" ]; then \
+		mkdir -p data logs && $(SUDO) systemctl daemon-reload && $(SUDO) systemctl enable --now b1e55ed-collect.timer && \
+		echo "enabled b1e55ed-collect.timer; start the brain with: sudo systemctl enable --now b1e55ed"; \
+	fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

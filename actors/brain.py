@@ -65,7 +65,9 @@ class Brain:
         stall_timeout_s: float = 60.0,
         on_cycle_time: Callable[[float], None] | None = None,
         prices: PriceBoard | None = None,
+        on_progress: Callable[[], None] | None = None,
     ) -> None:
+        """``on_progress``: called at each live look at the market, the sign of life systemd's watchdog waits for."""
         self._open_feed = open_feed
         self._market = market
         self._window = window
@@ -81,6 +83,7 @@ class Brain:
         self._stall_timeout_s = stall_timeout_s
         self._on_cycle_time = on_cycle_time
         self._prices = prices
+        self._on_progress = on_progress
         self.cycle = 0
         self.next_cycle_ms: int | None = None
         self._wake = trio.Event()
@@ -167,6 +170,8 @@ class Brain:
         scan = False
         while True:
             self._wake = trio.Event()  # a scan asked for while this cycle runs starts the next one at once
+            if self._on_progress is not None:
+                self._on_progress()
             as_of = self._clock.now_ms()
             latest = self._latest_closes(as_of)
             if seen is None and resume_as_of and latest:  # resumed: what the last settled cycle saw is not new

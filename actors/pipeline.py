@@ -175,6 +175,7 @@ class TradingPipeline:
             batch=config.brain.replay_batch if driven and not config.market.speed else 1,
             on_cycle_time=metrics.cycle_timed,
             prices=prices,
+            on_progress=runtime.service.progress,
         )
         stages.append(Supervised("brain", brain, source=True))
         # Off the trading path: it follows the log; at shutdown it catches up, flushes and returns.

@@ -38,6 +38,7 @@ from b1e55ed.eventlog.store import StorageFailed
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.health import HealthRegistry
 from b1e55ed.messages import ActorEscalated, Alert, Event, RuntimeStarted, RuntimeStopped
+from b1e55ed.service import ServiceNotifier
 from b1e55ed.supervisor import Actor, SupervisionEvent, Supervisor
 from b1e55ed.tradingstate import TradingGate
 
@@ -85,6 +86,10 @@ class Runtime:
         self._storage_failure: str | None = None
         self._sqlite_connection = sqlite_connection
         self._stopping = trio.Event()
+        self.service = ServiceNotifier()
+        """What systemd hears (readiness, the watchdog, status, stopping); silent outside systemd."""
+        if self.service.active:
+            self.hub.listen(self.service.on_records)
         self.resources = AsyncExitStack()
         """What the actors share and the runtime closes once they have all ended (an HTTP client, say)."""
 
@@ -109,6 +114,7 @@ class Runtime:
         if self._stop_reason is None:
             self._stop_reason = reason
             logger.info("stopping: %s", reason)
+            self.service.stopping(reason)
         else:
             logger.info("already stopping (%s); shutdown ends within its timeouts", self._stop_reason)
         self._stopping.set()
@@ -118,6 +124,7 @@ class Runtime:
     ) -> None:
         async with trio.open_nursery() as signals:
             await signals.start(self._stop_on_signals)
+            await signals.start(self.service.run)
             store = await SqliteStore.open(
                 self.db_path, max_pages=self.config.eventlog.max_pages, connection=self._sqlite_connection
             )
@@ -160,6 +167,7 @@ class Runtime:
                 (sources if member.source else others).append(scope)
                 await nursery.start(_supervise_in, scope, supervisor, member.name, member.actor)
             task_status.started(self)
+            self.service.actors_started()
             await self._stopping.wait()
             for scope in sources:
                 scope.cancel()
