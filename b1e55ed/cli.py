@@ -111,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"b1e55ed: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        logsetup.close_files()  # a caller in the same process (a test, a benchmark) gets no open file back
 
 
 def _last_seq(db: Path) -> int:

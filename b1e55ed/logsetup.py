@@ -102,3 +102,11 @@ def configure(
         old.close()
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+def close_files() -> None:
+    """Close the log files ``configure`` opened, keeping the console."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, RotatingFileHandler)]:
+        root.removeHandler(handler)
+        handler.close()

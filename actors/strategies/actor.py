@@ -48,8 +48,8 @@ def strategy_actor(
 
     def compute(batch: EnrichedCycles) -> StrategyReports:
         reports = evaluate(batch)
-        if book is None:
-            return reports
+        if book is None or (not book.holds_any and not any(c.direction for r in reports for c in r.candidates)):
+            return reports  # nothing open, nothing opening: no outcome can come of this batch
         # Where and which way the rule fired does not depend on its calibration: score the batch's firings at once.
         cycles = [karma_cycle(cycle.tick, firings(cycle, report)) for cycle, report in zip(batch, reports, strict=True)]
         scorings = book.score(cycles)

@@ -111,6 +111,11 @@ class KarmaBook:
         # that was in force for it.
         self.tables: dict[str, dict[int, float]] = {}
 
+    @property
+    def holds_any(self) -> bool:
+        """Whether any virtual position is still open."""
+        return any(self._open.values())
+
     # -- scoring -----------------------------------------------------------------------------------------------
 
     def score(self, cycles: Sequence[KarmaCycle]) -> list[Scoring]:
@@ -122,7 +127,7 @@ class KarmaBook:
         return scorings
 
     def _score_span(self, cycles: Sequence[KarmaCycle]) -> list[Scoring]:
-        if not any(self._open.values()) and not any(c.openings for c in cycles):
+        if not self.holds_any and not any(c.openings for c in cycles):
             return [Scoring(None, self.tables)] * len(cycles)  # nothing open, nothing opening
         fresh = {
             index: [self._opening(o, cycle.as_of) for o in cycle.openings if _valid(o)]
