@@ -8,12 +8,12 @@ run is recorded, as always.
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import closing
 from pathlib import Path
 from typing import NamedTuple
 
 from b1e55ed.eventlog import codec
+from b1e55ed.eventlog.connect import OPERATIONAL_ERRORS, LogKey, connect
 from b1e55ed.messages import CycleStarted, MarketSource, RuntimeStarted
 
 
@@ -36,16 +36,16 @@ def source_of(market_source: str) -> MarketSource:
     raise ValueError(f"market.source {market_source!r} is not resolved")
 
 
-def recorded_kind(db: Path) -> BookKind | None:
-    """The kind of the book in ``db``: its last cycle's source and the mode of the run it belongs to; None when
-    there is no database or no cycle in it yet."""
+def recorded_kind(db: Path, key: LogKey | None = None) -> BookKind | None:
+    """The kind of the book in ``db`` (``key``: an encrypted one's): its last cycle's source and the mode of the run
+    it belongs to; None when there is no database or no cycle in it yet."""
     if not db.exists():
         return None
-    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+    with closing(connect(db, key)) as conn:
         try:
             cycle = conn.execute("SELECT seq, payload FROM events WHERE kind = 'cycle' ORDER BY seq DESC LIMIT 1")
             last_cycle = cycle.fetchone()
-        except sqlite3.OperationalError:
+        except OPERATIONAL_ERRORS:
             return None  # no events table yet: the store creates it
         if last_cycle is None:
             return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +36,7 @@ from b1e55ed.eventlog import codec
 from b1e55ed.eventlog.backup import backup as backup_log
 from b1e55ed.eventlog.backup import restore as restore_log
 from b1e55ed.eventlog.chain import ChainBroken, Record, Verified
+from b1e55ed.eventlog.connect import LogKey, connect, log_key
 from b1e55ed.eventlog.sqlite_store import WriterLock, open_offline, rebuild_connection
 from b1e55ed.eventlog.store import StorageFailed, StoreError
 from b1e55ed.eventlog.verify import verify_database
@@ -79,26 +79,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     db: Path = getattr(args, "db", None) or Path(config.eventlog.path)
     try:
-        if command == "verify":
-            return verify(db)
-        if command == "rebuild":
-            return rebuild(db)
-        if command == "backup":
-            return said("backed up", backup_log(db, args.dest), args.dest)
-        if command == "restore":
-            return said("restored", restore_log(args.src, db, force=args.force), db)
-        if command == "killswitch":
-            return killswitch(db, args.state)
-        if command == "karma":
-            return karma(config, db, args)
         if command == "collect":
             return run_collect(args, config)
-        if command == "report":
-            return report(db, args.out or db.parent)
-        if command == "backtest":
-            return backtest(config, args)
         if command == "sweep":
             return run_sweep(config, args)
+        key = log_key(config.eventlog.encrypt, config.keys.db_password.reveal())  # every other command opens a log
+        if command == "verify":
+            return verify(db, key)
+        if command == "rebuild":
+            return rebuild(db, key)
+        if command == "backup":
+            return said("backed up", backup_log(db, args.dest, key), args.dest)
+        if command == "restore":
+            return said("restored", restore_log(args.src, db, force=args.force, key=key), db)
+        if command == "killswitch":
+            return killswitch(db, args.state, key)
+        if command == "karma":
+            return karma(config, db, args, key)
+        if command == "report":
+            return report(db, args.out or db.parent, key)
+        if command == "backtest":
+            return backtest(config, args, key)
         try:
             config = run_overrides(config, args)
         except ValueError as exc:
@@ -107,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config.mode == "live" and (problem := live_problem(config, args.config or DEFAULT_CONFIG_PATH)):
             print(f"b1e55ed: cannot trade live: {problem}", file=sys.stderr)
             return EXIT_USAGE
-        return run(config, db)
+        return run(config, db, key)
     except StoreError as exc:
         print(f"b1e55ed: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -115,18 +116,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         logsetup.close_files()  # a caller in the same process (a test, a benchmark) gets no open file back
 
 
-def _last_seq(db: Path) -> int:
+def _last_seq(db: Path, key: LogKey | None) -> int:
     if not db.exists():
         return 0
-    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+    with closing(connect(db, key)) as conn:
         row = conn.execute("SELECT max(seq) FROM events").fetchone()
     return int(row[0] or 0)
 
 
-def _killswitch_change_after(db: Path, seq: int) -> KillSwitchChanged | None:
+def _killswitch_change_after(db: Path, seq: int, key: LogKey | None) -> KillSwitchChanged | None:
     if not db.exists():
         return None
-    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+    with closing(connect(db, key)) as conn:
         row = conn.execute(
             "SELECT payload FROM events WHERE kind = 'killswitch' AND seq > ? ORDER BY seq DESC LIMIT 1", (seq,)
         ).fetchone()
@@ -134,11 +135,11 @@ def _killswitch_change_after(db: Path, seq: int) -> KillSwitchChanged | None:
     return event if isinstance(event, KillSwitchChanged) else None
 
 
-def verify(db: Path) -> int:
+def verify(db: Path, key: LogKey | None) -> int:
     if not db.exists():
         raise StoreError(f"{db}: no such database")
     try:
-        verified = verify_database(db)
+        verified = verify_database(db, key)
     except ChainBroken as exc:
         print(f"FAILED at seq {exc.seq}: {exc.reason}", file=sys.stderr)
         return EXIT_BROKEN
@@ -151,11 +152,11 @@ def said(what: str, verified: Verified, path: Path) -> int:
     return EXIT_OK
 
 
-def rebuild(db: Path) -> int:
+def rebuild(db: Path, key: LogKey | None) -> int:
     lock = WriterLock(db)
     lock.acquire()
     try:
-        conn = open_offline(db)
+        conn = open_offline(db, key)
         try:
             replayed = rebuild_connection(conn)
         finally:
@@ -237,8 +238,8 @@ def _file_sets_private_key(config_file: Path) -> bool:
     return isinstance(keys, dict) and bool(keys.get("hyperliquid_private_key"))
 
 
-def run(config: Config, db: Path) -> int:
-    recorded = recorded_kind(db)
+def run(config: Config, db: Path, key: LogKey | None) -> int:
+    recorded = recorded_kind(db, key)
     if config.market.source == "auto":
         source = trio.run(resolve_auto, config.market, recorded is None)
         if source is None:
@@ -255,7 +256,7 @@ def run(config: Config, db: Path) -> int:
         return EXIT_USAGE
     code = run_pipeline(config, db)
     if code == EXIT_OK and is_driven(config.market):
-        print(summarize(db).render())
+        print(summarize(db, key).render())
     return code
 
 
@@ -290,28 +291,28 @@ def run_pipeline(config: Config, db: Path, *, listen: Callable[[Sequence[Record]
     return EXIT_USAGE if refused else EXIT_BROKEN if failed else EXIT_OK
 
 
-def backtest(config: Config, args: argparse.Namespace) -> int:
+def backtest(config: Config, args: argparse.Namespace, key: LogKey | None) -> int:
     """Replay into the report folder's database (resumed only if it matches), then write the report there."""
     try:
         plan = plan_backtest(run_overrides(config, args), args, now=datetime.now(UTC))
     except ValueError as exc:
         print(f"b1e55ed: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if problem := resume_problem(plan.db, plan.config):
+    if problem := resume_problem(plan.db, plan.config, key):
         print(f"b1e55ed: {problem}", file=sys.stderr)
         return EXIT_USAGE
     prepare_folder(plan)
     write_manifest(plan.db, plan.config)
     from b1e55ed.backtest.progress import BacktestProgress  # rich: only a backtest draws a bar
 
-    with BacktestProgress(count_cycles(plan), already=settled_cycles(plan.db)) as progress:
+    with BacktestProgress(count_cycles(plan), already=settled_cycles(plan.db, key)) as progress:
         code = run_pipeline(plan.config, plan.db, listen=progress.on_records)
     if code != EXIT_OK:
         return code
-    print(summarize(plan.db).render())
-    json_path, html_path = write_report(build_report(plan.db), plan.report_dir)
+    print(summarize(plan.db, key).render())
+    json_path, html_path = write_report(build_report(plan.db, key), plan.report_dir)
     print(f"report        {html_path}\n              {json_path}")
-    if why := unfinished(plan.db):
+    if why := unfinished(plan.db, key):
         print(
             f"b1e55ed: the replay stopped before the end of its data ({why}): the report covers what it did; "
             "the same command resumes it",
@@ -320,15 +321,17 @@ def backtest(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def karma(config: Config, db: Path, args: argparse.Namespace) -> int:
-    found = karma_report(db, producer=args.producer, strategy=args.strategy, min_samples=config.karma.min_samples)
+def karma(config: Config, db: Path, args: argparse.Namespace, key: LogKey | None) -> int:
+    found = karma_report(
+        db, producer=args.producer, strategy=args.strategy, min_samples=config.karma.min_samples, key=key
+    )
     print(json.dumps(found, indent=2) if args.json else render_karma(found))
     return EXIT_OK
 
 
-def report(db: Path, out: Path) -> int:
+def report(db: Path, out: Path, key: LogKey | None) -> int:
     """The backtest report of any event log, from the log alone."""
-    json_path, html_path = write_report(build_report(db), out)
+    json_path, html_path = write_report(build_report(db, key), out)
     print(f"report        {html_path}\n              {json_path}")
     return EXIT_OK
 
@@ -354,14 +357,14 @@ async def resolve_auto(market: MarketConfig, fresh: bool) -> str | None:
     return "sim"
 
 
-def killswitch(db: Path, command: str) -> int:
+def killswitch(db: Path, command: str, key: LogKey | None) -> int:
     """Ask the running process to change state; wait up to 5 s to see it applied."""
-    before = _last_seq(db)
+    before = _last_seq(db, key)
     path = killswitch_file.request(db, command)
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
         if not path.exists():
-            change = _killswitch_change_after(db, before)
+            change = _killswitch_change_after(db, before, key)
             if change is None:
                 print(f"trading state was already {killswitch_file.COMMANDS[command]}")
             else:

@@ -108,6 +108,7 @@ class EventLogConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     path: _Text = "data/brain.db"
     max_batch: Annotated[int, msgspec.Meta(ge=1)] = 20_000
     max_pages: _Count = 0
+    encrypt: bool = False  # SQLCipher, keyed with keys.db_password (b1e55ed/eventlog/connect.py)
 
 
 class RuntimeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -165,6 +166,7 @@ class KeysConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     apify_token: Secret = Secret("")
     allium_api_key: Secret = Secret("")
     hyperliquid_private_key: Secret = Secret("")
+    db_password: Secret = Secret("")
 
 
 class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -256,9 +258,11 @@ NOT_RECORDED: Final = (
     ("logging", "dir"),
     ("logging", "max_bytes"),
     ("logging", "backups"),
+    ("eventlog", "encrypt"),
+    ("keys", "db_password"),
 )
-"""Settings that change only how a run goes (its speed, whether it serves the API), never what it records: left
-out of ``config_hash``."""
+"""Settings that change only how a run goes (its speed, whether it serves the API, where it logs, whether its log is
+encrypted), never what it records: left out of ``config_hash``."""
 
 
 def config_hash(config: Config) -> str:

@@ -33,6 +33,7 @@ from b1e55ed.clock import Clock
 from b1e55ed.config import Config, config_hash
 from b1e55ed.errors import FATAL, Fault
 from b1e55ed.eventlog.chain import Record
+from b1e55ed.eventlog.connect import log_key
 from b1e55ed.eventlog.sqlite_store import SqliteStore
 from b1e55ed.eventlog.store import StorageFailed
 from b1e55ed.eventlog.writer import EventLog
@@ -126,7 +127,10 @@ class Runtime:
             await signals.start(self._stop_on_signals)
             await signals.start(self.service.run)
             store = await SqliteStore.open(
-                self.db_path, max_pages=self.config.eventlog.max_pages, connection=self._sqlite_connection
+                self.db_path,
+                max_pages=self.config.eventlog.max_pages,
+                connection=self._sqlite_connection,
+                key=log_key(self.config.eventlog.encrypt, self.config.keys.db_password.reveal()),
             )
             try:
                 self._log = log = EventLog(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import closing
 from pathlib import Path
 
 import msgspec
 
 from b1e55ed.eventlog import codec
+from b1e55ed.eventlog.connect import LogKey, connect
 from b1e55ed.messages import CycleSettled
 
 
@@ -43,8 +43,8 @@ class RunSummary(msgspec.Struct, frozen=True):
         )
 
 
-def summarize(db: Path) -> RunSummary:
-    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+def summarize(db: Path, key: LogKey | None = None) -> RunSummary:
+    with closing(connect(db, key)) as conn:
         closed = conn.execute(
             "SELECT status, pnl FROM position_events WHERE status IN ('closed', 'stopped') ORDER BY id"
         ).fetchall()

@@ -1,6 +1,7 @@
 """A run as its event log tells it: the settled cycles, the closes, the trades, the fees, the funding, the halts.
 
-Read-only: the database is opened with ``mode=ro``, so a report can be taken of a live paper book while it runs.
+Read-only: the database is opened with ``mode=ro``, so a report can be taken of a live paper book while it runs;
+an encrypted one with its key.
 Only the kinds the report needs are decoded; decisions and risk verdicts only for the decisions that traded.
 
 A trade is a position from open to close. Its ``position_id`` is its entry order's cloid, which is the id of the
@@ -21,6 +22,7 @@ import numpy as np
 
 from b1e55ed.backtest.metrics import Floats, Ints
 from b1e55ed.eventlog import codec
+from b1e55ed.eventlog.connect import DATABASE_ERRORS, LogKey, connect
 from b1e55ed.eventlog.store import StoreError
 from b1e55ed.messages import (
     CycleSettled,
@@ -117,21 +119,22 @@ class _Fold:
     starts: list[RuntimeStarted] = field(default_factory=list)
 
 
-def connect_readonly(db: Path) -> sqlite3.Connection:
-    """The database for reading only; ``StoreError`` naming it when it is missing or not a b1e55ed event log."""
+def connect_readonly(db: Path, key: LogKey | None = None) -> sqlite3.Connection:
+    """The database for reading only (``key``: an encrypted one's); ``StoreError`` naming it when it is missing or
+    not a b1e55ed event log."""
     if not db.is_file():
         raise StoreError(f"{db}: no such database")
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn = connect(db, key)
     try:
         conn.execute("SELECT seq, ts, kind, payload, prev_hash, hash FROM events LIMIT 1").fetchall()
-    except sqlite3.DatabaseError as exc:
+    except DATABASE_ERRORS as exc:
         conn.close()
         raise StoreError(f"{db}: not a b1e55ed database ({exc})") from None
     return conn
 
 
-def read_history(db: Path) -> RunHistory:
-    with closing(connect_readonly(db)) as conn:
+def read_history(db: Path, key: LogKey | None = None) -> RunHistory:
+    with closing(connect_readonly(db, key)) as conn:
         fold = _Fold()
         for seq, payload in _rows(conn, _KINDS):
             _apply(fold, seq, codec.decode(payload))

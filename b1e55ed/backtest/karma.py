@@ -9,6 +9,7 @@ from typing import Any
 
 from b1e55ed.backtest.history import connect_readonly, read_history
 from b1e55ed.eventlog import codec
+from b1e55ed.eventlog.connect import LogKey
 from b1e55ed.karma.report import KarmaFold
 from b1e55ed.karma.scorecard import attribute, trade_scores
 from b1e55ed.messages import KarmaScored
@@ -21,21 +22,22 @@ def karma_report(
     strategy: str | None = None,
     min_samples: float = 30.0,
     top: int = 10,
+    key: LogKey | None = None,
 ) -> dict[str, Any]:
-    """The scorecards of the log at ``db``, with each strategy's real trades."""
+    """The scorecards of the log at ``db`` (``key``: an encrypted one's), with each strategy's real trades."""
     fold = KarmaFold()
-    with closing(connect_readonly(db)) as conn:
+    with closing(connect_readonly(db, key)) as conn:
         for (payload,) in conn.execute("SELECT payload FROM events WHERE kind = 'karma' ORDER BY seq"):
             if isinstance(event := codec.decode(payload), KarmaScored):
                 fold.add(event)
     found = fold.report(producer=producer, strategy=strategy, min_samples=min_samples, top=top)
     if producer is None:
-        found["strategies"] = [s for s in _strategies(db) if strategy is None or s["name"] == strategy]
+        found["strategies"] = [s for s in _strategies(db, key) if strategy is None or s["name"] == strategy]
     return found
 
 
-def _strategies(db: Path) -> list[dict[str, Any]]:
-    history = read_history(db)
+def _strategies(db: Path, key: LogKey | None) -> list[dict[str, Any]]:
+    history = read_history(db, key)
     closed: dict[str, list[tuple[float, float, float]]] = {}
     shares: dict[str, dict[str, float]] = {}
     for trade in history.trades:

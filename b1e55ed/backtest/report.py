@@ -17,6 +17,7 @@ import numpy as np
 
 from b1e55ed.backtest import metrics
 from b1e55ed.backtest.history import RunHistory, Trade, read_history
+from b1e55ed.eventlog.connect import LogKey
 from b1e55ed.messages import Check, SignalRef
 
 SCHEMA = 1
@@ -159,8 +160,8 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
 _encoder = msgspec.json.Encoder(order="deterministic")
 
 
-def build_report(db: Path) -> Report:
-    return report_of(read_history(db))
+def build_report(db: Path, key: LogKey | None = None) -> Report:
+    return report_of(read_history(db, key))
 
 
 def report_of(history: RunHistory) -> Report:

@@ -17,6 +17,7 @@ import msgspec
 from b1e55ed.backtest.history import connect_readonly
 from b1e55ed.config import Config, config_hash, redacted
 from b1e55ed.eventlog import codec
+from b1e55ed.eventlog.connect import LogKey
 from b1e55ed.messages import CycleSettled, RuntimeStarted, RuntimeStopped
 
 MANIFEST_SUFFIX = ".backtest.json"
@@ -49,11 +50,12 @@ def read_manifest(db: Path) -> Manifest | None:
         return None
 
 
-def resume_problem(db: Path, config: Config) -> str:
-    """Why ``db`` cannot be continued with ``config``, as a sentence; "" when it can (or does not exist yet)."""
+def resume_problem(db: Path, config: Config, key: LogKey | None = None) -> str:
+    """Why ``db`` cannot be continued with ``config``, as a sentence; "" when it can (or does not exist yet).
+    ``key``: an encrypted log's."""
     if not db.exists():
         return ""
-    with closing(connect_readonly(db)) as conn:
+    with closing(connect_readonly(db, key)) as conn:
         if conn.execute("SELECT 1 FROM events WHERE kind = 'settled' LIMIT 1").fetchone() is None:
             return ""  # no cycle ran (a start refused for bad data, say): nothing to contradict
         row = conn.execute("SELECT payload FROM events WHERE kind = 'runtime_started' ORDER BY seq DESC LIMIT 1")
@@ -108,11 +110,11 @@ FINISHED = "market data exhausted"
 """The reason the runtime records when a replay ran to the end of its data."""
 
 
-def unfinished(db: Path) -> str:
+def unfinished(db: Path, key: LogKey | None = None) -> str:
     """Why the last run into ``db`` stopped before the end of its data (``SIGINT``, say); "" if it reached it."""
     if not db.exists():
         return ""
-    with closing(connect_readonly(db)) as conn:
+    with closing(connect_readonly(db, key)) as conn:
         query = "SELECT payload FROM events WHERE kind = 'runtime_stopped' ORDER BY seq DESC LIMIT 1"
         found = conn.execute(query).fetchone()
     stopped = codec.decode(found[0]) if found else None
@@ -121,11 +123,11 @@ def unfinished(db: Path) -> str:
     return "it did not record its stop"
 
 
-def settled_cycles(db: Path) -> int:
+def settled_cycles(db: Path, key: LogKey | None = None) -> int:
     """The last settled cycle in ``db`` (0 for none, or no database): where a resumed replay picks up."""
     if not db.exists():
         return 0
-    with closing(connect_readonly(db)) as conn:
+    with closing(connect_readonly(db, key)) as conn:
         found = conn.execute("SELECT payload FROM events WHERE kind = 'settled' ORDER BY seq DESC LIMIT 1").fetchone()
     settled = codec.decode(found[0]) if found else None
     return settled.cycle if isinstance(settled, CycleSettled) else 0

@@ -18,6 +18,7 @@ from typing import Final
 
 from b1e55ed.eventlog import schema
 from b1e55ed.eventlog.chain import ChainBroken
+from b1e55ed.eventlog.connect import LogKey, connect
 from b1e55ed.eventlog.store import StoreError
 from b1e55ed.eventlog.verify import verify_database
 
@@ -44,16 +45,18 @@ def migrate(
     *,
     migrations: Mapping[int, Sequence[str]] = MIGRATIONS,
     target: int = schema.SCHEMA_VERSION,
+    key: LogKey | None = None,
 ) -> Path | None:
     """Bring the log at ``path`` (open on ``conn``, outside a transaction) from its version to ``target``; the
-    backup made first, or None when there was nothing to do (a fresh log, or one already at ``target``)."""
+    backup made first (encrypted with ``key`` as the log is), or None when there was nothing to do (a fresh log, or
+    one already at ``target``)."""
     version = schema_version(conn)
     if version == 0 or version >= target:
         return None
     missing = [n for n in range(version, target) if n not in migrations]
     if missing:
         raise StoreError(f"{path}: no migration from schema {missing[0]} to {missing[0] + 1}")
-    saved = _backup(conn, path, version)
+    saved = _backup(conn, path, version, key)
     conn.execute("BEGIN IMMEDIATE")
     try:
         for step in range(version, target):
@@ -68,17 +71,17 @@ def migrate(
     return saved
 
 
-def _backup(conn: sqlite3.Connection, path: Path, version: int) -> Path:
+def _backup(conn: sqlite3.Connection, path: Path, version: int, key: LogKey | None) -> Path:
     dest = path.with_name(f"{path.name}.v{version}.bak")
     n = 1
     while dest.exists():
         n += 1
         dest = path.with_name(f"{path.name}.v{version}-{n}.bak")
-    with closing(sqlite3.connect(dest)) as copy:
+    with closing(connect(dest, key, mode="rwc")) as copy:
         conn.backup(copy)
         copy.execute("PRAGMA journal_mode=DELETE")
     try:
-        verify_database(dest)
+        verify_database(dest, key)
     except ChainBroken as exc:
         raise StoreError(f"{path}: not migrated, its backup {dest} does not verify: {exc}") from None
     return dest

@@ -20,6 +20,7 @@ import trio
 
 from b1e55ed.eventlog import schema
 from b1e55ed.eventlog.chain import EMPTY_HEAD, ChainHead, Record, Verified
+from b1e55ed.eventlog.connect import DATABASE_ERRORS, OPERATIONAL_ERRORS, LogKey, connect
 from b1e55ed.eventlog.migrate import check_version, migrate
 from b1e55ed.eventlog.projections import PROJECTION_TABLES, Upsert
 from b1e55ed.eventlog.sqlite_thread import SqliteThread
@@ -32,14 +33,14 @@ _SELECT = "SELECT seq, ts, kind, payload, prev_hash, hash FROM events"
 _REBUILD_CHUNK = 10_000
 
 
-def _setup(conn: sqlite3.Connection, path: Path, max_pages: int = 0) -> None:
+def _setup(conn: sqlite3.Connection, path: Path, max_pages: int = 0, key: LogKey | None = None) -> None:
     if max_pages:
         conn.execute(f"PRAGMA max_page_count={int(max_pages)}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=5000")
     check_version(conn, path)
-    if saved := migrate(conn, path):
+    if saved := migrate(conn, path, key=key):
         logger.warning("%s: migrated to schema %d; the log as it was is kept in %s", path, schema.SCHEMA_VERSION, saved)
     conn.executescript(schema.EVENTS + schema.PROJECTIONS)
     conn.execute(f"PRAGMA user_version={schema.SCHEMA_VERSION}")
@@ -154,7 +155,7 @@ def _rows(
     sql += " ORDER BY rowid DESC LIMIT ?"
     try:
         cursor = conn.execute(sql, [*equals.values(), *at_least.values(), limit])
-    except sqlite3.OperationalError as exc:
+    except OPERATIONAL_ERRORS as exc:
         raise KeyError(f"{table}: {exc}") from None
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, row, strict=True)) for row in cursor]
@@ -220,45 +221,53 @@ class WriterLock:
             self._handle = None
 
 
-def open_offline(path: Path) -> sqlite3.Connection:
-    """A plain connection for the CLI's verify and rebuild (no trio, no thread)."""
+def open_offline(path: Path, key: LogKey | None = None) -> sqlite3.Connection:
+    """A connection without trio or a thread, for the CLI's rebuild; ``key``: an encrypted log's."""
     if not path.exists():
         raise StoreError(f"{path}: no such database")
-    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn = connect(path, key, mode="rw", isolation_level=None)
     try:
-        _setup(conn, path)
-    except sqlite3.DatabaseError as exc:
+        _setup(conn, path, key=key)
+    except DATABASE_ERRORS as exc:
         conn.close()
         raise StoreError(f"{path}: not a b1e55ed database ({exc})") from None
     return conn
 
 
 class SqliteStore:
-    def __init__(self, path: Path, thread: SqliteThread, lock: WriterLock) -> None:
+    def __init__(self, path: Path, thread: SqliteThread, lock: WriterLock, key: LogKey | None = None) -> None:
         self.path = path
         self._thread = thread
         self._lock = lock
+        self._key = key
 
     @classmethod
     async def open(
-        cls, path: Path | str, *, max_pages: int = 0, connection: type[sqlite3.Connection] = sqlite3.Connection
+        cls,
+        path: Path | str,
+        *,
+        max_pages: int = 0,
+        connection: type[sqlite3.Connection] = sqlite3.Connection,
+        key: LogKey | None = None,
     ) -> SqliteStore:
         """``max_pages``: a cap on the database's size, in pages (0: none); at the cap writes fail as on a full disk.
-        ``connection``: the class of the SQLite connection (see ``SqliteThread``)."""
+        ``connection``: the class of the SQLite connection (see ``SqliteThread``). ``key``: an encrypted log's
+        (see ``connect``); a wrong one raises ``StoreError`` before anything is written."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = WriterLock(path)
         lock.acquire()
         try:
-            thread = SqliteThread(path, setup=partial(_setup, path=path, max_pages=max_pages), connection=connection)
+            setup = partial(_setup, path=path, max_pages=max_pages, key=key)
+            thread = SqliteThread(path, setup=setup, connection=connection, key=key)
             await thread.ready()
-        except sqlite3.DatabaseError as exc:
+        except DATABASE_ERRORS as exc:
             lock.release()
             raise StoreError(f"{path}: not a b1e55ed database ({exc})") from None
         except BaseException:
             lock.release()
             raise
-        return cls(path, thread, lock)
+        return cls(path, thread, lock, key)
 
     async def head(self) -> ChainHead:
         return await self._thread.call(_head)
@@ -305,7 +314,7 @@ class SqliteStore:
         return await self._thread.call(lambda conn: _recent(conn, kinds, limit, field))
 
     async def verify(self) -> Verified:
-        return await trio.to_thread.run_sync(verify_database, self.path)
+        return await trio.to_thread.run_sync(verify_database, self.path, self._key)
 
     async def rebuild(self) -> int:
         return await self._thread.call(rebuild_connection)

@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 import outcome
 import trio
 
+from b1e55ed.eventlog.connect import LogKey, connect
+
 T = TypeVar("T")
 
 _Job = tuple[Callable[[sqlite3.Connection], Any], trio.lowlevel.Task, trio.lowlevel.TrioToken]
@@ -34,13 +36,14 @@ class SqliteThread:
         *,
         setup: Callable[[sqlite3.Connection], None],
         connection: type[sqlite3.Connection] = sqlite3.Connection,
+        key: LogKey | None = None,
     ) -> None:
         """Start the thread; ``await ready()`` before the first call. ``connection`` is the class ``sqlite3.connect``
-        makes (its ``factory``): the seam where a test injects failing writes."""
+        makes (its ``factory``): the seam where a test injects failing writes. ``key``: an encrypted log's."""
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._opened: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
         self._thread = threading.Thread(
-            target=self._serve, args=(str(path), setup, connection), name=f"sqlite:{path}", daemon=True
+            target=self._serve, args=(Path(path), setup, connection, key), name=f"sqlite:{path}", daemon=True
         )
         self._closed = False
         self._thread.start()
@@ -54,12 +57,21 @@ class SqliteThread:
             raise error
 
     def _serve(
-        self, path: str, setup: Callable[[sqlite3.Connection], None], connection: type[sqlite3.Connection]
+        self,
+        path: Path,
+        setup: Callable[[sqlite3.Connection], None],
+        connection: type[sqlite3.Connection],
+        key: LogKey | None,
     ) -> None:
         try:
-            conn = sqlite3.connect(path, isolation_level=None, factory=connection)
+            conn = connect(path, key, mode="rwc", isolation_level=None, factory=connection)
+        except BaseException as exc:
+            self._opened.put(exc)
+            return
+        try:
             setup(conn)
         except BaseException as exc:
+            conn.close()
             self._opened.put(exc)
             return
         self._opened.put(None)

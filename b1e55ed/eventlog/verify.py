@@ -18,6 +18,7 @@ from contextlib import closing
 from pathlib import Path
 
 from b1e55ed.eventlog.chain import GENESIS, ChainBroken, ChainHead, Verified
+from b1e55ed.eventlog.connect import LogKey, connect
 
 _CHUNK = 8192
 
@@ -41,15 +42,15 @@ SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM events WHERE seq = 1) THEN 1 ELSE (
 """
 
 
-def _connect(path: Path) -> closing[sqlite3.Connection]:
+def _connect(path: Path, key: LogKey | None) -> closing[sqlite3.Connection]:
     # mode=rw: never create a missing file; nothing here writes, but recovering a WAL after a crash may.
-    return closing(sqlite3.connect(f"file:{path}?mode=rw", uri=True))
+    return closing(connect(path, key, mode="rw"))
 
 
-def _structure_faults(path: Path, head: int) -> list[ChainBroken]:
+def _structure_faults(path: Path, key: LogKey | None, head: int) -> list[ChainBroken]:
     """Contiguity, linkage, and columns against payload: the checks SQLite can do alone."""
     faults = []
-    with _connect(path) as conn:
+    with _connect(path, key) as conn:
         count = conn.execute("SELECT count(*) FROM events WHERE seq <= ?", (head,)).fetchone()[0]
         if count != head:
             gap = conn.execute(_FIRST_GAP, (head,)).fetchone()[0]
@@ -75,9 +76,10 @@ def _hash_fault(conn: sqlite3.Connection, head: int) -> ChainBroken | None:
     return None
 
 
-def verify_database(path: Path) -> Verified:
-    """Check every record of the database at ``path``; raise ``ChainBroken`` naming the first bad seq."""
-    with _connect(path) as conn:
+def verify_database(path: Path, key: LogKey | None = None) -> Verified:
+    """Check every record of the database at ``path`` (``key``: an encrypted log's); raise ``ChainBroken`` naming
+    the first bad seq."""
+    with _connect(path, key) as conn:
         row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         if row is None:
             return Verified(count=0, head=ChainHead(seq=0, hash=GENESIS))
@@ -87,7 +89,7 @@ def verify_database(path: Path) -> Verified:
 
         def check_structure() -> None:
             try:
-                structure.extend(_structure_faults(path, head.seq))
+                structure.extend(_structure_faults(path, key, head.seq))
             except BaseException as exc:
                 errors.append(exc)
 
