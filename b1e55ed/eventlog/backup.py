@@ -50,6 +50,7 @@ def restore(src: Path, db: Path, *, force: bool = False, key: LogKey | None = No
     if not src.is_file():
         raise StoreError(f"{src}: no such backup")
     restored = _verified(src, f"the backup {src}", key)
+    db.parent.mkdir(parents=True, exist_ok=True)  # the lock file is made beside the log
     lock = WriterLock(db)
     lock.acquire()  # a running brain holds it: never restore under a writer
     try:
@@ -60,7 +61,6 @@ def restore(src: Path, db: Path, *, force: bool = False, key: LogKey | None = No
                     f"{db} holds {current.count} events, the backup {src} only {restored.count}: restoring would "
                     "lose the rest (--force to restore anyway)"
                 )
-        db.parent.mkdir(parents=True, exist_ok=True)
         _copy(src, db, key)
     finally:
         lock.release()
