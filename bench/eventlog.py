@@ -1,7 +1,10 @@
-"""Event log benchmark: durable appends, commit latency under load, and verify speed. ``[--quick]``
+"""Event log benchmark: durable appends, commit latency under load, verify speed, and what encryption costs.
+``[--quick]``
 
 One JSON object per line on stdout (notes on stderr): each figure is the median of several runs, beside the median
-of a raw ``sqlite3`` baseline measured in the same run, interleaved with ours; ``ratio = ours / raw``.
+of a raw ``sqlite3`` baseline measured in the same run, interleaved with ours; ``ratio = ours / raw``. The
+``encryption`` figures instead put an encrypted log (SQLCipher, ``eventlog.encrypt``) beside the same work on a
+plain one, interleaved: ``ratio = encrypted / plain``. They are left out, with a note, without ``sqlcipher3``.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from common import note, rounded
 
 from b1e55ed.eventlog import schema
 from b1e55ed.eventlog.chain import EMPTY_HEAD, ChainHead, Record, extend
+from b1e55ed.eventlog.connect import LogKey, connect, log_key
 from b1e55ed.eventlog.projections import project
 from b1e55ed.eventlog.sqlite_store import SqliteStore
+from b1e55ed.eventlog.store import StoreError
 from b1e55ed.eventlog.verify import verify_database
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.messages import Alert, Event, Signal, SignalRecorded
@@ -79,8 +84,8 @@ def projected_rows(records: Sequence[Record], events: Sequence[Event]) -> Projec
     return sql, [tuple(u.row.values()) for u in upserts]
 
 
-def raw_connect(path: Path, ddl: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
+def raw_connect(path: Path, ddl: str, key: LogKey | None = None) -> sqlite3.Connection:
+    conn = connect(path, key, mode="rwc", isolation_level=None)
     conn.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;" + ddl)
     return conn
 
@@ -98,9 +103,10 @@ def raw_insert(conn: sqlite3.Connection, rows: Sequence[Row], projected: Project
 
 
 @asynccontextmanager
-async def running_log(path: Path) -> AsyncIterator[EventLog]:
-    """A fresh SqliteStore with its ``EventLog`` writer running; all is committed and closed on exit."""
-    store = await SqliteStore.open(path)
+async def running_log(path: Path, key: LogKey | None = None) -> AsyncIterator[EventLog]:
+    """A fresh SqliteStore (encrypted with ``key``) with its ``EventLog`` writer running; all is committed and
+    closed on exit."""
+    store = await SqliteStore.open(path, key=key)
     try:
         async with trio.open_nursery() as nursery:
             log = EventLog(store)
@@ -111,15 +117,18 @@ async def running_log(path: Path) -> AsyncIterator[EventLog]:
         await store.close()
 
 
-async def writer_rate(path: Path, events: Sequence[Event], per_append: int, tasks: int) -> float:
-    """Events/s through ``EventLog``: ``tasks`` tasks, each awaiting appends of ``per_append`` events in turn."""
+async def writer_rate(
+    path: Path, events: Sequence[Event], per_append: int, tasks: int, key: LogKey | None = None
+) -> float:
+    """Events/s through ``EventLog``: ``tasks`` tasks, each awaiting appends of ``per_append`` events in turn.
+    Opening the log (and deriving an encrypted one's key) is not timed."""
     appends = [events[i : i + per_append] for i in range(0, len(events), per_append)]
 
     async def appender(log: EventLog, mine: Sequence[Sequence[Event]]) -> None:
         for batch in mine:
             await log.append(*batch)
 
-    async with running_log(path) as log:
+    async with running_log(path, key) as log:
         start = time.perf_counter()
         async with trio.open_nursery() as workers:
             for k in range(tasks):
@@ -228,11 +237,14 @@ def raw_fetch(path: Path) -> float:
         return count / (time.perf_counter() - start)
 
 
-def build(root: Path, total: int, copies: int) -> tuple[Path, ChainHead, list[float]]:
-    """Write brain.db with ``total`` chained Alerts, in chunks; each copy's raw insert rate is a baseline run."""
-    path, head, seconds = root / "brain.db", EMPTY_HEAD, [0.0] * copies
+def build(
+    root: Path, total: int, copies: int, key: LogKey | None = None, name: str = "brain.db"
+) -> tuple[Path, ChainHead, list[float]]:
+    """Write ``name`` with ``total`` chained Alerts, in chunks; each copy's raw insert rate is a baseline run."""
+    path, head, seconds = root / name, EMPTY_HEAD, [0.0] * copies
     with tempfile.TemporaryDirectory(dir=root) as spare:
-        conns = [raw_connect(p, schema.EVENTS) for p in [path, *(Path(spare) / f"{k}.db" for k in range(1, copies))]]
+        paths = [path, *(Path(spare) / f"{k}.db" for k in range(1, copies))]
+        conns = [raw_connect(p, schema.EVENTS, key) for p in paths]
         try:
             for first in range(1, total + 1, 50_000):
                 records = extend(head, alerts(min(50_000, total + 1 - first), first))
@@ -265,6 +277,56 @@ def bench_verify(root: Path, total: int, reps: int) -> None:
     note(f"verify: {mine:,.0f}/s")
 
 
+def bench_encryption(root: Path, appends: int, verified: int, reps: int) -> None:
+    """Figure 4: durable appends, verify, and opening a log, encrypted against plain, interleaved."""
+    try:
+        key = log_key(True, "a bench password")
+    except StoreError as exc:
+        note(f"no encryption figures: {exc}")
+        return
+    assert key is not None
+    events = alerts(appends)
+    for per_append, tasks in ((1, 500), (10, 50)):
+        encrypted, plain = [], []
+        for _ in range(reps):
+            with scratch(root) as path:
+                encrypted.append(trio.run(writer_rate, path, events, per_append, tasks, key))
+            with scratch(root) as path:
+                plain.append(trio.run(writer_rate, path, events, per_append, tasks))
+        shape = "single" if per_append == 1 else f"{per_append}_event"
+        note(f"encrypted appends {shape}: {statistics.median(encrypted):,.0f}/s")
+        sizes = {"events": appends, "concurrent_tasks": tasks, "events_per_append": per_append}
+        baseline = "the same appends to a plain log (SqliteStore, EventLog)"
+        figure(f"encryption/{shape}_appends", "events/s", encrypted, plain, baseline, **sizes)
+
+    started = time.perf_counter()
+    encrypted_path, head, _ = build(root, verified, copies=1, key=key, name="encrypted.db")
+    plain_path, plain_head, _ = build(root, verified, copies=1, name="plain.db")
+    assert head == plain_head
+    note(f"built {verified:,} events, encrypted and plain, in {time.perf_counter() - started:.1f} s")
+    encrypted, plain = [], []
+    opened: list[float] = []
+    opened_plain: list[float] = []
+    for _ in range(reps):
+        for path, k, rates, opens in (
+            (encrypted_path, key, encrypted, opened),
+            (plain_path, None, plain, opened_plain),
+        ):
+            start = time.perf_counter()
+            assert verify_database(path, k).head == head
+            rates.append(verified / (time.perf_counter() - start))
+            start = time.perf_counter()
+            with closing(connect(path, k)) as conn:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            opens.append((time.perf_counter() - start) * 1000)
+    figure(
+        "encryption/verify", "events/s", encrypted, plain, "verify_database of the same rows, plain", events=verified
+    )
+    kdf = "PBKDF2-HMAC-SHA512, 256,000 rounds (SQLCipher 4's default)"
+    figure("encryption/open", "ms", opened, opened_plain, "opening the plain log", key_derivation=kdf)
+    note(f"encrypted verify: {statistics.median(encrypted):,.0f}/s; open {statistics.median(opened):.0f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Event log benchmark: one JSON line per figure on stdout.")
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer runs (~30 s)")
@@ -274,6 +336,9 @@ def main() -> None:
         bench_appends(root, total=10_000 if quick else 40_000, reps=3 if quick else 5)
         bench_latency(root, seconds=1.5 if quick else 4.0, reps=3)
         bench_verify(root, total=100_000 if quick else 1_000_000, reps=3 if quick else 5)
+        bench_encryption(
+            root, appends=10_000 if quick else 40_000, verified=100_000 if quick else 1_000_000, reps=3 if quick else 5
+        )
 
 
 if __name__ == "__main__":
