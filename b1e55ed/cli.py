@@ -30,7 +30,7 @@ from b1e55ed.backtest.report import build_report, write_report
 from b1e55ed.backtest.resume import resume_problem, settled_cycles, unfinished, write_manifest
 from b1e55ed.clock import Clock, ManualClock, WallClock
 from b1e55ed.collect.cli import add_collect_parser, run_collect
-from b1e55ed.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
+from b1e55ed.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config, secrets
 from b1e55ed.eventlog import codec
 from b1e55ed.eventlog.chain import ChainBroken, Record
 from b1e55ed.eventlog.sqlite_store import WriterLock, open_offline, rebuild_connection
@@ -104,13 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"b1e55ed: invalid configuration: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    secrets = [
-        config.api.auth_token,
-        config.keys.apify_token,
-        config.keys.allium_api_key,
-        config.keys.hyperliquid_private_key,
-    ]
-    logsetup.configure(config.runtime.log_level, secrets=[secret.reveal() for secret in secrets])
+    logsetup.configure(config.runtime.log_level, secrets=[secret.reveal() for secret in secrets(config)])
     db: Path = getattr(args, "db", None) or Path(config.eventlog.path)
     command = args.command or "run"
     try:
