@@ -2,7 +2,8 @@
 
 It checks the token in the path (``/bot<TOKEN>/<method>``: another token gets 401, as Telegram answers), keeps every
 message sent with the time it arrived, serves queued updates to ``getUpdates`` by offset (long polling), and plays
-faults on ``sendMessage`` in order: a 429 with ``retry_after``, a 5xx, an answer later than the client waits.
+faults on ``sendMessage`` in order: a 429 with ``retry_after``, a 5xx, an answer later than the client waits. It also
+takes a generic webhook's POSTs on ``/hook``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class FakeTelegram:
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[str] = field(default_factory=list)  # every method asked for, with a wrong token too
     bodies: list[str] = field(default_factory=list)
+    attempts: list[float] = field(default_factory=list)  # time.time() of every sendMessage with the right token
+    hooked: list[dict[str, Any]] = field(default_factory=list)  # bodies POSTed to /hook
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Condition = field(default_factory=threading.Condition)
 
@@ -63,11 +66,17 @@ class FakeTelegram:
         prefix, _, method = path.rpartition("/")
         self.requests.append(method)
         self.bodies.append(body.decode(errors="replace"))
+        if path == "/hook":  # a generic webhook beside the bot, for the webhook channel
+            with self._lock:
+                self.hooked.append(json.loads(body))
+                self._lock.notify_all()
+            return 200, {"received": True}, 0.0
         if prefix != f"/bot{self.token}":
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}, 0.0
         request = json.loads(body or b"{}")
         if method == "sendMessage":
             with self._lock:
+                self.attempts.append(time.time())
                 fault = self.faults.popleft() if self.faults else None
             if fault is not None:
                 if fault.delay_s:
