@@ -153,11 +153,13 @@ class Alerter:
         urgent = self._urgent[name]
         while True:
             self._idle[name] = False
-            while urgent:
-                await courier.deliver(urgent[0])
+            while urgent:  # not rate-limited: it is the one alert that cannot wait its turn
+                await courier.deliver(urgent[0], limited=False)
                 urgent.popleft()
             pending = await store.pending(name)
             for alert_id, notice in pending:
+                if urgent:
+                    break  # a write error was handed over meanwhile: it goes first
 
                 async def failed(attempts: int, why: str, alert_id: int = alert_id) -> None:
                     await store.mark(alert_id, name, sent=False, attempts=attempts, error=why, ts=self._clock.now_ms())

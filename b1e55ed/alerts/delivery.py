@@ -74,12 +74,14 @@ class Courier:
     def name(self) -> str:
         return self.channel.name
 
-    async def deliver(self, notice: Notice, on_failure: OnFailure | None = None) -> int:
-        """Send ``notice``, retrying until the channel takes it; return the attempts it took."""
+    async def deliver(self, notice: Notice, on_failure: OnFailure | None = None, *, limited: bool = True) -> int:
+        """Send ``notice``, retrying until the channel takes it; return the attempts it took. ``limited=False``
+        skips the rate limit."""
         attempt = 0
         while True:
             attempt += 1
-            await self._rate.wait()
+            if limited:
+                await self._rate.wait()
             try:
                 await self.channel.send(notice)
             except DeliveryFailed as exc:
