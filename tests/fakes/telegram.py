@@ -43,6 +43,7 @@ class FakeTelegram:
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[str] = field(default_factory=list)  # every method asked for, with a wrong token too
     bodies: list[str] = field(default_factory=list)
+    down: bool = False  # every sendMessage gets a 502 while set
     attempts: list[float] = field(default_factory=list)  # time.time() of every sendMessage with the right token
     hooked: list[dict[str, Any]] = field(default_factory=list)  # bodies POSTed to /hook
     _updates: list[dict[str, Any]] = field(default_factory=list)
@@ -77,7 +78,7 @@ class FakeTelegram:
         if method == "sendMessage":
             with self._lock:
                 self.attempts.append(time.time())
-                fault = self.faults.popleft() if self.faults else None
+                fault = Fault(502) if self.down else self.faults.popleft() if self.faults else None
             if fault is not None:
                 if fault.delay_s:
                     return 200, {"ok": True, "result": {}}, fault.delay_s  # too late: the client gave up
