@@ -72,8 +72,8 @@ class FakeTelegram:
                 self.hooked.append(json.loads(body))
                 self._lock.notify_all()
             return 200, {"received": True}, 0.0
-        if prefix != f"/bot{self.token}":
-            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}, 0.0
+        if prefix != f"/bot{self.token}":  # echoing the path, as a careless server might: a token must not leak
+            return 401, {"ok": False, "error_code": 401, "description": f"Unauthorized: {path}"}, 0.0
         request = json.loads(body or b"{}")
         if method == "sendMessage":
             with self._lock:

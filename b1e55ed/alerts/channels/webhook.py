@@ -19,10 +19,15 @@ class WebhookChannel:
 
     def __init__(self, http: httpx.AsyncClient, url: Secret, *, timeout_s: float) -> None:
         self._url = url
-        secret = url.reveal()
-        self._client = JsonClient(
-            http, RetryPolicy(max_retries=0, timeout_s=timeout_s), redact=lambda text: text.replace(secret, "***")
-        )
+        self._client = JsonClient(http, RetryPolicy(max_retries=0, timeout_s=timeout_s), redact=self._redact)
+
+    def _redact(self, text: str) -> str:
+        """The URL masked, and its path and query too: a server may echo them without the host."""
+        url = httpx.URL(self._url.reveal())
+        for part in (str(url), url.raw_path.decode()):
+            if len(part) > 1:
+                text = text.replace(part, "***")
+        return text
 
     async def send(self, notice: Notice) -> None:
         body = {
