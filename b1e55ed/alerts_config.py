@@ -30,11 +30,13 @@ class SmtpConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     timeout_s: _Seconds = 20.0
 
     def __post_init__(self) -> None:
-        if self.host and not (self.sender and self.recipients):
-            raise ValueError("`smtp.sender` and smtp.recipients are required when smtp.host is set")
+        if self.host and not self.sender:
+            raise ValueError(f"`sender` is required to send email through {self.host}")
+        if self.host and not self.recipients:
+            raise ValueError(f"`recipients` must name at least one address to send email through {self.host}")
         if self.security == "none" and self.host not in ("", "localhost", "127.0.0.1", "::1"):
             raise ValueError(
-                f"`smtp.security` none sends the password in clear: only for a loopback relay, not {self.host}"
+                f"`security` none sends the password in clear: only for a relay on loopback, not {self.host}"
             )
 
 
