@@ -24,6 +24,7 @@ import yaml
 from msgspec.structs import replace
 
 from b1e55ed import killswitch_file, logsetup
+from b1e55ed.alerts.selftest import add_alerts_parser, alerts_test
 from b1e55ed.backtest.karma import karma_report
 from b1e55ed.backtest.options import add_backtest_parsers, count_cycles, plan_backtest, prepare_folder
 from b1e55ed.backtest.report import build_report, write_report
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_collect_parser(commands)
     add_backtest_parsers(commands)
     add_sweep_parser(commands)
+    add_alerts_parser(commands)
     return parser
 
 
@@ -114,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return rebuild(db)
         if command == "killswitch":
             return killswitch(db, args.state)
+        if command == "alerts":
+            return alerts_test(config)
         if command == "karma":
             return karma(config, db, args)
         if command == "collect":
