@@ -69,6 +69,11 @@ class Alerter:
         self.position = 0
 
     @property
+    def idle(self) -> bool:
+        """Every channel has delivered, and marked, all it was given."""
+        return all(self._idle.values())
+
+    @property
     def channels(self) -> list[str]:
         return [c.name for c in self._couriers]
 
@@ -114,7 +119,7 @@ class Alerter:
                         nursery.start_soon(self._serve, courier, store)
                     task_status.started()
                     await self._follow(store)
-                    while not all(self._idle.values()):
+                    while not self.idle:
                         await self._progress.park()
                     self._finished.set()
                     nursery.cancel_scope.cancel()

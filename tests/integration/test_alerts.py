@@ -12,6 +12,7 @@ import pytest
 import trio
 
 from b1e55ed.api.server import free_port
+from b1e55ed.api.wiring import api_context
 from b1e55ed.messages import CycleStarted
 from tests.fakes.telegram import FakeTelegram, Fault, serving
 from tests.integration.alerts_support import CHAT, TOKEN, alert, alerts_config, deliveries, running, until
@@ -31,6 +32,9 @@ async def test_an_alert_reaches_telegram_the_webhook_and_alerts_log_once(tmp_pat
             [record] = await runtime.log.append(alert(1))
             await until(lambda: len(fake.sent) == 1 and len(fake.hooked) == 1 and len(alerts_log(tmp_path)) == 1)
             assert runtime.health["alerts.telegram"].state == "running"
+            await until(lambda: runtime.alerter is not None and runtime.alerter.idle, what="deliveries marked sent")
+            [shown] = await api_context(runtime, strategies=[], producers=[]).alerts(50)  # the dashboard's panel
+            assert {d["state"] for d in shown["deliveries"].values()} == {"sent"}
     assert fake.texts(CHAT) == ["[CRITICAL] oms: fill for an order the log does not know #1"]
     assert fake.hooked == [
         {
@@ -101,6 +105,9 @@ async def test_a_refused_connection_and_bad_credentials_deliver_once_fixed(tmp_p
             fake.token = TOKEN  # the person fixes the bot's token
             await until(lambda: len(fake.sent) == 1, what="delivery with good credentials")
             assert runtime.health["alerts.telegram"].state == "running"
+            await until(lambda: runtime.alerter is not None and runtime.alerter.idle, what="deliveries marked sent")
+            [shown] = await api_context(runtime, strategies=[], producers=[]).alerts(50)  # the dashboard's panel
+            assert {d["state"] for d in shown["deliveries"].values()} == {"sent"}
     assert fake.texts(CHAT) == ["[CRITICAL] oms: fill for an order the log does not know #1"]
 
 
