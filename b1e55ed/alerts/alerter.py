@@ -65,6 +65,7 @@ class Alerter:
         self._finishing = trio.Event()
         self._finished = trio.Event()
         self._scope: trio.CancelScope | None = None
+        self._abandoned = False
         self.store: AlertStore | None = None
         self.position = 0
 
@@ -96,10 +97,13 @@ class Alerter:
         if waited.cancelled_caught:
             pending = {name: len(queue) for name, queue in self._urgent.items() if queue}
             logger.error("alerts not all delivered within %.1f s of shutdown %s", timeout_s, pending or "")
+        self._abandoned = True  # a run the supervisor would start again after a failure returns at once
         if self._scope is not None:
             self._scope.cancel()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        if self._abandoned:
+            return
         store = await AlertStore.open(self._path)
         self.store = store
         try:
