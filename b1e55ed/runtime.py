@@ -189,7 +189,7 @@ class Runtime:
                 config, log=self.log, health=self.health, clock=self.clock, db=self.db_path, http=http
             )
             rng = random.Random(f"alerts:{config.runtime.seed}")  # never a draw from the trading run's own
-            supervisor = Supervisor(self.config.supervisor, rng, self.clock, self.health)
+            supervisor = Supervisor(config.supervisor, rng, self.clock, self.health)
             await supervisor.supervise("alerts", self.alerter, task_status=task_status)
 
     async def _drain_log(self, log: EventLog) -> None:
