@@ -186,7 +186,7 @@ class Runtime:
         async with httpx.AsyncClient() as http:
             config = self.config
             self.alerter = build_alerter(
-                config, log=self.log, health=self.health, clock=self.clock, db=self.db_path, http=http
+                config, log=self.log, hub=self.hub, health=self.health, clock=self.clock, db=self.db_path, http=http
             )
             rng = random.Random(f"alerts:{config.runtime.seed}")  # never a draw from the trading run's own
             supervisor = Supervisor(config.supervisor, rng, self.clock, self.health)

@@ -1,9 +1,11 @@
 """The alerter: a supervised task outside the cycle that follows the event log and tells a person.
 
-It reads the log from the position kept in ``alerts.db`` (``AlertStore``), turns records into notices
-(``Triggers``), records them with that position in one transaction, and each channel's courier delivers its
-pending ones in its own task: a failing channel degrades only its own health (``alerts.<channel>`` in
-``/health``), and the log is only read, so trading never waits for an alert. The alerter never writes ``brain.db``.
+It reads the log from the position kept in ``alerts.db`` (``AlertStore``) up to what was committed when it
+started, then takes each commit from the runtime's hub as it happens (no read of ``brain.db`` on the writer's
+thread while trading runs). It turns records into notices (``Triggers``), records them with that position in one
+transaction, and each channel's courier delivers its pending ones in its own task: a failing channel degrades only
+its own health (``alerts.<channel>`` in ``/health``), and the log is only read, so trading never waits for an
+alert. The alerter never writes ``brain.db``.
 
 What cannot be read back from the log (a write error on a failing disk) arrives in memory through ``urgent``, and
 goes to every channel without touching ``alerts.db``.
@@ -25,8 +27,10 @@ import trio
 from b1e55ed.alerts.channels.telegram import TelegramApi
 from b1e55ed.alerts.delivery import Courier
 from b1e55ed.alerts.store import AlertStore
-from b1e55ed.alerts.triggers import Notice, Triggers
+from b1e55ed.alerts.triggers import FOLLOWED, Notice, Triggers
+from b1e55ed.broadcast import Broadcast
 from b1e55ed.clock import Clock
+from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.writer import EventLog
 
 logger = logging.getLogger(__name__)
@@ -34,7 +38,6 @@ logger = logging.getLogger(__name__)
 READ_BATCH = 5_000
 WARM_UP = 16  # records read again before the position, so a fill just before it still names the target it hit
 SAVE_EVERY = 10_000  # records without an alert between two saves of the position: re-reading them is harmless
-_IDLE_CHECK_S = 0.2
 
 
 class Alerter:
@@ -42,6 +45,7 @@ class Alerter:
         self,
         *,
         log: EventLog,
+        hub: Broadcast[Record],
         store_path: Path,
         couriers: Sequence[Courier],
         triggers: Triggers,
@@ -60,8 +64,13 @@ class Alerter:
         self._urgent: dict[str, deque[Notice]] = {c.name: deque() for c in self._couriers}
         self._work = {c.name: trio.lowlevel.ParkingLot() for c in self._couriers}
         self._idle = dict.fromkeys(self._urgent, False)
+        self._woken = dict.fromkeys(self._urgent, 0)  # wake-ups per courier, so none is missed while it queries
         self._urgent_seen: set[str] = set()
         self._progress = trio.lowlevel.ParkingLot()
+        self._hub = hub
+        self._inbox: deque[Record] = deque()
+        self._committed = 0  # the last seq the hub handed over
+        self._arrived = trio.lowlevel.ParkingLot()
         self._finishing = trio.Event()
         self._finished = trio.Event()
         self._scope: trio.CancelScope | None = None
@@ -92,6 +101,7 @@ class Alerter:
         """Read to the end of the (closed) log, deliver what is pending, and stop; cancelled after ``timeout_s``."""
         self._finishing.set()
         self._progress.unpark_all()
+        self._arrived.unpark_all()
         with trio.move_on_after(timeout_s, shield=True) as waited:
             await self._finished.wait()
         if waited.cancelled_caught:
@@ -137,31 +147,50 @@ class Alerter:
             self._triggers.notices(record)
 
     async def _follow(self, store: AlertStore) -> None:
-        """Record the notices of every committed record, until finishing and caught up."""
-        saved = self.position
-        while True:
-            records = await self._log.store.read(self.position, READ_BATCH)
-            if not records:
-                if self._finishing.is_set():
+        """Record the notices of every committed record, until finishing and caught up: first those committed
+        before this run listened, read from the store; then those the hub hands over as they commit."""
+        remove = self._hub.listen(self._heard)
+        try:
+            saved = self.position
+            while records := await self._log.store.read(self.position, READ_BATCH):
+                saved = await self._take(store, records, records[-1].seq, saved)
+            while True:
+                if self._inbox or self._committed > self.position:
+                    records = [record for record in self._inbox if record.seq > self.position]
+                    self._inbox.clear()
+                    saved = await self._take(store, records, max(self._committed, self.position), saved)
+                elif self._finishing.is_set():
                     if saved != self.position:
                         await store.record([], self.channels, self.position, self._dedup_ms)
                     return
-                with trio.move_on_after(_IDLE_CHECK_S):
-                    await self._log.wait_beyond(self.position)
-                continue
-            notices = [notice for record in records for notice in self._triggers.notices(record)]
-            self.position = records[-1].seq
-            if notices or self.position - saved >= SAVE_EVERY:
-                kept = await store.record(notices, self.channels, self.position, self._dedup_ms)
-                saved = self.position
-                if kept:
-                    self._wake_all()
+                else:
+                    await self._arrived.park()
+        finally:
+            remove()
+
+    def _heard(self, records: Sequence[Record]) -> None:
+        """The hub's listener, called in the writer's commit: keeps what may page someone, and never raises."""
+        self._inbox.extend(record for record in records if record.kind in FOLLOWED)
+        if records:
+            self._committed = records[-1].seq
+        self._arrived.unpark_all()
+
+    async def _take(self, store: AlertStore, records: Sequence[Record], position: int, saved: int) -> int:
+        """Record the notices of ``records`` up to ``position``; the position last saved."""
+        notices = [notice for record in records for notice in self._triggers.notices(record)]
+        self.position = position
+        if not notices and position - saved < SAVE_EVERY:
+            return saved
+        if await store.record(notices, self.channels, position, self._dedup_ms):
+            self._wake_all()
+        return position
 
     async def _serve(self, courier: Courier, store: AlertStore) -> None:
         name = courier.name
         urgent = self._urgent[name]
         while True:
             self._idle[name] = False
+            woken = self._woken[name]
             while urgent:  # not rate-limited: it is the one alert that cannot wait its turn
                 await courier.deliver(urgent[0], limited=False)
                 urgent.popleft()
@@ -175,7 +204,7 @@ class Alerter:
 
                 attempts = await courier.deliver(notice, failed)
                 await store.mark(alert_id, name, sent=True, attempts=attempts, error="", ts=self._clock.now_ms())
-            if pending or urgent:
+            if pending or urgent or self._woken[name] != woken:  # more was recorded while it looked
                 continue
             self._idle[name] = True
             self._progress.unpark_all()
@@ -184,4 +213,5 @@ class Alerter:
     def _wake_all(self) -> None:
         for name, lot in self._work.items():
             self._idle[name] = False
+            self._woken[name] += 1
             lot.unpark_all()

@@ -61,8 +61,9 @@ class Courier:
     """Delivers to one channel, one alert at a time, until it is taken."""
 
     def __init__(
-        self, channel: Channel, *, backoff: Backoff, rng: random.Random, rate: RateLimit, health: ActorHealth
+        self, channel: Channel, *, backoff: Backoff, rng: random.Random, rate: RateLimit | None, health: ActorHealth
     ) -> None:
+        """``rate``: None for no limit."""
         self.channel = channel
         self._backoff = backoff
         self._rng = rng
@@ -80,7 +81,7 @@ class Courier:
         attempt = 0
         while True:
             attempt += 1
-            if limited:
+            if limited and self._rate is not None:
                 await self._rate.wait()
             try:
                 await self.channel.send(notice)

@@ -22,8 +22,10 @@ from b1e55ed.alerts.control import Reads, TelegramControl
 from b1e55ed.alerts.delivery import Backoff, Courier, RateLimit
 from b1e55ed.alerts.store import alerts_db_path
 from b1e55ed.alerts.triggers import Triggers
+from b1e55ed.broadcast import Broadcast
 from b1e55ed.clock import Clock
 from b1e55ed.config import Config
+from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.health import ActorHealth, HealthRegistry
 from b1e55ed.trading_config import is_driven
@@ -54,6 +56,7 @@ def build_alerter(
     config: Config,
     *,
     log: EventLog,
+    hub: Broadcast[Record],
     health: HealthRegistry,
     clock: Clock,
     db: Path,
@@ -71,13 +74,14 @@ def build_alerter(
             channel,
             backoff=backoff,
             rng=rng,
-            rate=RateLimit(alerts.rate_per_min),
+            rate=RateLimit(alerts.rate_per_min) if channel.limited else None,
             health=health.register(f"alerts.{channel.name}"),
         )
         for channel in found
     ]
     return Alerter(
         log=log,
+        hub=hub,
         store_path=alerts_db_path(db),
         couriers=couriers,
         triggers=Triggers(equity_drift_pct=alerts.equity_drift_pct),

@@ -23,6 +23,7 @@ class Flaky:
     """Fails with the queued errors, then takes every notice; records the trio time of each attempt."""
 
     name = "fake"
+    limited = True
 
     def __init__(self, *errors: DeliveryFailed) -> None:
         self.errors = deque(errors)

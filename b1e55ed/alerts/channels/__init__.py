@@ -22,6 +22,8 @@ class DeliveryFailed(WorldError):
 
 class Channel(Protocol):
     name: str
+    limited: bool
+    """Whether ``alerts.rate_per_min`` applies: to a person's phone or inbox, not to a file."""
 
     async def send(self, notice: Notice) -> None:
         """Deliver ``notice`` once, or raise ``DeliveryFailed``."""

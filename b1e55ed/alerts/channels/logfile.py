@@ -21,6 +21,7 @@ def line(notice: Notice) -> str:
 
 class LogFileChannel:
     name = "log"
+    limited = False
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -21,6 +21,7 @@ from b1e55ed.secret import Secret
 
 class SmtpChannel:
     name = "email"
+    limited = True
 
     def __init__(self, config: SmtpConfig, password: Secret) -> None:
         self._config = config

@@ -98,6 +98,7 @@ class TelegramApi:
 
 class TelegramChannel:
     name = "telegram"
+    limited = True
 
     def __init__(self, api: TelegramApi, chat_id: int) -> None:
         self._api = api

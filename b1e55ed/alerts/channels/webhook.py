@@ -16,6 +16,7 @@ _ANY = msgspec.json.Decoder(msgspec.Raw)
 
 class WebhookChannel:
     name = "webhook"
+    limited = True
 
     def __init__(self, http: httpx.AsyncClient, url: Secret, *, timeout_s: float) -> None:
         self._url = url
