@@ -2,6 +2,8 @@
 
 - ``latency``: an alert's event committed to the log (``append`` returned: COMMIT done) until a fake Telegram on a
   loopback socket (a real HTTP server in a thread) has the message; alerts one at a time, p50 and p95.
+- ``replay``: a replay's wall time (the simulation at full pace, default batches), the alerter on (alerts.log
+  only, as a replay has) against off: what following the log costs a history-driven run.
 - ``cycle``: the real pipeline on the seeded simulation at full pace, one cycle per commit (``replay_batch`` 1),
   with the alerts of the replay sent to every channel (``alerts.in_replay``): the time between consecutive
   settlements, p50 and p95, with every channel failing (Telegram answering 502, the webhook and SMTP refusing
@@ -20,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import trio
 from common import emit, load_average, note, percentile
@@ -30,7 +33,7 @@ from b1e55ed.config import Config, load_config
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.messages import Alert
 from b1e55ed.registry import resolve
-from b1e55ed.runtime import Runtime
+from b1e55ed.runtime import Runtime, Supervised
 from tests.fakes.smtp import FakeSmtp
 from tests.fakes.smtp import serving as serving_smtp
 from tests.fakes.telegram import FakeTelegram, serving
@@ -53,6 +56,13 @@ def config(root: Path, url: str, **env: str) -> Config:
         "B1E55ED_RUNTIME__SHUTDOWN_TIMEOUT_S": "2",
     }
     return load_config(environ=environ | {f"B1E55ED_{k.upper()}": v for k, v in env.items()}, env_file=None)
+
+
+def stages(runtime: Runtime) -> Sequence[Supervised]:
+    """The trading pipeline the config names."""
+    pipeline: Any = resolve(runtime.config.runtime.pipeline)
+    built: Sequence[Supervised] = pipeline(runtime).stages()
+    return built
 
 
 async def latency(root: Path, count: int) -> list[float]:
@@ -89,8 +99,7 @@ def settlements(root: Path, name: str, settings: Config) -> tuple[list[float], i
 
     runtime = Runtime(settings, db_path=root / f"{name}.db", clock=ManualClock())
     runtime.hub.listen(listen)
-    pipeline = resolve(settings.runtime.pipeline)
-    trio.run(runtime.run, lambda rt: pipeline(rt).stages())
+    trio.run(runtime.run, stages)
     return [(b - a) * 1000 for a, b in itertools.pairwise(settled)], alerts
 
 
@@ -129,6 +138,20 @@ def cycle(root: Path, bars: int, reps: int) -> dict[str, list[float]]:
     return runs
 
 
+def replay_cost(root: Path, bars: int, reps: int) -> dict[str, list[float]]:
+    """Seconds for one replay, the alerter on and off, interleaved."""
+    times: dict[str, list[float]] = {"true": [], "false": []}
+    for rep in range(reps):
+        for enabled in times:
+            sim = {"market__source": "sim", "market__sim_pace": "max", "market__sim_bars": str(bars)}
+            settings = config(root / f"replay-{enabled}{rep}", "http://127.0.0.1:9", alerts__enabled=enabled, **sim)
+            runtime = Runtime(settings, db_path=root / f"replay-{enabled}{rep}.db", clock=ManualClock())
+            started = time.perf_counter()
+            trio.run(runtime.run, stages)
+            times[enabled].append(time.perf_counter() - started)
+    return times
+
+
 def main() -> None:
     logging.basicConfig(level=logging.CRITICAL)  # the failing channels' retries say so at WARNING, many times
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -140,6 +163,11 @@ def main() -> None:
         gaps = trio.run(latency, root, count)
         emit(bench="alerts", metric="latency", variant="commit_to_telegram", unit="ms", alerts=count,
              p50=round(percentile(gaps, 50), 3), p95=round(percentile(gaps, 95), 3), load=load_average())  # fmt: skip
+        replays = replay_cost(root, bars * 2, reps + 2)
+        on, off = statistics.median(replays["true"]), statistics.median(replays["false"])
+        emit(bench="alerts", metric="replay", variant="alerter_on_vs_off", unit="s", bars=bars * 2,
+             on=[round(t, 3) for t in replays["true"]], off=[round(t, 3) for t in replays["false"]],
+             ratio=round(on / off, 3), load=load_average())  # fmt: skip
         runs = cycle(root, bars, reps)
     up, failing = runs["up"], runs["failing"]
     emit(bench="alerts", metric="cycle", variant="channels_failing_vs_up", unit="ms", bars=bars, runs=reps,
