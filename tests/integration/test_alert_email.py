@@ -5,6 +5,7 @@ from __future__ import annotations
 from email import message_from_bytes
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from b1e55ed.alerts.channels import DeliveryFailed
@@ -80,3 +81,10 @@ async def test_the_runtime_emails_an_alert_from_the_log(tmp_path: Path) -> None:
             await runtime.log.append(alert(1))
             await until(lambda: len(fake.messages) == 1)
     assert "fill for an order the log does not know #1" in message_from_bytes(fake.messages[0]).get_payload()
+
+
+async def test_starttls_is_never_skipped_when_the_server_does_not_offer_it() -> None:
+    fake = FakeSmtp("bot", PASSWORD)  # offers no STARTTLS
+    with serving(fake) as port, pytest.raises(DeliveryFailed, match="STARTTLS"):
+        await SmtpChannel(msgspec.structs.replace(smtp(port), security="starttls"), Secret(PASSWORD)).send(NOTICE)
+    assert fake.logins == []  # the password never went out in clear

@@ -71,3 +71,10 @@ def test_the_command_line_refuses_a_bad_alerts_setting_with_exit_2_naming_it(tmp
     )
     assert done.returncode == 2
     assert "alerts.smtp.sender" in done.stderr
+
+
+def test_commands_are_obeyed_from_the_alert_chat_unless_others_are_listed() -> None:
+    assert config().alerts.allowed_chats() == frozenset()
+    assert config(alerts__telegram_chat_id="42").alerts.allowed_chats() == {42}
+    listed = config(alerts__telegram_chat_id="42", alerts__telegram_allowed_chats="[7, -100]")
+    assert listed.alerts.allowed_chats() == {7, -100}
