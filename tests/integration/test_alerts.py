@@ -97,6 +97,8 @@ async def test_a_refused_connection_and_bad_credentials_deliver_once_fixed(tmp_p
         await until(lambda: runtime.health["alerts.telegram"].state == "degraded", what="refused connection")
         assert "ConnectError" in runtime.health["alerts.telegram"].detail
         assert runtime.health["alerts.log"].state == "running"  # only its own health
+        actors = (await api_context(runtime, strategies=[], producers=[]).read.health())["actors"]
+        assert (actors["alerts.telegram"]["state"], actors["alerts.log"]["state"]) == ("degraded", "running")  # /health
         with serving(fake, port=port):
             await until(lambda: "sendMessage" in fake.requests, what="a retry")
             await until(lambda: "401" in runtime.health["alerts.telegram"].detail, what="bad credentials")
