@@ -27,6 +27,7 @@ from actors.oms.ledger import Ledger
 from actors.oms.oms import OMS
 from actors.producers.actor import ProducerActor
 from actors.strategies.actor import strategy_actor
+from b1e55ed.alerts.wiring import commands
 from b1e55ed.api.metrics import ApiMetrics
 from b1e55ed.api.wiring import api_actor, api_context
 from b1e55ed.barrier import CycleBarrier
@@ -193,6 +194,10 @@ class TradingPipeline:
         )
         if config.api.enabled:  # first: a bad API address stops the process before the first cycle can trade
             stages.insert(0, api_actor(api))
+        if runtime.alerter is not None:  # commands from Telegram, answered from the API's read model
+            health = runtime.health.register("telegram")
+            if control := commands(config, runtime.alerter.telegram, read=api.read, db=runtime.db_path, health=health):
+                stages.append(Supervised("telegram", control, source=True))  # requests from outside: stops first
         return stages
 
     def _plugins(self, specs: Sequence[PluginSpec], key: str) -> list:  # type: ignore[type-arg]

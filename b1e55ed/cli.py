@@ -23,6 +23,7 @@ import yaml
 from msgspec.structs import replace
 
 from b1e55ed import killswitch_file, logsetup
+from b1e55ed.alerts.selftest import alerts_test
 from b1e55ed.backtest.karma import karma_report
 from b1e55ed.backtest.options import count_cycles, plan_backtest, prepare_folder
 from b1e55ed.backtest.report import build_report, write_report
@@ -79,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     db: Path = getattr(args, "db", None) or Path(config.eventlog.path)
     try:
+        if command == "alerts":
+            return alerts_test(config)
         if command == "collect":
             return run_collect(args, config)
         if command == "sweep":

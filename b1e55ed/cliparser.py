@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from b1e55ed import killswitch_file
+from b1e55ed.alerts.selftest import add_alerts_parser
 from b1e55ed.backtest.options import add_backtest_parsers
 from b1e55ed.collect.cli import add_collect_parser
 from b1e55ed.scaffold.new import add_new_parser
@@ -64,4 +65,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_backtest_parsers(commands)
     add_sweep_parser(commands)
     add_new_parser(commands)
+    add_alerts_parser(commands)
     return parser

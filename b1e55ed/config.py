@@ -9,16 +9,16 @@ environment variable.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import ipaddress
 import os
 from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, final
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 import yaml
 
+from b1e55ed.alerts_config import AlertsConfig
 from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
 from b1e55ed.envfile import ENV_PREFIX, Override, apply_override, env_overrides
 from b1e55ed.hyperliquid.config import HyperliquidConfig
@@ -26,6 +26,7 @@ from b1e55ed.karma.config import KarmaConfig
 from b1e55ed.keychain import keyring_overrides, settings_of_type
 from b1e55ed.plugins import convert_params, params_type
 from b1e55ed.registry import ConfigError, PluginSpec, resolve, resolve_plugin
+from b1e55ed.secret import Secret
 from b1e55ed.supervisor import RestartPolicy
 from b1e55ed.trading_config import KillSwitchConfig, MarketConfig, RiskPolicy
 from b1e55ed.validation import KeyPath, dotted, locate
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_ENV_FILE",
     "ENV_PREFIX",
+    "AlertsConfig",
     "ApiConfig",
     "BrainConfig",
     "Config",
@@ -49,51 +51,11 @@ __all__ = [
     "config_hash",
     "load_config",
     "redacted",
+    "secret_values",
 ]
 
 DEFAULT_CONFIG_PATH: Final = Path(__file__).resolve().parent.parent / "config" / "b1e55ed.yaml"
 DEFAULT_ENV_FILE: Final = Path(".env")
-
-
-@final
-class Secret:
-    """A string that never shows itself: repr, str and encoders see ``***``. ``reveal()`` returns it.
-
-    An empty secret means "not set": it is falsy and matches nothing.
-    """
-
-    __slots__ = ("_value",)
-    _value: str
-
-    def __init__(self, value: str) -> None:
-        object.__setattr__(self, "_value", value)
-
-    def reveal(self) -> str:
-        return self._value
-
-    def matches(self, candidate: str) -> bool:
-        """Constant-time comparison; an unset secret matches nothing, so an empty token never authenticates."""
-        return bool(self._value) and hmac.compare_digest(self._value.encode(), candidate.encode())
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('***')" if self._value else "Secret('')"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Secret):
-            return NotImplemented
-        return hmac.compare_digest(self._value.encode(), other._value.encode())
-
-    def __hash__(self) -> int:
-        return hash((Secret, self._value))
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("Secret is immutable")
-
-    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
-        return Secret, (self._value,)
 
 
 Mode = Literal["paper", "live"]
@@ -167,6 +129,8 @@ class KeysConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     allium_api_key: Secret = Secret("")
     hyperliquid_private_key: Secret = Secret("")
     db_password: Secret = Secret("")
+    telegram_bot_token: Secret = Secret("")
+    smtp_password: Secret = Secret("")
 
 
 class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -187,6 +151,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     karma: KarmaConfig = msgspec.field(default_factory=KarmaConfig)
     api: ApiConfig = msgspec.field(default_factory=ApiConfig)
     keys: KeysConfig = msgspec.field(default_factory=KeysConfig)
+    alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
 
     def __post_init__(self) -> None:
         _require_unique("symbols[{}]", list(self.symbols))
@@ -260,9 +225,11 @@ NOT_RECORDED: Final = (
     ("logging", "backups"),
     ("eventlog", "encrypt"),
     ("keys", "db_password"),
+    ("keys", "telegram_bot_token"),
+    ("keys", "smtp_password"),
 )
 """Settings that change only how a run goes (its speed, whether it serves the API, where it logs, whether its log is
-encrypted), never what it records: left out of ``config_hash``."""
+encrypted, who is told of it), never what it records: left out of ``config_hash``; so is the ``alerts`` section."""
 
 
 def config_hash(config: Config) -> str:
@@ -271,6 +238,7 @@ def config_hash(config: Config) -> str:
     data = redacted(config)
     for section, key in NOT_RECORDED:
         del data[section][key]
+    del data["alerts"]  # who hears of what happened changes nothing of what happened
     return hashlib.sha256(_HASH_ENCODER.encode(data)).hexdigest()
 
 

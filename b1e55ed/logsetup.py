@@ -3,7 +3,7 @@
 Always to stderr. With a folder (the running brain's ``logging.dir``), also to the spec's files, each rotated by
 size: ``brain.log`` (everything but what the next three take), ``oms.log`` (orders and the venues), ``api.log`` (the
 API's requests and errors), ``dashboard.log`` (the dashboard's requests) and ``errors.log`` (every ERROR and above,
-from anywhere). Each line is masked as on stderr.
+from anywhere). Each line is masked as on stderr. The alerter writes ``alerts.log`` in the same folder itself.
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@ Shutdown (SIGINT, SIGTERM or ``request_stop``) runs in this order:
    owns are closed; the other actors finish what is in their channels and return at the end of their input,
    or are cancelled when ``runtime.shutdown_timeout_s`` runs out;
 2. ``RuntimeStopped`` is appended and the writer commits everything queued, under a shielded timeout;
-3. the store closes and ``run`` returns: the process exits 0.
+3. the alerter reads the log to its end and delivers what is pending, within ``runtime.shutdown_timeout_s``;
+4. the store closes and ``run`` returns: the process exits 0.
 
 A commit that fails (a full or failing disk) halts trading at once, keeps the halt in the kill-switch file beside
-the database, and stops the run the same way; ``run`` then raises ``StorageFailed``.
+the database, hands the alerter the error in memory (it cannot be read back from the log), and stops the run the
+same way; ``run`` then raises ``StorageFailed``.
 
 Events that cross the log go through ``log`` (the single writer); committed records fan out on ``hub``.
 """
@@ -25,9 +27,13 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import httpx
 import trio
 
 from b1e55ed import killswitch_file
+from b1e55ed.alerts.alerter import Alerter
+from b1e55ed.alerts.triggers import storage_notice
+from b1e55ed.alerts.wiring import build_alerter
 from b1e55ed.broadcast import Broadcast
 from b1e55ed.clock import Clock
 from b1e55ed.config import Config, config_hash
@@ -91,6 +97,8 @@ class Runtime:
         """What systemd hears (readiness, the watchdog, status, stopping); silent outside systemd."""
         if self.service.active:
             self.hub.listen(self.service.on_records)
+        self.alerter: Alerter | None = None
+        """The alerter (``alerts.enabled``), running beside the log writer from before the first actor starts."""
         self.resources = AsyncExitStack()
         """What the actors share and the runtime closes once they have all ended (an HTTP client, say)."""
 
@@ -148,9 +156,13 @@ class Runtime:
                     )
                     await log.append(started)
                     logger.info("b1e55ed %s (%s): event log %s at seq %d", VERSION, mode, self.db_path, log.head.seq)
+                    if self.config.alerts.enabled:
+                        await core.start(self._run_alerter)
                     async with self.resources:
                         await self._run_actors(actors, task_status)
                     await self._drain_log(log)
+                    if self.alerter is not None:
+                        await self.alerter.finish(self.config.runtime.shutdown_timeout_s)
             finally:
                 self.hub.close()
                 with trio.CancelScope(shield=True):
@@ -179,6 +191,18 @@ class Runtime:
                 channel.close()
             for scope in others:
                 scope.deadline = trio.current_time() + self.config.runtime.shutdown_timeout_s
+
+    async def _run_alerter(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Supervised like an actor, but nothing it does reaches the log: its restarts and an escalation are the
+        Python log's and ``/health``'s, and never halt trading."""
+        async with httpx.AsyncClient() as http:
+            config = self.config
+            self.alerter = build_alerter(
+                config, log=self.log, hub=self.hub, health=self.health, clock=self.clock, db=self.db_path, http=http
+            )
+            rng = random.Random(f"alerts:{config.runtime.seed}")  # never a draw from the trading run's own
+            supervisor = Supervisor(config.supervisor, rng, self.clock, self.health)
+            await supervisor.supervise("alerts", self.alerter, task_status=task_status)
 
     async def _drain_log(self, log: EventLog) -> None:
         if self._storage_failure is not None:
@@ -214,6 +238,8 @@ class Runtime:
             kept = f"but the halt could not be kept on disk either ({error})"
         self._storage_failure = f"{detail}; trading HALTED, {kept}"
         logger.critical("%s", self._storage_failure)
+        if self.alerter is not None:
+            self.alerter.urgent(storage_notice(self._storage_failure, self.clock.now_ms()))
         self.request_stop("the event log could not be written")
 
     async def _on_supervision(self, event: SupervisionEvent) -> None:

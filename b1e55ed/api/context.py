@@ -27,6 +27,14 @@ KillSwitchRequest = Callable[[TradingStateName], Awaitable[dict[str, Any]]]
 """Move trading to a state; returns ``{"state", "previous", "changed"}`` once the change is committed."""
 
 
+AlertsFeed = Callable[[int], Awaitable[list[dict[str, Any]]]]
+"""The latest alerts, newest first, each with its delivery state per channel (``AlertStore.latest``)."""
+
+
+async def _no_alerts(limit: int) -> list[dict[str, Any]]:
+    return []
+
+
 async def _no_scan() -> dict[str, Any]:
     raise ScanRefused("no brain is running in this process, so there is no cycle to trigger")
 
@@ -44,6 +52,7 @@ class ApiContext:
     symbols: list[str]
     killswitch: KillSwitchRequest
     scan: ScanRequest = _no_scan
+    alerts: AlertsFeed = _no_alerts
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     cache: ResponseCache = field(default_factory=ResponseCache)
     sse_heartbeat_s: float = 15.0

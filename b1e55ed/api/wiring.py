@@ -59,6 +59,12 @@ def api_context(
             return await read.cycle_result(await run_cycle())
 
         ctx.scan = scan
+
+    async def alerts(limit: int) -> list[dict[str, Any]]:
+        store = runtime.alerter.store if runtime.alerter is not None else None
+        return await store.latest(limit) if store is not None else []
+
+    ctx.alerts = alerts
     return ctx
 
 

@@ -6,8 +6,9 @@ Two ways in, both through the real pipeline on the simulated market at full pace
 - a runtime whose SQLite connection starts failing its COMMITs ("disk I/O error"), injected at the SQLite-thread
   wrapper (file modes would not stop an open handle, and root ignores them).
 Either way the run halts, keeps the halt in the kill-switch file beside the database, stops, and says which seqs the
-log holds; every acknowledged event is found again and the chain verifies. Started again on a healthy disk, it comes
-back HALTED (the change in its log, cause ``storage``) and trades nothing until a person resumes.
+log holds; every acknowledged event is found again and the chain verifies. The runtime's run also pages the owner
+by every channel that needs no disk (the write error reaches the alerter in memory). Started again on a healthy disk,
+it comes back HALTED (the change in its log, cause ``storage``) and trades nothing until a person resumes.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from b1e55ed.eventlog.verify import verify_database
 from b1e55ed.registry import resolve
 from b1e55ed.runtime import Runtime
 from tests.fakes.failing_disk import failing_after
+from tests.fakes.telegram import FakeTelegram, serving
+from tests.integration.alerts_support import CHAT, TOKEN
 
 pytestmark = pytest.mark.slow
 
@@ -94,24 +97,46 @@ def sim(**settings: str) -> Config:
     return load_config(environ=environ | {f"B1E55ED_{key.upper()}": value for key, value in settings.items()})
 
 
+def telegram_settings(url: str, log_dir: Path) -> dict[str, str]:
+    """Alerts to a fake Telegram, from a run driven by history (which otherwise pages no one)."""
+    return {
+        "keys__telegram_bot_token": TOKEN,
+        "alerts__telegram_chat_id": str(CHAT),
+        "alerts__telegram_url": url,
+        "alerts__in_replay": "true",
+        "logging__dir": str(log_dir),
+    }
+
+
 async def run_sim(runtime: Runtime) -> None:
     pipeline = resolve(runtime.config.runtime.pipeline)
     await runtime.run(lambda rt: pipeline(rt).stages())
 
 
-async def test_failing_writes_halt_trading_and_lose_no_acknowledged_event(tmp_path: Path) -> None:
+async def test_failing_writes_halt_trading_lose_no_acknowledged_event_and_page_the_owner(tmp_path: Path) -> None:
     db = tmp_path / "brain.db"
-    dying = Runtime(sim(market__sim_bars="600"), db_path=db, clock=ManualClock(), sqlite_connection=failing_after(20))
-    acknowledged: list[Record] = []
-    dying.hub.listen(acknowledged.extend)
-    with pytest.raises(StorageFailed, match=r"disk I/O error.*HALTED.*the log holds seq 1-(\d+)") as failed:
-        await run_sim(dying)
+    telegram = FakeTelegram(TOKEN)
+    with serving(telegram) as url:
+        paged = sim(market__sim_bars="600", **telegram_settings(url, tmp_path / "logs"))
+        dying = Runtime(paged, db_path=db, clock=ManualClock(), sqlite_connection=failing_after(20))
+        acknowledged: list[Record] = []
+        dying.hub.listen(acknowledged.extend)
+        with pytest.raises(StorageFailed, match=r"disk I/O error.*HALTED.*the log holds seq 1-(\d+)") as failed:
+            await run_sim(dying)
+    # The write error cannot be read back from the log: it reached the alerter in memory, and went out by Telegram
+    # (no disk needed) and by alerts.log (tried all the same), while the run stopped.
+    [page] = [text for text in telegram.texts(CHAT) if "database write error" in text]
+    assert page.startswith("[CRITICAL] database write error: storage: the event log could not be written")
+    assert "disk I/O error" in page
+    assert "trading HALTED" in page
+    assert any("database write error" in line for line in (tmp_path / "logs" / "alerts.log").read_text().splitlines())
     assert dying.gate.state == "HALTED"
     assert f"seq 1-{acknowledged[-1].seq}" in str(failed.value)
     assert [r.seq for r in acknowledged] == list(range(1, len(acknowledged) + 1))
     assert_kept_halted(db)
 
-    healthy = Runtime(sim(market__sim_bars="700"), db_path=db, clock=ManualClock())
+    healthy_disk = sim(market__sim_bars="700", logging__dir=str(tmp_path / "logs"))
+    healthy = Runtime(healthy_disk, db_path=db, clock=ManualClock())
     await run_sim(healthy)
     verify_database(db)
     with closing(sqlite3.connect(db)) as conn:

@@ -21,6 +21,7 @@ SIGNAL_ROWS = 40
 DECISION_ROWS = 30
 EQUITY_POINTS = 500
 KARMA_PATTERNS = 5
+ALERT_ROWS = 50
 
 
 Loader = Callable[[ApiContext, Mapping[str, str]], Awaitable[dict[str, Any]]]
@@ -81,6 +82,10 @@ async def load_killswitch(ctx: ApiContext, params: Mapping[str, str]) -> dict[st
     return {"trading_state": ctx.gate.state, "can_control": bool(ctx.config.api.auth_token)}
 
 
+async def load_alerts(ctx: ApiContext, params: Mapping[str, str]) -> dict[str, Any]:
+    return {"alerts": await ctx.alerts(ALERT_ROWS)}
+
+
 async def load_decisions(ctx: ApiContext, params: Mapping[str, str]) -> dict[str, Any]:
     return {"decisions": await ctx.read.decisions(limit=DECISION_ROWS)}
 
@@ -112,10 +117,11 @@ PANELS: dict[str, Panel] = {
     "decisions": Panel("partials/decisions.html", load_decisions),
     "equity": Panel("partials/equity.html", load_equity),
     "karma": Panel("partials/karma.html", load_karma),
+    "alerts": Panel("partials/alerts.html", load_alerts),
 }
 
 
-SYNC_PANELS = ("prices", "equity", "positions", "status", "scorecard", "signals", "decisions", "karma")
+SYNC_PANELS = ("prices", "equity", "positions", "status", "scorecard", "signals", "decisions", "karma", "alerts")
 """The panels one ``/ui/sync`` request refreshes after a burst of events; the kill switch has its own event."""
 
 SYNC_TYPES = ("signal", "decision", "order", "fill", "position", "cycle", "karma")
