@@ -15,6 +15,8 @@ from tests.fakes.smtp import serving as serving_smtp
 from tests.fakes.telegram import FakeTelegram, serving
 from tests.integration.alerts_support import alert, alerts_config, deliveries, running, until
 
+pytestmark = pytest.mark.slow  # real sockets and disks, on the wall clock
+
 HOOK_SECRET = "hook-secret-5d0e"
 SMTP_PASSWORD = "smtp-secret-a83f"
 

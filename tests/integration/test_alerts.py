@@ -18,6 +18,8 @@ from b1e55ed.messages import CycleStarted
 from tests.fakes.telegram import FakeTelegram, Fault, serving
 from tests.integration.alerts_support import CHAT, TOKEN, alert, alerts_config, deliveries, running, until
 
+pytestmark = pytest.mark.slow  # real sockets and disks, on the wall clock
+
 
 def alerts_log(tmp_path: Path) -> list[str]:
     path = tmp_path / "logs" / "alerts.log"

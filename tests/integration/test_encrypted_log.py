@@ -20,6 +20,8 @@ from b1e55ed.eventlog.verify import verify_database
 from b1e55ed.messages import Alert
 from tests.eventlog_helpers import alert, lifecycle, running_log, signal
 
+pytestmark = pytest.mark.slow  # real sockets and disks, on the wall clock
+
 pytest.importorskip("sqlcipher3")
 
 KEY = LogKey("it's a sécret")  # a quote: the pragma's literal must escape it

@@ -25,9 +25,12 @@ from tests.integration.api_support import Served, served
 from tests.integration.test_sse import append_cycle
 
 # As in test_sse.py: httpx's body generators, left suspended on an endless stream, are the client's bookkeeping.
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in. <async_generator object (?!_events):pytest.PytestUnraisableExceptionWarning"
-)
+pytestmark = [
+    pytest.mark.filterwarnings(
+        r"ignore:Exception ignored in. <async_generator object (?!_events):pytest.PytestUnraisableExceptionWarning"
+    ),
+    pytest.mark.slow,  # a real server polled on the wall clock
+]
 
 POLL_S = 0.2
 
