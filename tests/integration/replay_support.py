@@ -8,11 +8,10 @@ data folder inside the test's folder, one choice of producers and strategies, an
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sqlite3
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import chdir, closing, contextmanager
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import chdir, closing
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -113,22 +112,10 @@ def replay_args(
 
 def replay(config: Path, db: Path, args: Sequence[str]) -> list[Record]:
     """Run the replay to its end in this process, in ``config``'s folder, and return every event it logged."""
-    with _root_logger_kept(), chdir(config.parent):
+    with chdir(config.parent):
         status = main(["--config", str(config), "run", "--db", str(db), *args])
     assert status == 0, f"the replay exited {status}"
     return read_events(db)
-
-
-@contextmanager
-def _root_logger_kept() -> Iterator[None]:
-    """``main`` configures logging for a process; give pytest its root logger back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
 
 
 def read_events(db: Path) -> list[Record]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -33,10 +34,18 @@ def wait_for_start(db: Path, starts: int, live: subprocess.Popen[bytes], stderr:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         assert live.poll() is None, stderr.read_text()[-3000:]
-        if db.exists() and sum(isinstance(e, RuntimeStarted) for e in log_events(db)) >= starts:
+        if started_runs(db) >= starts:
             return
         time.sleep(0.1)
     raise AssertionError(f"run {starts} did not start within 30 s: {stderr.read_text()[-3000:]}")
+
+
+def started_runs(db: Path) -> int:
+    """The runs the log has recorded; none while the file or its schema is still being created."""
+    try:
+        return sum(isinstance(e, RuntimeStarted) for e in log_events(db)) if db.exists() else 0
+    except sqlite3.OperationalError:  # the file is there, its tables not yet
+        return 0
 
 
 @pytest.mark.slow
@@ -48,14 +57,18 @@ def test_sigkill_during_live_trading_then_restart(tmp_path: Path) -> None:
         env = live_env(account.key.hex(), mock.url, db)
         churn = Churn(mock, rng)
         churn.start()
-        for round_ in range(ROUNDS):
-            live = start_live(env, tmp_path, stderr)
-            wait_for_start(db, round_ + 1, live, stderr)
-            time.sleep(rng.uniform(0.5, 3.0))
-            live.send_signal(signal.SIGKILL)
-            assert live.wait(timeout=10) == -signal.SIGKILL, stderr.read_text()[-2000:]
-        churn.stopped.set()
-        churn.join()
+        try:
+            for round_ in range(ROUNDS):
+                live = start_live(env, tmp_path, stderr)
+                try:
+                    wait_for_start(db, round_ + 1, live, stderr)
+                    time.sleep(rng.uniform(0.5, 3.0))
+                finally:
+                    live.send_signal(signal.SIGKILL)
+                assert live.wait(timeout=10) == -signal.SIGKILL, stderr.read_text()[-2000:]
+        finally:
+            churn.stopped.set()
+            churn.join()
 
         # The last restart halts trading, so every fill is polled and recorded, then stops cleanly.
         live = start_live(env, tmp_path, stderr)

@@ -7,7 +7,6 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,24 +17,11 @@ from tests.integration.api_support import TOKEN, api_config, served
 SECRETS = ("tok-" + "s3cr3t" * 4, "0x" + "5e" * 32)
 
 
-@pytest.fixture
-def logging_kept() -> Iterator[None]:
-    """``configure`` replaces the root logger's handlers: give pytest's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers:
-        handler.close()
-    root.handlers[:], root.level = handlers, level
-
-
 def files(folder: Path) -> dict[str, str]:
     return {path.name: path.read_text() for path in sorted(folder.iterdir())}
 
 
-def test_each_line_goes_to_its_file_and_no_secret_to_any(
-    tmp_path: Path, logging_kept: None, capfd: pytest.CaptureFixture[str]
-) -> None:
+def test_each_line_goes_to_its_file_and_no_secret_to_any(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     logsetup.configure("INFO", SECRETS, folder=tmp_path, max_bytes=1_000_000, backups=1)
     token, key = SECRETS
     logging.getLogger("actors.brain").info("cycle 7 started with token %s", token)
@@ -69,7 +55,7 @@ def test_each_line_goes_to_its_file_and_no_secret_to_any(
             assert secret not in text
 
 
-def test_a_file_rotates_by_size_and_keeps_its_backups(tmp_path: Path, logging_kept: None) -> None:
+def test_a_file_rotates_by_size_and_keeps_its_backups(tmp_path: Path) -> None:
     logsetup.configure("INFO", folder=tmp_path, max_bytes=1024, backups=2)
     for n in range(200):
         logging.getLogger("actors.brain").info("line %d of a long story", n)
@@ -79,7 +65,7 @@ def test_a_file_rotates_by_size_and_keeps_its_backups(tmp_path: Path, logging_ke
     assert all((tmp_path / name).stat().st_size <= 1024 for name in names if name.startswith("brain.log"))
 
 
-async def test_every_request_is_a_line_in_api_log_or_dashboard_log(tmp_path: Path, logging_kept: None) -> None:
+async def test_every_request_is_a_line_in_api_log_or_dashboard_log(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logsetup.configure("INFO", [TOKEN], folder=logs, max_bytes=1_000_000, backups=1)
     async with served(tmp_path, api_config(token=TOKEN), cycles=1) as server, server.client() as client:
