@@ -86,7 +86,7 @@ def _setting_type(schema: type[msgspec.Struct], keys: tuple[str, ...], origin: s
     """The type of the setting ``keys`` names; an unknown key or a whole section is an error."""
     struct = schema
     for depth, key in enumerate(keys, start=1):
-        fields = {field.encode_name: _unwrap(field.type) for field in msgspec.structs.fields(struct)}
+        fields = {field.encode_name: unwrap(field.type) for field in msgspec.structs.fields(struct)}
         dotted = ".".join(keys[:depth])
         if key not in fields:
             where = ".".join(keys[: depth - 1]) or "the top level"
@@ -103,7 +103,8 @@ def _setting_type(schema: type[msgspec.Struct], keys: tuple[str, ...], origin: s
     raise AssertionError("unreachable: a variable name always yields at least one key")
 
 
-def _unwrap(kind: Any) -> Any:
+def unwrap(kind: Any) -> Any:
+    """The type inside ``Annotated[...]``, or the type itself."""
     return get_args(kind)[0] if get_origin(kind) is Annotated else kind
 
 

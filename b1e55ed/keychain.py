@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, get_args, get_origin
 
 import msgspec
 
-from b1e55ed.envfile import ENV_PREFIX, Override
+from b1e55ed.envfile import ENV_PREFIX, Override, unwrap
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +48,8 @@ def keyring_overrides(
 def settings_of_type(schema: type[msgspec.Struct], kind: type) -> Iterator[tuple[str, ...]]:
     """The key paths of every setting of type ``kind`` in ``schema``, sections included."""
     for field in msgspec.structs.fields(schema):
-        declared = _unwrap(field.type)
+        declared = unwrap(field.type)
         if declared is kind:
             yield (field.encode_name,)
         elif isinstance(declared, type) and issubclass(declared, msgspec.Struct):
             yield from ((field.encode_name, *keys) for keys in settings_of_type(declared, kind))
-
-
-def _unwrap(kind: Any) -> Any:
-    return get_args(kind)[0] if get_origin(kind) is Annotated else kind

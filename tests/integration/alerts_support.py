@@ -35,6 +35,18 @@ def alerts_config(tmp_path: Path, url: str, *, token: str = TOKEN, **env: str) -
     return load_config(environ=environ | {f"B1E55ED_{k.upper()}": v for k, v in env.items()}, env_file=None)
 
 
+def smtp_settings(port: int) -> dict[str, str]:
+    """Email through the loopback SMTP server on ``port``, as the user ``bot``, in clear (a loopback relay)."""
+    return {
+        "alerts__smtp__host": "127.0.0.1",
+        "alerts__smtp__port": str(port),
+        "alerts__smtp__security": "none",
+        "alerts__smtp__username": "bot",
+        "alerts__smtp__sender": "brain@example.com",
+        "alerts__smtp__recipients": "[owner@example.com]",
+    }
+
+
 def alert(n: int, text: str = "fill for an order the log does not know") -> Alert:
     return Alert(ts=1_700_000_000_000 + n, severity="critical", source="oms", message=f"{text} #{n}")
 

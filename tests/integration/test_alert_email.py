@@ -14,7 +14,7 @@ from b1e55ed.alerts.triggers import Notice
 from b1e55ed.alerts_config import SmtpConfig
 from b1e55ed.secret import Secret
 from tests.fakes.smtp import FakeSmtp, serving
-from tests.integration.alerts_support import alert, alerts_config, running, until
+from tests.integration.alerts_support import alert, alerts_config, running, smtp_settings, until
 
 PASSWORD = "smtp-pass-7c21"
 NOTICE = Notice(trigger="stop_hit", severity="warning", text="stop hit: BTC long, P&L -15.44", ts=1, seq=9)
@@ -69,12 +69,7 @@ async def test_the_runtime_emails_an_alert_from_the_log(tmp_path: Path) -> None:
             "http://127.0.0.1:9",
             token="",  # no Telegram
             keys__smtp_password=PASSWORD,
-            alerts__smtp__host="127.0.0.1",
-            alerts__smtp__port=str(port),
-            alerts__smtp__security="none",
-            alerts__smtp__username="bot",
-            alerts__smtp__sender="brain@example.com",
-            alerts__smtp__recipients="[owner@example.com]",
+            **smtp_settings(port),
         )
         async with running(config, tmp_path / "brain.db") as runtime:
             assert "alerts.telegram" not in runtime.health

@@ -13,7 +13,7 @@ from b1e55ed.logsetup import Redactor
 from tests.fakes.smtp import FakeSmtp
 from tests.fakes.smtp import serving as serving_smtp
 from tests.fakes.telegram import FakeTelegram, serving
-from tests.integration.alerts_support import alert, alerts_config, deliveries, running, until
+from tests.integration.alerts_support import alert, alerts_config, deliveries, running, smtp_settings, until
 
 pytestmark = pytest.mark.slow  # real sockets and disks, on the wall clock
 
@@ -32,12 +32,7 @@ async def test_no_secret_shows_in_logs_health_or_alerts_db(tmp_path: Path, caplo
             url,
             alerts__webhook_url=f"{url}/hooks/{HOOK_SECRET}",
             keys__smtp_password=SMTP_PASSWORD,
-            alerts__smtp__host="127.0.0.1",
-            alerts__smtp__port=str(port),
-            alerts__smtp__security="none",
-            alerts__smtp__username="bot",
-            alerts__smtp__sender="brain@example.com",
-            alerts__smtp__recipients="[owner@example.com]",
+            **smtp_settings(port),
         )
         planted = secret_values(config)
         assert len(planted) == 3

@@ -16,6 +16,7 @@ from b1e55ed.messages import (
     KillSwitchChanged,
     PositionUpdated,
 )
+from tests import samples
 
 DECISION = "0x" + "ab" * 16
 
@@ -26,16 +27,14 @@ def notices(*events: Event, drift_pct: float = 5.0) -> list[Notice]:
 
 
 def closed(status: str, exit_price: float, pnl: float) -> PositionUpdated:
-    return PositionUpdated(
+    return samples.position(
         ts=5,
         position_id=DECISION,
-        symbol="BTC",
-        side="long",
         entry_price=42_000.0,
         size=0.0119,
         stop=40_740.0,
         target=46_200.0,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         opened_at=1,
         exit_price=exit_price,
         pnl=pnl,
@@ -45,7 +44,7 @@ def closed(status: str, exit_price: float, pnl: float) -> PositionUpdated:
 
 
 def fill(role: str, price: float) -> Fill:
-    return Fill(ts=5, cloid="0x01", symbol="BTC", side="sell", size=0.0119, price=price, fee=0.2, role=role, venue="p")  # type: ignore[arg-type]
+    return samples.fill(ts=5, cloid="0x01", side="sell", size=0.0119, price=price, fee=0.2, role=role, venue="p")
 
 
 def test_a_stop_hit_names_the_symbol_the_numbers_and_the_decision() -> None:
