@@ -2,8 +2,10 @@
 
 It reads the event log from the last sequence number already on disk, so it is off the trading path, never loses a
 cycle across a crash (what was not flushed is read again), and writes each part atomically (a temporary file,
-then a rename): one part per day, or per ``part_cycles`` cycles, and one when it stops. Each cycle's rows are
-checked against the ``features_hash`` the enricher put in the log.
+then a rename): one part per day, or per ``part_cycles`` cycles, and the rest when it stops. The parts completed by
+each read from the log are written together on a worker thread, so the Parquet encoding runs beside the trading
+actors rather than between them. Each cycle's rows are checked against the ``features_hash`` the enricher put in
+the log.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,16 +33,24 @@ _IDLE_CHECK_S = 0.2
 _PART = re.compile(r"^(\d+)-(\d+)\.parquet$")
 
 
+@dataclass
+class _Part:
+    """One part file's rows: one day's cycles, ``part_cycles`` at most, from seq ``first`` to ``last``."""
+
+    day: str
+    first: int
+    last: int = 0
+    cycles: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
 class FeatureStore:
     def __init__(self, *, log: EventLog, root: Path, stopping: trio.Event, part_cycles: int = 1000) -> None:
         self._log = log
         self._stopping = stopping
         self._root = root
         self._part_cycles = part_cycles
-        self._rows: dict[str, list[dict[str, Any]]] = {}
-        self._first_seq: dict[str, int] = {}
-        self._last_seq = 0
-        self._cycles = 0
+        self._parts: list[_Part] = []  # in seq order; only the last can still grow
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -70,36 +81,33 @@ class FeatureStore:
                         self._add(record.seq, event, signals)
                         signals = []
                 after = records[-1].seq
+                if len(self._parts) > 1:  # every part but the last is complete
+                    complete, self._parts = self._parts[:-1], self._parts[-1:]
+                    await trio.to_thread.run_sync(self._write, complete)
         finally:
-            self._flush()  # synchronous: cancellation cannot interrupt it
+            self._write(self._parts)  # synchronous: cancellation cannot interrupt it
+            self._parts = []
 
     def _add(self, seq: int, snapshot: SnapshotRecorded, signals: list[Signal]) -> None:
         features_hash = snapshot_hash(snapshot.cycle, snapshot.as_of, snapshot.context, signals)
         if snapshot.features_hash and snapshot.features_hash != features_hash:
             logger.error("cycle %d: features do not match the hash in the log (seq %d)", snapshot.cycle, seq)
         day = datetime.fromtimestamp(snapshot.as_of / 1000, UTC).strftime("%Y-%m-%d")
-        if self._rows and day not in self._rows:
-            self._flush()
-        self._first_seq.setdefault(day, seq)
-        self._rows.setdefault(day, []).extend(
-            snapshot_rows(snapshot.cycle, snapshot.as_of, snapshot.context, signals, features_hash)
-        )
-        self._last_seq = seq
-        self._cycles += 1
-        if self._cycles >= self._part_cycles:
-            self._flush()
+        if not self._parts or self._parts[-1].day != day or self._parts[-1].cycles >= self._part_cycles:
+            self._parts.append(_Part(day, seq))
+        part = self._parts[-1]
+        part.rows += snapshot_rows(snapshot.cycle, snapshot.as_of, snapshot.context, signals, features_hash)
+        part.last = seq
+        part.cycles += 1
 
-    def _flush(self) -> None:
-        for day, rows in self._rows.items():
-            folder = self._root / f"date={day}"
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{self._first_seq[day]:012d}-{self._last_seq:012d}.parquet"
+    def _write(self, parts: list[_Part]) -> None:
+        """Each part into its day's folder, atomically, in seq order (so a resume after a crash starts right)."""
+        for part in parts:
+            path = self._root / f"date={part.day}" / f"{part.first:012d}-{part.last:012d}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            pl.DataFrame(rows).write_parquet(tmp)
+            pl.DataFrame(part.rows).write_parquet(tmp)
             os.replace(tmp, path)
-        self._rows.clear()
-        self._first_seq.clear()
-        self._cycles = 0
 
     def _written_up_to(self) -> int:
         """The last seq already on disk: the store resumes after it."""
@@ -108,3 +116,4 @@ class FeatureStore:
             if match := _PART.match(file.name):
                 last = max(last, int(match.group(2)))
         return last
+

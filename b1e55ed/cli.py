@@ -32,6 +32,7 @@ from b1e55ed.bookkind import BookKind, kind_problem, recorded_kind, source_of
 from b1e55ed.cliparser import build_parser
 from b1e55ed.clock import Clock, ManualClock, WallClock
 from b1e55ed.collect.cli import run_collect
+from b1e55ed.collection import collecting_for_run
 from b1e55ed.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config, secret_values
 from b1e55ed.eventlog import codec
 from b1e55ed.eventlog.backup import backup as backup_log
@@ -282,7 +283,8 @@ def run_pipeline(config: Config, db: Path, *, listen: Callable[[Sequence[Record]
     refused: list[BaseException] = []
     failed: list[BaseException] = []
     try:
-        trio.run(runtime.run, lambda rt: pipeline(rt).stages())
+        with collecting_for_run(driven=driven):
+            trio.run(runtime.run, lambda rt: pipeline(rt).stages())
     except* StorageFailed as group:
         failed.extend(_leaves(group))
     except* (ActorStartupError, StoreError, DataError) as group:
