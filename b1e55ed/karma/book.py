@@ -12,24 +12,27 @@ the average, over the bars of its life, of 1 ÷ the number of that source's outc
 bar. Every count is a sum of these weights.
 
 **Batches.** A position's exit is a function of the bars after it opened, so a batch of cycles is scored at once:
-every position's exit is found in the batch's bars together (numpy, positions × horizon), then the cycles are
-walked in order, each resolving the exits whose bar closed by its as-of time, updating the calibration, and giving
-its own openings the calibration then in force. A cycle's outcome reads only bars that closed by its as-of time,
-and sums are exact (``math.fsum``) or taken in one fixed order, so the events are the same for every batch size,
-and after a restart (``restore`` rebuilds the book from the log).
+the positions are held in columns (``positions``), and every position's exit and weight is found in the batch's
+bars together (``exits``). The outcomes are then put in the order they are logged, and the cycles where some
+mature are walked in order: each adds its outcomes to the tallies and recalibrates the sources they came from.
+An opening carries the calibration in force after its own cycle's. A cycle's outcome reads only bars that
+closed by its as-of time, and sums are exact (``math.fsum``'s) or taken in one fixed order, so the events are the
+same for every batch size, and after a restart (``restore`` rebuilds the book from the log).
 """
 
 from __future__ import annotations
 
-import math
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
 
 from b1e55ed.karma.calibration import CONVICTIONS, Tally, calibrate, table
 from b1e55ed.karma.config import KarmaConfig
+from b1e55ed.karma.exits import WIN, Bars, Exits, Lives, Matured, find_exits, uniqueness
+from b1e55ed.karma.positions import FloatArray, IntArray, Names, Positions, levels
 from b1e55ed.market.bars import BarsView
 from b1e55ed.messages import (
     CycleStarted,
@@ -38,7 +41,6 @@ from b1e55ed.messages import (
     Event,
     KarmaOutcome,
     KarmaScored,
-    Result,
     SignalRecorded,
     SnapshotRecorded,
 )
@@ -73,28 +75,10 @@ class Scoring(NamedTuple):
     tables: Tables
 
 
-@dataclass
-class Opening:
-    source: str
-    symbol: str
-    direction: Direction
-    conviction: int
-    opened: int  # the cycle's as-of time: bars that close after it are checked
-    entry: float
-    stop: float
-    target: float
-    p: float | None = None
-
-
-class _Exit(NamedTuple):
-    closed: int  # the close time of the bar it ended in
-    first: int  # the index in the view of the first bar of its life
-    last: int  # and of the bar it ended in
-    price: float
-    result: Result
-
-
-_RESULTS: tuple[Result, ...] = ("loss", "win", "timeout")
+_DIRECTIONS = np.array(["short", "long"], dtype=object)  # by ``long``
+_RESULTS = np.array(["loss", "win", "timeout"], dtype=object)  # by ``Exits.result``
+_UNCALIBRATED: Mapping[int, float] = {}
+_NEVER = np.iinfo(np.int64).max
 
 
 class KarmaBook:
@@ -104,17 +88,20 @@ class KarmaBook:
         self.config = config
         self.timeframe_ms = timeframe_ms
         self._span = max(1, window_bars - config.horizon_bars - 1)
-        self._open: dict[str, list[Opening]] = {}  # per symbol, in opening order
-        self._lives: dict[tuple[str, str], list[tuple[int, int]]] = {}  # recent outcomes' (opened, closed)
+        self._open = Positions.none()  # in opening order
+        self._lives = Lives._make(np.zeros(0, dtype=np.int64) for _ in Lives._fields)  # recent outcomes
         self._tallies: dict[str, Tally] = {}
+        self._symbols = Names()  # the numbers in ``Positions`` and ``Lives``
+        self._sources = Names()
         # The calibrated sources. Never changed in place: a change makes a new dict, so a cycle can keep the one
         # that was in force for it.
         self.tables: dict[str, dict[int, float]] = {}
+        self._calibrated: dict[str, tuple[float, ...]] = {}  # each table's probabilities, to compare
 
     @property
     def holds_any(self) -> bool:
         """Whether any virtual position is still open."""
-        return any(self._open.values())
+        return len(self._open) > 0
 
     # -- scoring -----------------------------------------------------------------------------------------------
 
@@ -127,180 +114,191 @@ class KarmaBook:
         return scorings
 
     def _score_span(self, cycles: Sequence[KarmaCycle]) -> list[Scoring]:
+        """Cycles whose latest views hold every bar their positions need: all checked against those bars at once."""
         if not self.holds_any and not any(c.openings for c in cycles):
             return [Scoring(None, self.tables)] * len(cycles)  # nothing open, nothing opening
-        fresh = {
-            index: [self._opening(o, cycle.as_of) for o in cycle.openings if _valid(o)]
-            for index, cycle in enumerate(cycles)
-            if cycle.openings
-        }
-        positions = {symbol: list(held) for symbol, held in self._open.items() if held}
-        for openings in fresh.values():
-            for opening in openings:
-                positions.setdefault(opening.symbol, []).append(opening)
-        views = _latest_views(cycles, set(positions))
         as_ofs = np.array([c.as_of for c in cycles], dtype=np.int64)
-        due: dict[int, list[tuple[Opening, _Exit, float]]] = {}
-        resolved: dict[str, list[tuple[Opening, _Exit]]] = {}
-        for symbol, held in positions.items():
-            view = views.get(symbol)
-            if view is None or not len(view):
-                continue
-            exits = self._exits(held, view)
-            if not exits:
-                continue
-            resolved[symbol] = exits
-            weights = self._uniqueness(held, exits, view)
-            closed = np.array([found.closed for _, found in exits], dtype=np.int64)
-            at = np.minimum(np.searchsorted(as_ofs, closed), len(cycles) - 1).tolist()
-            for (opening, found), weight, index in zip(exits, weights, at, strict=True):
-                due.setdefault(index, []).append((opening, found, weight))
+        held, start, at = self._held(cycles, as_ofs)
+        bars = self._bars(cycles, held)
+        first = bars.after(held.symbol, held.opened)
+        exits = find_exits(held, first, bars, self.config.horizon_bars)
+        weights = uniqueness(held, first, exits, self._lives, bars)
+        matured, due = self._matured(held, exits, weights, as_ofs)
+        versions: list[Tables] = [self.tables]  # the calibration in force before each event, and after the last
+        dues, calibrations = self._recalibrate(matured, due, versions)
+        in_force = np.searchsorted(np.array(dues, dtype=np.int64), at, side="right").tolist()
+        held = self._probabilities(held, start, [versions[v] for v in in_force])
+        p = [held.p[row] for row in matured.row.tolist()]
+        events = self._events(cycles, matured, p, due, calibrations)
         scorings: list[Scoring] = []
-        for index in sorted(due.keys() | fresh.keys()):  # the cycles where something happens, in order
-            scorings += [Scoring(None, self.tables)] * (index - len(scorings))
-            outcomes = [self._outcome(opening, found, weight) for opening, found, weight in due.get(index, ())]
-            scorings.append(Scoring(self._resolve(cycles[index], outcomes) if outcomes else None, self.tables))
-            for opening in fresh.get(index, ()):
-                opening.p = self.tables.get(opening.source, {}).get(opening.conviction)
-        scorings += [Scoring(None, self.tables)] * (len(cycles) - len(scorings))
-        for symbol, held in positions.items():
-            if not (exits := resolved.get(symbol, [])):
-                self._open[symbol] = held
-                continue
-            ended = {id(opening) for opening, _ in exits}
-            self._open[symbol] = [o for o in held if id(o) not in ended]
-            for opening, found in exits:
-                self._lives.setdefault((opening.source, symbol), []).append((opening.opened, found.closed))
-            self._prune(symbol, {o.source for o, _ in exits})
+        for group, (index, event) in enumerate(zip(dues, events, strict=True)):
+            scorings += [Scoring(None, versions[group])] * (index - len(scorings))
+            scorings.append(Scoring(event, versions[group + 1]))
+        scorings += [Scoring(None, versions[-1])] * (len(cycles) - len(scorings))
+        self._keep(held, exits)
         return scorings
 
-    def _resolve(self, cycle: KarmaCycle, outcomes: list[KarmaOutcome]) -> KarmaScored:
-        outcomes.sort(key=lambda o: (o.closed, o.source, o.symbol, o.opened))
-        for outcome in outcomes:
-            self._tally(outcome)
-        changed = {}
-        for source in sorted({o.source for o in outcomes}):
-            probabilities = self._calibrate(source)
-            if probabilities is not None and list(probabilities) != list(self.tables.get(source, {}).values()):
-                changed[source] = list(probabilities)
-        if changed:
-            self.tables = {**self.tables, **{source: table(values) for source, values in changed.items()}}
-        return KarmaScored(
-            ts=cycle.ts, cycle=cycle.cycle, as_of=cycle.as_of, book=self.name, outcomes=outcomes, calibration=changed
+    def _held(self, cycles: Sequence[KarmaCycle], as_ofs: IntArray) -> tuple[Positions, int, IntArray]:
+        """The positions open in the span: those carried, then those its cycles open; the row of the first new
+        one, and the index of the cycle each new one opens in."""
+        carried = len(self._open)
+        openings = [opening for cycle in cycles for opening in cycle.openings]
+        if not openings:
+            return self._open, carried, np.zeros(0, dtype=np.int64)
+        at = np.repeat(np.arange(len(cycles)), [len(cycle.openings) for cycle in cycles])
+        new, kept = self._positions(openings, as_ofs[at])
+        return Positions.join([self._open, new]), carried, at[kept]
+
+    def _positions(self, new: Sequence[NewOpening], opened: IntArray) -> tuple[Positions, IntArray]:
+        """The valid ones of ``new`` (a positive, finite entry and a conviction 1–10) as positions opened at
+        ``opened``, their probabilities not known yet (None); and the index in ``new`` of each."""
+        sources, symbols, directions, convictions, entries = zip(*new, strict=True)
+        entry = np.array(entries, dtype=np.float64)
+        conviction = np.array(convictions)
+        if conviction.dtype.kind == "i":
+            known = (conviction >= CONVICTIONS[0]) & (conviction <= CONVICTIONS[-1])
+        else:
+            known = np.isin(conviction, CONVICTIONS)
+        kept = np.flatnonzero((entry > 0) & np.isfinite(entry) & known)
+        long = np.array([direction == "long" for direction in directions], dtype=np.bool_)[kept]
+        entry = entry[kept]
+        stop, target = levels(entry, long, self.config.stop_pct, self.config.target_pct)
+        symbol, source = self._symbols.number(symbols)[kept], self._sources.number(sources)[kept]
+        conviction = conviction[kept].astype(np.int64)
+        return Positions(symbol, source, long, conviction, opened[kept], entry, stop, target, [None] * len(kept)), kept
+
+    def _bars(self, cycles: Sequence[KarmaCycle], held: Positions) -> Bars:
+        """The bars of the symbols held: each one's latest view among ``cycles``."""
+        names = self._symbols.names
+        held_by = np.bincount(held.symbol, minlength=len(names)).nonzero()[0]
+        views = _latest_views(cycles, {names[number] for number in held_by.tolist()})
+        return Bars.of([views.get(name) for name in names], self.timeframe_ms)
+
+    def _matured(
+        self, held: Positions, exits: Exits, weights: FloatArray, as_ofs: IntArray
+    ) -> tuple[Matured, IntArray]:
+        """The exits in the order their outcomes are logged: by close time, source, symbol and opening time (a
+        stable sort: a full tie keeps its order); and the index of the cycle each matures in."""
+        matured = Matured.of(held, exits, weights)
+        symbol, source = self._symbols.ranks[matured.symbol], self._sources.ranks[matured.source]
+        matured = matured.take(np.lexsort((matured.opened, symbol, source, matured.closed)))
+        return matured, np.minimum(np.searchsorted(as_ofs, matured.closed), len(as_ofs) - 1)
+
+    def _recalibrate(
+        self, matured: Matured, due: IntArray, versions: list[Tables]
+    ) -> tuple[list[int], list[dict[str, list[float]]]]:
+        """Walk the cycles where outcomes mature, in order: each source's outcomes join its tally in their logged
+        order, and the sources they came from are recalibrated (in name order). Returns each such cycle's index
+        and its changed calibration; appends the calibration in force after it to ``versions``."""
+        grouped = np.lexsort((self._sources.ranks[matured.source], due))  # stable: a source's outcomes keep order
+        due, source = due[grouped], matured.source[grouped]
+        bounds = [*_starts(due, source), len(due)]
+        cycle, number = due.tolist(), source.tolist()
+        convictions, weights = matured.conviction[grouped].tolist(), matured.weight[grouped].tolist()
+        won = (matured.result[grouped] == WIN).tolist()
+        dues: list[int] = []
+        calibrations: list[dict[str, list[float]]] = []
+        changed: dict[str, list[float]] = {}
+        names, tallies, calibrated = self._sources.names, self._tallies, self._calibrated
+        min_samples, prior_strength = self.config.min_samples, self.config.prior_strength
+        for low, high in itertools.pairwise(bounds):
+            name = names[number[low]]
+            if (tally := tallies.get(name)) is None:
+                tally = tallies[name] = Tally()
+            tally.extend(convictions[low:high], weights[low:high], won[low:high])
+            probabilities = calibrate(tally, min_samples=min_samples, prior_strength=prior_strength)
+            if probabilities is not None and probabilities != calibrated.get(name):
+                changed[name] = list(probabilities)
+            if high == len(cycle) or cycle[high] != cycle[low]:  # the cycle's last source
+                self._adopt(changed)
+                dues.append(cycle[low])
+                calibrations.append(changed)
+                versions.append(self.tables)
+                changed = {}
+        return dues, calibrations
+
+    def _probabilities(self, positions: Positions, start: int, tables: Sequence[Tables]) -> Positions:
+        """``positions``, the rows from ``start`` on given their probabilities: each row's source and conviction
+        in its own one of ``tables``."""
+        names = self._sources.names
+        rows = zip(tables, positions.source[start:].tolist(), positions.conviction[start:].tolist(), strict=True)
+        return replace(positions, p=positions.p[:start] + [t.get(names[n], _UNCALIBRATED).get(c) for t, n, c in rows])
+
+    def _events(
+        self,
+        cycles: Sequence[KarmaCycle],
+        matured: Matured,
+        p: list[float | None],
+        due: IntArray,
+        calibrations: Sequence[dict[str, list[float]]],
+    ) -> list[KarmaScored]:
+        """The outcomes, with their positions' probabilities ``p``, as one event for each cycle they mature in."""
+        sources, symbols = np.array(self._sources.names, dtype=object), np.array(self._symbols.names, dtype=object)
+        columns = (
+            sources[matured.source].tolist(),
+            symbols[matured.symbol].tolist(),
+            _DIRECTIONS[matured.long.astype(np.intp)].tolist(),
+            matured.conviction.tolist(),
+            matured.opened.tolist(),
+            matured.entry.tolist(),
+            matured.closed.tolist(),
+            matured.price.tolist(),
+            matured.bars.tolist(),
+            _RESULTS[matured.result].tolist(),
+            (np.where(matured.long, 1, -1) * (matured.price - matured.entry) / matured.entry).tolist(),
+            matured.weight.tolist(),
+            p,
         )
-
-    def _opening(self, new: NewOpening, as_of: int) -> Opening:
-        sign = 1 if new.direction == "long" else -1
-        stop = round(new.entry * (1 - sign * self.config.stop_pct / 100), 8)
-        target = round(new.entry * (1 + sign * self.config.target_pct / 100), 8)
-        return Opening(new.source, new.symbol, new.direction, new.conviction, as_of, new.entry, stop, target)
-
-    # -- exits and weights -------------------------------------------------------------------------------------
-
-    def _exits(self, held: list[Opening], view: BarsView) -> list[tuple[Opening, _Exit]]:
-        """The positions that exit within ``view``'s bars, and how: all checked together, a row of
-        ``horizon_bars`` bars each."""
-        closes = view.ts + self.timeframe_ms
-        horizon, last = self.config.horizon_bars, len(closes) - 1
-        opened = np.array([o.opened for o in held], dtype=np.int64)
-        first = np.searchsorted(closes, opened, side="right")
-        rows = first[:, None] + np.arange(horizon)[None, :]
-        inside = rows <= last
-        at = np.minimum(rows, last)
-        long = np.array([o.direction == "long" for o in held])
-        stop = np.array([o.stop for o in held])
-        target = np.array([o.target for o in held])
-        highs, lows = view.high[at], view.low[at]
-        stopped = inside & np.where(long[:, None], lows <= stop[:, None], highs >= stop[:, None])
-        reached = inside & ~stopped & np.where(long[:, None], highs >= target[:, None], lows <= target[:, None])
-        hit = stopped | reached
-        step = np.argmax(hit, axis=1)
-        ended = hit.any(axis=1)
-        timed = ~ended & (first + horizon - 1 <= last)
-        index = np.where(ended, first + step, first + horizon - 1)
-        chosen = np.flatnonzero(ended | timed)
-        if not len(chosen):
-            return []
-        index, first = index[chosen], first[chosen]
-        was_stopped = stopped[chosen, step[chosen]] & ended[chosen]
-        was_reached = ended[chosen] & ~was_stopped
-        level = np.where(was_stopped, stop[chosen], target[chosen])
-        bar_open = view.open[index]
-        is_long = long[chosen]
-        # Beyond the level at the open: a stop fills there (worse), a target too (better).
-        beyond = np.where(is_long == was_stopped, bar_open <= level, bar_open >= level)
-        price = np.where(was_stopped | was_reached, np.where(beyond, bar_open, level), view.close[index])
-        results = np.where(was_stopped, 0, np.where(was_reached, 1, 2)).tolist()
-        return [
-            (held[row], _Exit(closed, start, end, value, _RESULTS[code]))
-            for row, closed, start, end, value, code in zip(
-                chosen.tolist(),
-                closes[index].tolist(),
-                first.tolist(),
-                index.tolist(),
-                price.tolist(),
-                results,
-                strict=True,
+        outcomes = [
+            KarmaOutcome(source=source, symbol=symbol, direction=direction, conviction=conviction, opened=opened,
+                         entry=entry, closed=closed, exit=price, bars=bars, result=result, ret=ret, weight=weight,
+                         p=probability)
+            for source, symbol, direction, conviction, opened, entry, closed, price, bars, result, ret, weight,
+            probability in zip(*columns, strict=True)
+        ]  # fmt: skip
+        bounds = [*_starts(due), len(outcomes)]  # a cycle's outcomes
+        events = []
+        for (low, high), changed in zip(itertools.pairwise(bounds), calibrations, strict=True):
+            cycle = cycles[int(due[low])]
+            events.append(
+                KarmaScored(
+                    ts=cycle.ts,
+                    cycle=cycle.cycle,
+                    as_of=cycle.as_of,
+                    book=self.name,
+                    outcomes=outcomes[low:high],
+                    calibration=changed,
+                )
             )
-        ]
+        return events
 
-    def _uniqueness(self, held: list[Opening], exits: list[tuple[Opening, _Exit]], view: BarsView) -> list[float]:
-        """For each exit: the mean over the bars of its position's life of 1 ÷ the positions of its source and
-        symbol alive in the bar (those resolved before, kept in ``_lives``, and every one held, itself included).
-        Exact sums (``math.fsum``), so the weight does not depend on where the view starts."""
-        closes = view.ts + self.timeframe_ms
-        ended = {id(opening): found.closed for opening, found in exits}
-        inverse: dict[str, list[float]] = {}
-        for source in sorted({opening.source for opening, _ in exits}):
-            group = [o for o in held if o.source == source]
-            lives = self._lives.get((source, group[0].symbol), [])
-            starts = np.sort(np.array([o.opened for o in group] + [s for s, _ in lives], dtype=np.int64))
-            never = np.iinfo(np.int64).max
-            ends = np.sort(np.array([ended.get(id(o), never) for o in group] + [e for _, e in lives], dtype=np.int64))
-            alive = np.searchsorted(starts, closes, side="left") - np.searchsorted(ends, closes, side="left")
-            inverse[source] = (1.0 / np.maximum(alive, 1)).tolist()
-        weights = []
-        for opening, found in exits:
-            life = inverse[opening.source][found.first : found.last + 1]
-            weights.append(math.fsum(life) / len(life) if life else 1.0)
-        return weights
+    def _keep(self, held: Positions, exits: Exits) -> None:
+        """Keep the positions still open, and the lives of those that exited."""
+        still = np.ones(len(held), dtype=np.bool_)
+        still[exits.rows] = False
+        self._open = held.take(np.flatnonzero(still))
+        rows = exits.rows
+        ended = Lives(held.symbol[rows], held.source[rows], held.opened[rows], exits.closed)
+        self._lives = self._pruned(Lives.join([self._lives, ended]))
 
-    def _outcome(self, opening: Opening, found: _Exit, weight: float) -> KarmaOutcome:
-        sign = 1 if opening.direction == "long" else -1
-        return KarmaOutcome(
-            source=opening.source,
-            symbol=opening.symbol,
-            direction=opening.direction,
-            conviction=opening.conviction,
-            opened=opening.opened,
-            entry=opening.entry,
-            closed=found.closed,
-            exit=found.price,
-            bars=found.last - found.first + 1,
-            result=found.result,
-            ret=sign * (found.price - opening.entry) / opening.entry,
-            weight=weight,
-            p=opening.p,
-        )
-
-    def _prune(self, symbol: str, sources: Iterable[str]) -> None:
-        """Forget the lives that ended before every open position of their source and symbol began."""
-        for source in sources:
-            lives = self._lives.get((source, symbol))
-            if not lives:
-                continue
-            earliest = min((o.opened for o in self._open.get(symbol, []) if o.source == source), default=math.inf)
-            self._lives[(source, symbol)] = [(s, e) for s, e in lives if e > earliest]
+    def _pruned(self, lives: Lives) -> Lives:
+        """Without the lives that ended before every open position of their source and symbol began: those count
+        in no bar of a position open now or opened later (its bars all close after it opened)."""
+        sources, open_ = len(self._sources.names), self._open
+        earliest = np.full(len(self._symbols.names) * sources, _NEVER, dtype=np.int64)
+        np.minimum.at(earliest, open_.symbol * sources + open_.source, open_.opened)
+        return lives.take(np.flatnonzero(lives.closed > earliest[lives.symbol * sources + lives.source]))
 
     # -- calibration -------------------------------------------------------------------------------------------
 
-    def _tally(self, outcome: KarmaOutcome) -> None:
-        tally = self._tallies.setdefault(outcome.source, Tally())
-        tally.add(outcome.conviction, outcome.weight, outcome.result == "win")
-
-    def _calibrate(self, source: str) -> tuple[float, ...] | None:
-        config = self.config
-        return calibrate(self._tallies[source], min_samples=config.min_samples, prior_strength=config.prior_strength)
+    def _adopt(self, changed: Mapping[str, Sequence[float]]) -> None:
+        """Put a changed calibration in force (in new ``tables``)."""
+        if changed:
+            tables = self.tables.copy()
+            for source, values in changed.items():
+                tables[source] = table(values)
+                self._calibrated[source] = tuple(values)
+            self.tables = tables
 
     # -- restart -----------------------------------------------------------------------------------------------
 
@@ -308,15 +306,19 @@ class KarmaBook:
         """Rebuild the book from the log (events in seq order): every outcome logged, the calibration then in
         force, and the positions still open. Each opening's calibrated probability is the one in force after its
         cycle's karma slot, as it was when the cycle ran."""
-        pending: list[Opening] = []
+        pending: list[NewOpening] = []
+        opened: list[int] = []
+        ended: list[KarmaOutcome] = []
         closes: Mapping[str, float] = {}
         as_of = 0
 
         def flush() -> None:
-            for opening in pending:
-                opening.p = self.tables.get(opening.source, {}).get(opening.conviction)
-                self._open.setdefault(opening.symbol, []).append(opening)
+            if pending:
+                new, _ = self._positions(pending, np.array(opened, dtype=np.int64))
+                new = self._probabilities(new, 0, [self.tables] * len(new))
+                self._open = Positions.join([self._open, new])
             pending.clear()
+            opened.clear()
 
         for event in events:
             if isinstance(event, CycleStarted):
@@ -326,38 +328,44 @@ class KarmaBook:
                 flush()
             elif isinstance(event, KarmaScored) and event.book == self.name:
                 self._restore_outcomes(event)  # before this cycle's openings: they come after its karma slot
+                ended += event.outcomes
             elif (new := self._logged_opening(event, closes)) is not None:
-                pending.append(self._opening(new, as_of))
+                pending.append(new)
+                opened.append(as_of)
         flush()
+        lives = Lives(
+            self._symbols.number([o.symbol for o in ended]),
+            self._sources.number([o.source for o in ended]),
+            np.array([o.opened for o in ended], dtype=np.int64),
+            np.array([o.closed for o in ended], dtype=np.int64),
+        )
+        self._lives = self._pruned(Lives.join([self._lives, lives]))
 
     def _restore_outcomes(self, event: KarmaScored) -> None:
+        """Tally a logged event's outcomes, close their positions, and adopt its calibration."""
         for outcome in event.outcomes:
-            held = self._open.get(outcome.symbol, [])
-            self._open[outcome.symbol] = [
-                o for o in held if not (o.source == outcome.source and o.opened == outcome.opened)
-            ]
-            self._lives.setdefault((outcome.source, outcome.symbol), []).append((outcome.opened, outcome.closed))
-            self._tally(outcome)
-        if event.calibration:
-            self.tables = {**self.tables, **{source: table(values) for source, values in event.calibration.items()}}
-        for symbol, source in sorted({(o.symbol, o.source) for o in event.outcomes}):
-            self._prune(symbol, [source])
+            self._tallies.setdefault(outcome.source, Tally()).add(
+                outcome.conviction, outcome.weight, outcome.result == "win"
+            )
+        gone = {(o.symbol, o.source, o.opened) for o in event.outcomes}
+        held, symbols, sources = self._open, self._symbols.names, self._sources.names
+        rows = zip(held.symbol.tolist(), held.source.tolist(), held.opened.tolist(), strict=True)
+        self._open = held.take(np.flatnonzero([(symbols[k], sources[s], t) not in gone for k, s, t in rows]))
+        self._adopt(event.calibration)
 
     def _logged_opening(self, event: Event, closes: Mapping[str, float]) -> NewOpening | None:
-        """The position a logged signal (producers) or decision (this book's rule) opened, if it opened one."""
-        new: NewOpening
+        """The position a logged signal (producers) or decision (this book's rule) opened, if it opened one (an
+        invalid one is dropped later, with the others, as a scored cycle drops it)."""
         if self.name == PRODUCERS and isinstance(event, SignalRecorded):
             signal = event.signal
             if signal.signal == "neutral":
                 return None
             entry = closes.get(signal.symbol, 0.0)
-            new = NewOpening(signal.producer, signal.symbol, signal.signal, signal.conviction, entry)
-        elif isinstance(event, Decision) and event.strategy == self.name and event.direction is not None:
+            return NewOpening(signal.producer, signal.symbol, signal.signal, signal.conviction, entry)
+        if isinstance(event, Decision) and event.strategy == self.name and event.direction is not None:
             conviction = rule_conviction(event.sizing)
-            new = NewOpening(event.strategy, event.symbol, event.direction, conviction, closes.get(event.symbol, 0.0))
-        else:
-            return None
-        return new if _valid(new) else None
+            return NewOpening(event.strategy, event.symbol, event.direction, conviction, closes.get(event.symbol, 0.0))
+        return None
 
 
 def _latest_views(cycles: Sequence[KarmaCycle], symbols: set[str]) -> dict[str, BarsView]:
@@ -371,8 +379,13 @@ def _latest_views(cycles: Sequence[KarmaCycle], symbols: set[str]) -> dict[str, 
     return views
 
 
-def _valid(new: NewOpening) -> bool:
-    return new.entry > 0 and math.isfinite(new.entry) and new.conviction in CONVICTIONS
+def _starts(*keys: IntArray) -> list[int]:
+    """The rows where a run of equal ``keys`` starts: the first, and each where one differs from the row before."""
+    starts = np.zeros(len(keys[0]), dtype=np.bool_)
+    starts[:1] = True
+    for key in keys:
+        starts[1:] |= key[1:] != key[:-1]
+    return starts.nonzero()[0].tolist()
 
 
 def rule_conviction(sizing: Mapping[str, float]) -> int:

@@ -13,8 +13,7 @@ then makes ``p`` non-decreasing in conviction: a higher conviction never claims 
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 CONVICTIONS = tuple(range(1, 11))
@@ -32,6 +31,14 @@ class Tally:
         if won:
             self.wins[conviction - 1] += weight
 
+    def extend(self, convictions: Iterable[int], weights: Iterable[float], won: Iterable[bool]) -> None:
+        """``add`` each outcome, in order."""
+        outcomes, wins = self.outcomes, self.wins
+        for conviction, weight, win in zip(convictions, weights, won, strict=True):
+            outcomes[conviction - 1] += weight
+            if win:
+                wins[conviction - 1] += weight
+
     @property
     def total(self) -> float:
         return sum(self.outcomes)
@@ -43,24 +50,32 @@ def calibrate(tally: Tally, *, min_samples: float, prior_strength: float) -> tup
     if total <= 0 or total < min_samples:
         return None
     prior = prior_strength * (sum(tally.wins) / total)  # k × the base rate
-    estimates = [(wins + prior) / (n + prior_strength) for n, wins in zip(tally.outcomes, tally.wins, strict=True)]
-    return tuple(monotone(estimates, [n + prior_strength for n in tally.outcomes]))
+    pairs = zip(tally.outcomes, tally.wins, strict=True)
+    return tuple(_pooled([((wins + prior) / (weight := n + prior_strength), weight) for n, wins in pairs]))
 
 
 def monotone(values: Sequence[float], weights: Sequence[float]) -> list[float]:
     """Weighted pool-adjacent-violators: the non-decreasing sequence closest to ``values`` in weighted squares."""
-    if all(a <= b for a, b in itertools.pairwise(values)):
-        return list(values)  # already monotone: nothing to pool
-    blocks: list[list[float]] = []  # [weighted mean, weight, length]
-    for value, weight in zip(values, weights, strict=True):
-        blocks.append([value, weight, 1])
-        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
-            mean, total, length = blocks.pop()
-            previous = blocks[-1]
-            pooled = previous[1] + total
-            previous[0] = (previous[0] * previous[1] + mean * total) / pooled
-            previous[1], previous[2] = pooled, previous[2] + length
-    return [mean for mean, _, length in blocks for _ in range(int(length))]
+    return _pooled(zip(values, weights, strict=True))
+
+
+def _pooled(points: Iterable[tuple[float, float]]) -> list[float]:
+    """``monotone`` of (value, weight) points. Left to right, each value joins as a block of its own, then pools
+    with the block before it while that block's mean is higher: the pooled mean is ``(m₁·w₁ + m₂·w₂) ÷ (w₁ + w₂)``.
+    """
+    blocks: list[tuple[float, float, int]] = []  # (weighted mean, weight, length)
+    for value, weight in points:
+        mean, total, length = value, weight, 1
+        while blocks and blocks[-1][0] > mean:
+            before, weight_before, length_before = blocks.pop()
+            pooled = weight_before + total
+            mean = (before * weight_before + mean * total) / pooled
+            total, length = pooled, length + length_before
+        blocks.append((mean, total, length))
+    fitted: list[float] = []
+    for mean, _, length in blocks:
+        fitted += [mean] * length
+    return fitted
 
 
 def breakeven(stop_pct: float, target_pct: float, fee_rate: float) -> float:

@@ -1,16 +1,22 @@
 """Karma's book: the triple barrier as the paper venue would play it, uniqueness weights, the calibration they
-earn, no look-ahead, and a restart that rebuilds the book from the log."""
+earn, no look-ahead, and a restart that rebuilds the book from the log; and the column arithmetic under it gives
+the same floats as the plain Python it replaces."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from b1e55ed.karma.book import PRODUCERS, KarmaBook, KarmaCycle, NewOpening
 from b1e55ed.karma.config import KarmaConfig
-from b1e55ed.market.bars import BarArrays, MarketState
+from b1e55ed.karma.exits import LOSS, TIMEOUT, WIN, Bars, find_exits, mean_inverse
+from b1e55ed.karma.positions import Positions, levels, round_like_python
+from b1e55ed.market.bars import BarArrays, BarsView, MarketState
 from b1e55ed.messages import (
     CycleStarted,
     Direction,
@@ -146,9 +152,7 @@ def test_calibration_waits_for_min_samples_then_is_monotone_in_conviction() -> N
 
 def test_an_opening_carries_the_calibration_in_force_at_its_cycle() -> None:
     rows = [FLAT] + [(100.0, 111.0, 99.5, 100.0)] * 30
-    _, events = run(
-        market(rows), {bar: [("rsi", "long", 7)] for bar in range(30)}, config=KarmaConfig(min_samples=5)
-    )
+    _, events = run(market(rows), {bar: [("rsi", "long", 7)] for bar in range(30)}, config=KarmaConfig(min_samples=5))
     later = outcomes(events)[-1]
     assert later.p is not None
     assert later.p > 0.5
@@ -206,9 +210,7 @@ def test_a_book_restored_from_the_log_goes_on_as_if_it_had_never_stopped() -> No
     assert before + after == whole
 
 
-def logged(
-    state: MarketState, opens: Opens, scored: list[KarmaScored], cycles: int
-) -> list[Event]:
+def logged(state: MarketState, opens: Opens, scored: list[KarmaScored], cycles: int) -> list[Event]:
     """What the log holds for these cycles, in the canonical order: tick, signals, karma, snapshot."""
     by_cycle = {event.cycle: event for event in scored}
     events: list[Event] = []
@@ -224,3 +226,154 @@ def logged(
             events.append(by_cycle[bar])
         events.append(SnapshotRecorded(ts=as_of(bar), cycle=bar, as_of=as_of(bar), context={}, producers={}))
     return events
+
+
+def test_an_invalid_opening_opens_nothing_and_leaves_the_others_alone() -> None:
+    state = market([FLAT, FLAT, (100.0, 104.0, 99.0, 103.0), (103.0, 111.0, 102.0, 110.0), FLAT])
+    views = [state.view(as_of(bar), window=200) for bar in range(5)]
+    openings = [
+        NewOpening("rsi", "BTC", "long", 7, 0.0),
+        NewOpening("rsi", "BTC", "long", 7, math.nan),
+        NewOpening("rsi", "BTC", "long", 7, math.inf),
+        NewOpening("rsi", "BTC", "long", 0, 100.0),
+        NewOpening("rsi", "BTC", "long", 11, 100.0),
+        NewOpening("momentum", "BTC", "long", 7, 100.0),
+    ]
+    book = KarmaBook(PRODUCERS, KarmaConfig(), HOUR, 200)
+    scorings = book.score(
+        [KarmaCycle(bar, as_of(bar), as_of(bar), views[bar], openings * (bar == 0)) for bar in range(5)]
+    )
+    (win,) = outcomes([s.event for s in scorings if s.event is not None])
+    assert (win.source, win.result, win.exit) == ("momentum", "win", 110.0)
+    assert not book.holds_any
+
+
+def two_symbols(rows: int) -> MarketState:
+    """BTC and ETH bars, one an hour from T0, each drifting its own way."""
+    state = MarketState(HOUR)
+    rng = np.random.default_rng(7)
+    for symbol in ("BTC", "ETH"):
+        close = 100 * np.exp(np.cumsum(rng.normal(0, 0.03, rows)))
+        ts = T0 + HOUR * np.arange(rows)
+        state.extend(symbol, BarArrays(ts, close, close * 1.02, close * 0.98, close, np.ones(rows)))
+    return state
+
+
+def test_outcomes_are_logged_by_close_source_symbol_and_opening() -> None:
+    state = two_symbols(120)
+    book = KarmaBook(PRODUCERS, KarmaConfig(horizon_bars=12), HOUR, 60)
+    cycles = []
+    for bar in range(120):
+        view = state.view(as_of(bar), window=60)
+        openings = [
+            NewOpening(source, symbol, "long" if bar % 3 else "short", 1 + bar % 10, view[symbol].last_close)
+            for source in ("rsi", "momentum")
+            for symbol in ("ETH", "BTC")
+        ]
+        cycles.append(KarmaCycle(bar, as_of(bar), as_of(bar), view, openings))
+    events = [scoring.event for scoring in book.score(cycles) if scoring.event is not None]
+    assert {o.symbol for o in outcomes(events)} == {"BTC", "ETH"}
+    for event in events:
+        keys = [(o.closed, o.source, o.symbol, o.opened) for o in event.outcomes]
+        assert keys == sorted(keys)
+        assert all(o.closed <= event.as_of for o in event.outcomes)
+
+
+def test_a_symbol_missing_from_a_cycle_keeps_its_positions_until_its_bars_return() -> None:
+    state = two_symbols(80)
+    book = KarmaBook(PRODUCERS, KarmaConfig(horizon_bars=5), HOUR, 40)
+    first = state.view(as_of(0), window=40)
+    opening = [NewOpening("rsi", "ETH", "long", 7, first["ETH"].last_close)]
+    without_eth = [
+        KarmaCycle(bar, as_of(bar), as_of(bar), {"BTC": state.view(as_of(bar), window=40)["BTC"]})
+        for bar in range(1, 10)
+    ]
+    assert all(s.event is None for s in book.score([KarmaCycle(0, as_of(0), as_of(0), first, opening), *without_eth]))
+    assert book.holds_any
+    (scoring,) = book.score([KarmaCycle(10, as_of(10), as_of(10), state.view(as_of(10), window=40))])
+    assert scoring.event is not None
+    (outcome,) = scoring.event.outcomes
+    assert (outcome.symbol, outcome.opened) == ("ETH", as_of(0))
+    assert not book.holds_any
+
+
+# -- the columns under the book ----------------------------------------------------------------------------------
+
+
+@settings(max_examples=300)
+@given(st.lists(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), min_size=1, max_size=40))
+def test_rounding_in_columns_gives_pythons_round_bit_for_bit(values: list[float]) -> None:
+    halfway = [k / 512 for k in range(1, 2000, 2)]  # k/512 × 10^8 ends in .5 exactly: ties, to even
+    decimals = [round(v, 3) + 5e-9 for v in values]  # near a tie, not on one
+    for column in (values, halfway, decimals):
+        rounded = round_like_python(np.array(column), 8).tolist()
+        assert [x.hex() for x in rounded] == [round(x, 8).hex() for x in column]
+
+
+def test_levels_are_a_trades_stop_and_target() -> None:
+    stop, target = levels(np.array([100.0, 100.0, 0.1234567891]), np.array([True, False, True]), 3.0, 10.0)
+    assert stop.tolist() == [round(100.0 * (1 - 3.0 / 100), 8), round(100.0 * (1 + 3.0 / 100), 8), 0.11975309]
+    assert target.tolist() == [round(100.0 * (1 + 10.0 / 100), 8), 90.0, round(0.1234567891 * 1.1, 8)]
+
+
+@given(st.lists(st.integers(0, 60), min_size=1, max_size=300), st.data())
+def test_mean_inverse_is_the_fsum_mean_bit_for_bit(counts: list[int], data: st.DataObject) -> None:
+    spans = data.draw(st.lists(st.tuples(st.integers(0, len(counts) - 1), st.integers(0, 240)), max_size=30))
+    first = [a for a, _ in spans]
+    last = [min(a + n, len(counts) - 1) for a, n in spans]
+    inverse = [1.0 / max(c, 1) for c in counts]
+    expected = [math.fsum(inverse[a : b + 1]) / (b - a + 1) for a, b in zip(first, last, strict=True)]
+    got = mean_inverse(np.array(counts), np.array(first, dtype=np.int64), np.array(last, dtype=np.int64))
+    assert [x.hex() for x in got.tolist()] == [x.hex() for x in expected]
+
+
+def test_mean_inverse_sums_with_fsum_where_words_would_overflow() -> None:
+    counts = np.array([1, 3, 2**45, 7] * 50)  # 1/2**45 needs 98 bits: 200 of them overflow two words
+    first, last = np.array([0, 5, 1]), np.array([199, 5, 150])
+    inverse = [1.0 / c for c in counts.tolist()]
+    expected = [math.fsum(inverse[a : b + 1]) / (b - a + 1) for a, b in [(0, 199), (5, 5), (1, 150)]]
+    assert mean_inverse(counts, first, last).tolist() == expected
+
+
+def bar_by_bar(
+    view: BarsView, first: int, long: bool, stop: float, target: float, horizon: int
+) -> tuple[int, int, float] | None:
+    """The exit the paper venue would see, one bar after the other from ``first``: (result, bar, price)."""
+    end = min(first + horizon, len(view))
+    for i in range(first, end):
+        low, high, bar_open = float(view.low[i]), float(view.high[i]), float(view.open[i])
+        if (low <= stop) if long else (high >= stop):
+            return LOSS, i, bar_open if ((bar_open <= stop) if long else (bar_open >= stop)) else stop
+        if (high >= target) if long else (low <= target):
+            return WIN, i, bar_open if ((bar_open >= target) if long else (bar_open <= target)) else target
+    return (TIMEOUT, first + horizon - 1, float(view.close[first + horizon - 1])) if end == first + horizon else None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exits_found_in_columns_are_the_ones_bar_by_bar(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    drifting = two_symbols(300)
+    close = drifting.series("ETH").columns.close
+    low = np.where(np.isin(np.arange(300), rng.integers(0, 300, 12)), np.nan, close * 0.98)  # bars without a low
+    state = MarketState(HOUR)
+    state.extend("BTC", drifting.series("BTC").columns)
+    state.extend("ETH", BarArrays(T0 + HOUR * np.arange(300), close, close * 1.02, low, close, np.ones(300)))
+    views = state.view(as_of(299), window=int(rng.choice([50, 120, 300])))
+    count, horizon = 400, int(rng.integers(1, 60))
+    symbol = rng.integers(0, 2, count)
+    long = rng.random(count) < 0.5
+    opened = as_of(0) + HOUR * rng.integers(-20, 300, count)
+    entry = 100 * np.exp(rng.normal(0, 0.3, count))
+    stop, target = levels(entry, long, float(rng.choice([1.0, 3.0])), float(rng.choice([2.0, 10.0])))
+    whole = np.zeros(count, dtype=np.int64)
+    positions = Positions(symbol, whole, long, whole + 5, opened, entry, stop, target, [None] * count)
+    bars = Bars.of([views["BTC"], views["ETH"]], HOUR)
+    first = bars.after(symbol, opened)
+    exits = find_exits(positions, first, bars, horizon)
+    how = zip(exits.result.tolist(), exits.last.tolist(), exits.price.tolist(), strict=True)
+    found = dict(zip(exits.rows.tolist(), how, strict=True))
+    assert len(found) > count // 4
+    for row in range(count):
+        view = views["BTC" if symbol[row] == 0 else "ETH"]
+        expected = bar_by_bar(view, int(first[row]), bool(long[row]), float(stop[row]), float(target[row]), horizon)
+        assert found.get(row) == expected, row
