@@ -114,7 +114,8 @@ class Enricher:
                     # An older cycle's report came after its deadline: that cycle went on without it.
         for cycle, reported in answers.items():
             for name in self._producers:
-                reported.setdefault(name, ProducerReport(cycle=cycle, producer=name, status="missed"))
+                if name not in reported:
+                    reported[name] = ProducerReport(cycle=cycle, producer=name, status="missed")
         return answers
 
     def _enrich(

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 
 import trio
+from msgspec.structs import replace
 
 from b1e55ed.cycle import CycleTick, EnrichedCycle, EnrichedCycles
 from b1e55ed.eventlog.writer import EventLog

@@ -5,21 +5,23 @@ These messages stay in memory (they carry numpy views of the market). Each stage
 own (the tick by the brain, signals and the snapshot by the enricher, decisions and everything after by the OMS)
 and hands them on with the cycle; the OMS, which settles cycles strictly in order, logs them all in the canonical
 order. Between stages, cycles travel in batches (tuples): one cycle at a time live, many in a history-driven run.
+They are frozen ``msgspec.Struct``s, like the events, since a replay makes several per cycle (a frozen dataclass
+costs ten times as much to build); change one with ``msgspec.structs.replace``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Literal
+
+import msgspec
 
 from b1e55ed.karma.calibration import Calibration
 from b1e55ed.market.bars import BarsView
 from b1e55ed.messages import CycleStarted, Direction, Event, MarketSource, Signal, SignalRecorded, SignalRef, Trade
 
 
-@dataclass(frozen=True)
-class CycleTick:
+class CycleTick(msgspec.Struct, frozen=True):
     """The brain's tick: producers see the market as of ``as_of`` and nothing after it."""
 
     cycle: int
@@ -37,8 +39,7 @@ class CycleTick:
 ReportStatus = Literal["ok", "no data", "disabled", "failed", "missed"]
 
 
-@dataclass(frozen=True)
-class ProducerReport:
+class ProducerReport(msgspec.Struct, frozen=True):
     cycle: int
     producer: str
     status: ReportStatus
@@ -46,8 +47,7 @@ class ProducerReport:
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class EnrichedCycle:
+class EnrichedCycle(msgspec.Struct, frozen=True):
     """A cycle's signals with their PCS context, as every strategy and the OMS receive it."""
 
     tick: CycleTick
@@ -55,7 +55,7 @@ class EnrichedCycle:
     context: Mapping[str, Mapping[str, float]]
     producers: Mapping[str, str]
     # Karma's calibration: source → conviction → win probability, for the sources it has calibrated.
-    calibration: Calibration = field(default_factory=Calibration)
+    calibration: Calibration = msgspec.field(default_factory=Calibration)
     events: tuple[Event, ...] = ()  # the enricher's signals, snapshot and alerts, for the OMS to log in order
     karma: tuple[Event, ...] = ()  # the producers' karma for this cycle
 
@@ -79,8 +79,7 @@ class EnrichedCycle:
         return [s for s in self.signals if s.symbol == symbol]
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(msgspec.Struct, frozen=True):
     """A strategy's answer for one symbol: a trade to take, or why not."""
 
     symbol: str
@@ -89,12 +88,11 @@ class Candidate:
     direction: Direction | None = None
     trade: Trade | None = None
     signals: tuple[SignalRef, ...] = ()
-    sizing: Mapping[str, float] = field(default_factory=dict)
+    sizing: Mapping[str, float] = msgspec.field(default_factory=dict)
     candle_close: int = 0
 
 
-@dataclass(frozen=True)
-class StrategyReport:
+class StrategyReport(msgspec.Struct, frozen=True):
     cycle: int
     strategy: str
     status: ReportStatus

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 
 import trio
+from msgspec.structs import replace
 
 from b1e55ed.cycle import CycleTick, ProducerReport, ProducerReports, ReportStatus, Ticks
 from b1e55ed.market.bars import BarsView

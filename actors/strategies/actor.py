@@ -14,9 +14,9 @@ whatever the batch.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 import trio
+from msgspec.structs import replace
 
 from actors.karma import karma_cycle
 from actors.pure import PureActor
