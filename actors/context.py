@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
-
 from b1e55ed.market.bars import BarsView
 from b1e55ed.market.indicators import (
     atr_pct,
@@ -21,7 +19,7 @@ from b1e55ed.market.indicators import (
     volume_ratio,
     volume_ratio_rows,
 )
-from b1e55ed.market.windows import stack
+from b1e55ed.market.windows import rows, stack
 
 
 def pcs_context(bars: BarsView) -> dict[str, float]:
@@ -39,8 +37,8 @@ def pcs_context_batch(windows: Sequence[BarsView]) -> list[dict[str, float]]:
     closes = stack([bars.close for bars in windows])
     if closes is None or closes.shape[1] <= 20:
         return [pcs_context(bars) for bars in windows]
-    highs, lows = np.stack([bars.high for bars in windows]), np.stack([bars.low for bars in windows])  # equal too
-    volumes = np.stack([bars.volume[-21:] for bars in windows])  # all the volume ratio reads
+    highs, lows = rows([bars.high for bars in windows]), rows([bars.low for bars in windows])  # equal too
+    volumes = rows([bars.volume[-21:] for bars in windows])  # all the volume ratio reads
     columns = (
         closes[:, -1].tolist(),
         volume_ratio_rows(volumes, 20).tolist(),

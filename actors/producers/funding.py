@@ -36,6 +36,7 @@ import numpy as np
 
 from b1e55ed.market.bars import BarsView
 from b1e55ed.market.funding import FundingRates, FundingSeries, LiveFunding
+from b1e55ed.market.windows import rows
 from b1e55ed.messages import Direction, Signal
 from b1e55ed.plugins import PluginSetup
 
@@ -152,7 +153,7 @@ class FundingProducer:
                 found.append(self.reading(rates))
         if not full:
             return found
-        ts, values = np.stack([w.ts for _, w in full]), np.stack([w.rate for _, w in full])
+        ts, values = rows([w.ts for _, w in full]), rows([w.rate for _, w in full])
         history = values[:, :-1]
         columns = (
             ts[:, -1].tolist(),

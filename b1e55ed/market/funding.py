@@ -87,7 +87,7 @@ class FundingSeries(Sequence[tuple[int, float]]):
 
     def until(self, until_ms: int) -> FundingSeries:
         """The rates settled at or before ``until_ms``: the no-lookahead cut, by binary search."""
-        stop = int(np.searchsorted(self._ts, until_ms, side="right"))
+        stop = int(self._ts.searchsorted(until_ms, side="right"))
         return self[:stop]
 
 

@@ -87,7 +87,7 @@ class FearGreedIndex:
 
     def latest(self, at_ms: int) -> tuple[int, float, str] | None:
         """``(day ts, value, classification)`` of the latest day at or before ``at_ms``, if recent enough."""
-        index = int(np.searchsorted(self._ts, at_ms, side="right")) - 1
+        index = int(self._ts.searchsorted(at_ms, side="right")) - 1
         if index < 0 or at_ms - int(self._ts[index]) > self.max_age_ms:
             return None
         return int(self._ts[index]), float(self._value[index]), self._classification[index]
