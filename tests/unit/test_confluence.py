@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from msgspec.structs import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pytest
 import trio
+from msgspec.structs import replace
 
 from actors.strategies.actor import strategy_actor
 from actors.strategies.confluence import ConfluenceStrategy
