@@ -52,7 +52,6 @@ from b1e55ed.runtime import Runtime, Supervised
 from b1e55ed.timeframes import INTERVAL_MS
 from b1e55ed.trading_config import day_ms, is_driven
 from b1e55ed.venues.base import Venue
-from b1e55ed.venues.hyperliquid import HyperliquidVenue
 from b1e55ed.venues.paper import PaperVenue
 
 logger = logging.getLogger(__name__)
@@ -246,6 +245,8 @@ class TradingPipeline:
         read the same URL."""
         config = self.config
         if config.mode == "live":
+            from b1e55ed.venues.hyperliquid import HyperliquidVenue  # the signing stack is slow to import (0.5 s)
+
             assert self.http is not None  # every live run has one (``_hyperliquid``)
             same_url = self.info is not None and self.info.base_url == config.hyperliquid.url.rstrip("/")
             info = self.info if same_url else None

@@ -41,7 +41,7 @@ def sim_windows(
         raise ValueError(f"need count >= 1 and window_bars >= 1, got {count} and {window_bars}")
     timeframe_ms = INTERVAL_MS[timeframe]
     total = window_bars + count - 1
-    columns = SimMarket([symbol], timeframe_ms, seed=seed, start_ms=start_ms).bars(total)[symbol]
+    columns = SimMarket([symbol], timeframe_ms, seed=seed, start_ms=start_ms).bars(total)[symbol].read_only()
     return [BarsView(symbol, columns, stop - window_bars, stop, timeframe_ms) for stop in range(window_bars, total + 1)]
 
 

@@ -77,22 +77,32 @@ class BarArrays:
     def to_bars(self) -> list[Bar]:
         return list(itertools.starmap(Bar, zip(*(column.tolist() for column in self.columns()), strict=True)))
 
+    def read_only(self) -> BarArrays:
+        """The same columns as read-only views (itself when they are already): a slice of one is read-only too."""
+        if not any(column.flags.writeable for column in self.columns()):
+            return self
+        ro = _read_only_view
+        return BarArrays(ro(self.ts), ro(self.open), ro(self.high), ro(self.low), ro(self.close), ro(self.volume))
 
-def _readonly(array: npt.NDArray[_Scalar], start: int, stop: int) -> npt.NDArray[_Scalar]:
-    window = array[start:stop]
-    window.flags.writeable = False
-    return window
+
+def _read_only_view(array: npt.NDArray[_Scalar]) -> npt.NDArray[_Scalar]:
+    view = array[:]
+    view.flags.writeable = False
+    return view
 
 
 class BarsView:
-    """Read-only window ``[start, stop)`` of one symbol's bars. Every column is a numpy view, never a copy."""
+    """Read-only window ``[start, stop)`` of one symbol's bars. Every column is a numpy view, never a copy.
+
+    It keeps read-only views of the whole columns (made once when ``columns`` are writable: pass read-only ones,
+    as ``BarSeries`` does, to share them), so a column of the window is one slice."""
 
     __slots__ = ("_columns", "_start", "_stop", "symbol", "timeframe_ms")
 
     def __init__(self, symbol: str, columns: BarArrays, start: int, stop: int, timeframe_ms: int) -> None:
         self.symbol = symbol
         self.timeframe_ms = timeframe_ms
-        self._columns = columns
+        self._columns = columns.read_only()
         self._start = start
         self._stop = stop
 
@@ -104,27 +114,27 @@ class BarsView:
 
     @property
     def ts(self) -> Times:
-        return _readonly(self._columns.ts, self._start, self._stop)
+        return self._columns.ts[self._start : self._stop]
 
     @property
     def open(self) -> Prices:
-        return _readonly(self._columns.open, self._start, self._stop)
+        return self._columns.open[self._start : self._stop]
 
     @property
     def high(self) -> Prices:
-        return _readonly(self._columns.high, self._start, self._stop)
+        return self._columns.high[self._start : self._stop]
 
     @property
     def low(self) -> Prices:
-        return _readonly(self._columns.low, self._start, self._stop)
+        return self._columns.low[self._start : self._stop]
 
     @property
     def close(self) -> Prices:
-        return _readonly(self._columns.close, self._start, self._stop)
+        return self._columns.close[self._start : self._stop]
 
     @property
     def volume(self) -> Prices:
-        return _readonly(self._columns.volume, self._start, self._stop)
+        return self._columns.volume[self._start : self._stop]
 
     @property
     def last_close(self) -> float:
@@ -161,6 +171,7 @@ class BarSeries:
         self.keep = keep
         self._size = 0
         self._buffers = _allocate(max(1, capacity))
+        self._read_only = self._buffers.read_only()  # what views read: the same memory, never written through
 
     def __len__(self) -> int:
         return self._size
@@ -168,10 +179,7 @@ class BarSeries:
     @property
     def columns(self) -> BarArrays:
         """Every bar so far, as read-only views."""
-        b, n = self._buffers, self._size
-        return BarArrays(
-            _readonly(b.ts, 0, n), *(_readonly(c, 0, n) for c in (b.open, b.high, b.low, b.close, b.volume))
-        )
+        return self._read_only.slice(0, self._size)
 
     @property
     def last_ts(self) -> int | None:
@@ -235,7 +243,7 @@ class BarSeries:
         return int(self._buffers.ts[: self._size].searchsorted(open_ts, side="right"))
 
     def view(self, start: int, stop: int, timeframe_ms: int) -> BarsView:
-        return BarsView(self.symbol, self._buffers, start, stop, timeframe_ms)
+        return BarsView(self.symbol, self._read_only, start, stop, timeframe_ms)
 
     def bars(self, start: int, stop: int) -> list[Bar]:
         return [self._buffers.bar(index) for index in range(start, min(stop, self._size))]
@@ -252,6 +260,7 @@ class BarSeries:
         for target, source in zip(grown.columns(), self._buffers.columns(), strict=True):
             target[:kept] = source[drop : self._size]
         self._buffers, self._size = grown, kept
+        self._read_only = grown.read_only()
 
 
 def _allocate(capacity: int) -> BarArrays:

@@ -35,7 +35,8 @@ def producer_signals(config: Config, producer: str, symbol: str, bars: BarArrays
         PluginSetup(spec.name, timeframe_ms, dict(spec.params), Services(offline=True))
     )
     window = config.brain.window_bars
-    views = [BarsView(symbol, bars, max(0, i + 1 - window), i + 1, timeframe_ms) for i in range(len(bars))]
+    frozen = bars.read_only()
+    views = [BarsView(symbol, frozen, max(0, i + 1 - window), i + 1, timeframe_ms) for i in range(len(bars))]
     as_ofs = [int(ts) + timeframe_ms for ts in bars.ts.tolist()]
     if isinstance(plugin, BatchProducer):
         found = plugin.produce_batch(symbol, views, as_ofs)
