@@ -6,9 +6,9 @@ cycle, so a failure stays that one cycle's "failed" report.
 With a karma ``book``, the strategy's own rule is scored too: every candidate with a direction, taken or not, opens
 a virtual position, and each cycle's report carries the rule's karma event. Whether and which way a rule fires
 never depends on calibration, only its size does; so the batch's firings are scored at once, and once the rule is
-calibrated, a cycle where it fired is judged again with the rule's calibration then in force (for a strategy
-whose ``sizes_by_rule`` is true: one that sizes with ``Driver(self.name, …, rule=True)``). The answer is the same
-whatever the batch.
+calibrated, the cycles where it fired are judged again, together, each with the rule's calibration then in force
+(for a strategy whose ``sizes_by_rule`` is true: one that sizes with ``Driver(self.name, …, rule=True)``). The
+answer is the same whatever the batch.
 """
 
 from __future__ import annotations
@@ -54,15 +54,30 @@ def strategy_actor(
         cycles = [karma_cycle(cycle.tick, firings(cycle, report)) for cycle, report in zip(batch, reports, strict=True)]
         scorings = book.score(cycles)
         return tuple(
-            rescored(cycle, report, scoring) for cycle, report, scoring in zip(batch, reports, scorings, strict=True)
+            report if scoring.event is None else replace(report, karma=(scoring.event,))
+            for report, scoring in zip(rejudged(batch, reports, scorings), scorings, strict=True)
         )
 
-    def rescored(cycle: EnrichedCycle, report: StrategyReport, scoring: Scoring) -> StrategyReport:
-        """The report with the rule's karma event; judged again with the rule's calibration where it sizes."""
-        own = scoring.tables.get(strategy.name) if sizes_by_rule and book is not None and book.config.sizing else None
-        if own is not None and any(c.direction is not None for c in report.candidates):
-            report = report_of(replace(cycle, calibration=cycle.calibration.with_rule(strategy.name, own)))
-        return report if scoring.event is None else replace(report, karma=(scoring.event,))
+    def rejudged(batch: EnrichedCycles, reports: StrategyReports, scorings: list[Scoring]) -> StrategyReports:
+        """The reports, those of the cycles where the rule fired judged again, together, with the rule's
+        calibration then in force, for a strategy that sizes by it."""
+        if not sizes_by_rule or book is None or not book.config.sizing:
+            return reports
+        again = [
+            (index, table)
+            for index, (report, scoring) in enumerate(zip(reports, scorings, strict=True))
+            if (table := scoring.tables.get(strategy.name)) is not None
+            and any(c.direction is not None for c in report.candidates)
+        ]
+        if not again:
+            return reports
+        judged = evaluate(
+            tuple(replace(batch[i], calibration=batch[i].calibration.with_rule(strategy.name, t)) for i, t in again)
+        )
+        found = list(reports)
+        for (index, _), report in zip(again, judged, strict=True):
+            found[index] = report
+        return tuple(found)
 
     def firings(cycle: EnrichedCycle, report: StrategyReport) -> list[NewOpening]:
         if not report.candidates:
