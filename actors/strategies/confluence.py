@@ -26,12 +26,15 @@ class ConfluenceStrategy:
         self.min_agreeing = params.min_agreeing
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
-        candidates = []
-        for symbol, bars in sorted(cycle.tick.market.items()):
-            directional = [s for s in cycle.signals_for(symbol) if s.signal != "neutral"]
-            if directional:
-                candidates.append(self._judge(cycle, symbol, directional, bars.last_close, bars.close_ts))
-        return candidates
+        directional: dict[str, list[Signal]] = {}  # by symbol, each in the cycle's order
+        for signal in cycle.signals:
+            if signal.signal != "neutral":
+                directional.setdefault(signal.symbol, []).append(signal)
+        return [
+            self._judge(cycle, symbol, directional[symbol], bars.last_close, bars.close_ts)
+            for symbol, bars in sorted(cycle.tick.market.items())
+            if symbol in directional
+        ]
 
     def _judge(
         self, cycle: EnrichedCycle, symbol: str, signals: list[Signal], price: float, candle_close: int
