@@ -10,16 +10,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from b1e55ed.market.bars import BarsView
+import numpy as np
+import numpy.typing as npt
+
+from b1e55ed.market.bars import BarArrays, BarsView
 from b1e55ed.market.indicators import (
     atr_pct,
-    atr_pct_latest,
+    atr_pct_windows,
     realised_vol,
     realised_vol_rows,
     volume_ratio,
     volume_ratio_rows,
 )
-from b1e55ed.market.windows import rows, stack
 
 
 def pcs_context(bars: BarsView) -> dict[str, float]:
@@ -33,22 +35,39 @@ def pcs_context(bars: BarsView) -> dict[str, float]:
 
 
 def pcs_context_batch(windows: Sequence[BarsView]) -> list[dict[str, float]]:
-    """``pcs_context`` of each window; windows of one length (past the first 20 bars) are computed together."""
-    closes = stack([bars.close for bars in windows])
-    if closes is None or closes.shape[1] <= 20:
+    """``pcs_context`` of each window; windows of one length (past the first 20 bars) over one series (a replay's
+    consecutive cycles) are computed together, reading each window's last 21 bars and each bar's true range once."""
+    shared = _one_series(windows)
+    if shared is None or shared[2] <= 20:
         return [pcs_context(bars) for bars in windows]
-    highs, lows = rows([bars.high for bars in windows]), rows([bars.low for bars in windows])  # equal too
-    volumes = rows([bars.volume[-21:] for bars in windows])  # all the volume ratio reads
-    columns = (
+    columns, starts, length = shared
+    tails = (starts + length - 21)[:, None] + np.arange(21)  # each window's last 21 bars
+    closes = columns.close[tails]
+    values = (
         closes[:, -1].tolist(),
-        volume_ratio_rows(volumes, 20).tolist(),
+        volume_ratio_rows(columns.volume[tails], 20).tolist(),
         realised_vol_rows(closes, 20).tolist(),
-        atr_pct_latest(highs, lows, closes, 14).tolist(),
+        atr_pct_windows(columns.high, columns.low, columns.close, starts, length, 14).tolist(),
     )
     return [
         _rounded({"price": price, "volume_ratio": ratio, "realised_vol": vol, "atr_pct": atr})
-        for price, ratio, vol, atr in zip(*columns, strict=True)
+        for price, ratio, vol, atr in zip(*values, strict=True)
     ]
+
+
+def _one_series(windows: Sequence[BarsView]) -> tuple[BarArrays, npt.NDArray[np.int64], int] | None:
+    """The columns every window reads, each window's first row in them, and their one length; None otherwise."""
+    if not windows:
+        return None
+    columns, _, _ = windows[0].span
+    length = len(windows[0])
+    starts = []
+    for bars in windows:
+        source, start, stop = bars.span
+        if source is not columns or stop - start != length:
+            return None
+        starts.append(start)
+    return columns, np.array(starts, dtype=np.int64), length
 
 
 def _rounded(context: dict[str, float]) -> dict[str, float]:

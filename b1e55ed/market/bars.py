@@ -137,6 +137,11 @@ class BarsView:
         return self._columns.volume[self._start : self._stop]
 
     @property
+    def span(self) -> tuple[BarArrays, int, int]:
+        """The read-only columns the window reads, and its rows in them: ``[start, stop)``."""
+        return self._columns, self._start, self._stop
+
+    @property
     def last_close(self) -> float:
         """The close of the latest bar in the window (IndexError when the window is empty)."""
         if self._stop <= self._start:

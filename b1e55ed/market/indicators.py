@@ -339,6 +339,35 @@ def _atr_pct_latest(high: Floats, low: Floats, close: Floats, period: int) -> Fl
     return latest
 
 
+def atr_pct_windows(
+    high: Floats, low: Floats, close: Floats, starts: npt.NDArray[np.int64], length: int, period: int = 14
+) -> Floats:
+    """``atr_pct(high[w], low[w], close[w], period)[-1]`` for each window ``w = [start, start + length)`` of one
+    series: each bar's true range is computed once, not once per window that holds it (the same bits: a true range
+    reads only its bar and the close before). Time-major steps are gathered for all windows, ``_CHUNK_ROWS`` at a
+    time, as ``atr_pct_latest`` smooths them."""
+    _check_period("period", period)
+    if length < 2:
+        return np.full(len(starts), np.nan)
+    first, stop = int(starts.min()), int(starts.max()) + length
+    h, lo, previous = high[first + 1 : stop], low[first + 1 : stop], close[first : stop - 1]
+    ranges = h - lo
+    up = np.subtract(h, previous)
+    np.abs(up, out=up)
+    down = np.subtract(lo, previous)
+    np.abs(down, out=down)
+    np.maximum(up, down, out=up)
+    np.maximum(ranges, up, out=ranges)
+    offsets = np.arange(length - 1)[:, None]
+    latest = []
+    for begin in range(0, len(starts), _CHUNK_ROWS):
+        chunk = starts[begin : begin + _CHUNK_ROWS]
+        steps = ranges[offsets + (chunk - first)[None, :]]  # (length - 1, windows), C order
+        with np.errstate(divide="ignore", invalid="ignore"):
+            latest.append(_wilder_latest(steps, period) / close[chunk + length - 1])
+    return np.concatenate(latest)
+
+
 def realised_vol_rows(close: npt.ArrayLike, n: int) -> Floats:
     """``realised_vol(row, n)`` for every row of ``close``.
 
