@@ -11,9 +11,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 
-from b1e55ed.market.bars import BarArrays, BarsView
+from b1e55ed.market.bars import BarsView
 from b1e55ed.market.indicators import (
     atr_pct,
     atr_pct_windows,
@@ -22,6 +21,7 @@ from b1e55ed.market.indicators import (
     volume_ratio,
     volume_ratio_rows,
 )
+from b1e55ed.market.windows import one_series
 
 
 def pcs_context(bars: BarsView) -> dict[str, float]:
@@ -37,8 +37,8 @@ def pcs_context(bars: BarsView) -> dict[str, float]:
 def pcs_context_batch(windows: Sequence[BarsView]) -> list[dict[str, float]]:
     """``pcs_context`` of each window; windows of one length (past the first 20 bars) over one series (a replay's
     consecutive cycles) are computed together, reading each window's last 21 bars and each bar's true range once."""
-    shared = _one_series(windows)
-    if shared is None or shared[2] <= 20:
+    shared = one_series(windows)
+    if shared is None or shared.length <= 20:
         return [pcs_context(bars) for bars in windows]
     columns, starts, length = shared
     tails = (starts + length - 21)[:, None] + np.arange(21)  # each window's last 21 bars
@@ -53,21 +53,6 @@ def pcs_context_batch(windows: Sequence[BarsView]) -> list[dict[str, float]]:
         _rounded({"price": price, "volume_ratio": ratio, "realised_vol": vol, "atr_pct": atr})
         for price, ratio, vol, atr in zip(*values, strict=True)
     ]
-
-
-def _one_series(windows: Sequence[BarsView]) -> tuple[BarArrays, npt.NDArray[np.int64], int] | None:
-    """The columns every window reads, each window's first row in them, and their one length; None otherwise."""
-    if not windows:
-        return None
-    columns, _, _ = windows[0].span
-    length = len(windows[0])
-    starts = []
-    for bars in windows:
-        source, start, stop = bars.span
-        if source is not columns or stop - start != length:
-            return None
-        starts.append(start)
-    return columns, np.array(starts, dtype=np.int64), length
 
 
 def _rounded(context: dict[str, float]) -> dict[str, float]:

@@ -116,4 +116,3 @@ class FeatureStore:
             if match := _PART.match(file.name):
                 last = max(last, int(match.group(2)))
         return last
-

@@ -4,15 +4,20 @@ A replay hands a plug-in a batch of cycles; stacked, an indicator runs once over
 per cycle. Row ``i`` is a copy of window ``i``, so the row functions of ``indicators`` see the same numbers, in
 the same order, as the per-window functions do, and give the same bits. Windows of unequal length (early in a
 history, where each cycle adds a bar) do not stack: the caller then goes window by window.
+
+Windows of one length over one series (``one_series``: a replay's consecutive cycles) need no stacking at all: a
+quantity of one bar (a true range) is computed once for the series, then gathered for every window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+from b1e55ed.market.bars import BarArrays, BarsView
 
 _Scalar = TypeVar("_Scalar", bound=np.generic)
 
@@ -40,3 +45,26 @@ def rows(columns: Sequence[npt.NDArray[_Scalar]]) -> npt.NDArray[_Scalar]:
     ``np.concatenate`` (``np.stack`` makes a view of each column first: 12× slower for 512 windows of 500 bars)."""
     stacked: npt.NDArray[_Scalar] = np.concatenate(columns).reshape(len(columns), -1)
     return stacked
+
+
+class Series(NamedTuple):
+    """Windows over one series: its read-only columns, each window's first row in them, and their one length."""
+
+    columns: BarArrays
+    starts: npt.NDArray[np.int64]
+    length: int
+
+
+def one_series(windows: Sequence[BarsView]) -> Series | None:
+    """The series every window reads, when they all read one with one length; None otherwise."""
+    if not windows:
+        return None
+    columns, _, _ = windows[0].span
+    length = len(windows[0])
+    starts = []
+    for bars in windows:
+        source, start, stop = bars.span
+        if source is not columns or stop - start != length:
+            return None
+        starts.append(start)
+    return Series(columns, np.array(starts, dtype=np.int64), length)
