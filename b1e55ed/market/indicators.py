@@ -324,19 +324,26 @@ def atr_pct_latest(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike
 
 
 def _atr_pct_latest(high: Floats, low: Floats, close: Floats, period: int) -> Floats:
-    h, lo, previous = high[:, 1:], low[:, 1:], close[:, :-1]  # the first bar has no true range; Wilder skips it
-    ranges = h - lo
-    up = np.subtract(h, previous)
-    np.abs(up, out=up)
-    down = np.subtract(lo, previous)
-    np.abs(down, out=down)
-    np.maximum(up, down, out=up)
-    np.maximum(ranges, up, out=ranges)
-    steps = down.reshape(ranges.shape[::-1])  # time-major, in memory that is free again
+    # The first bar has no true range; Wilder skips it.
+    ranges, free = _true_ranges(high[:, 1:], low[:, 1:], close[:, :-1])
+    steps = free.reshape(ranges.shape[::-1])  # time-major, in memory that is free again
     np.copyto(steps, ranges.T)
     with np.errstate(divide="ignore", invalid="ignore"):
         latest: Floats = _wilder_latest(steps, period) / close[:, -1]
     return latest
+
+
+def _true_ranges(high: Floats, low: Floats, previous: Floats) -> tuple[Floats, Floats]:
+    """Each bar's true range, ``max(high − low, |high − previous close|, |low − previous close|)``, and a scratch
+    array of the same shape that it used and is free again."""
+    ranges = high - low
+    up = np.subtract(high, previous)
+    np.abs(up, out=up)
+    down = np.subtract(low, previous)
+    np.abs(down, out=down)
+    np.maximum(up, down, out=up)
+    np.maximum(ranges, up, out=ranges)
+    return ranges, down
 
 
 def atr_pct_windows(
@@ -350,14 +357,7 @@ def atr_pct_windows(
     if length < 2:
         return np.full(len(starts), np.nan)
     first, stop = int(starts.min()), int(starts.max()) + length
-    h, lo, previous = high[first + 1 : stop], low[first + 1 : stop], close[first : stop - 1]
-    ranges = h - lo
-    up = np.subtract(h, previous)
-    np.abs(up, out=up)
-    down = np.subtract(lo, previous)
-    np.abs(down, out=down)
-    np.maximum(up, down, out=up)
-    np.maximum(ranges, up, out=ranges)
+    ranges, _ = _true_ranges(high[first + 1 : stop], low[first + 1 : stop], close[first : stop - 1])
     offsets = np.arange(length - 1)[:, None]
     latest = []
     for begin in range(0, len(starts), _CHUNK_ROWS):
