@@ -354,8 +354,6 @@ def atr_pct_windows(
     reads only its bar and the close before). Time-major steps are gathered for all windows, ``_CHUNK_ROWS`` at a
     time, as ``atr_pct_latest`` smooths them."""
     _check_period("period", period)
-    if length < 2:
-        return np.full(len(starts), np.nan)
     first, stop = int(starts.min()), int(starts.max()) + length
     ranges, _ = _true_ranges(high[first + 1 : stop], low[first + 1 : stop], close[first : stop - 1])
     offsets = np.arange(length - 1)[:, None]
