@@ -79,12 +79,13 @@ def check_every_row_function(columns: Columns, length: int, ends: range) -> None
     high, low, close, volume = (stacked(columns, name, length, ends) for name in ("high", "low", "close", "volume"))
     closes, highs, lows = (windows(columns, name, length, ends) for name in ("close", "high", "low"))
     volumes = windows(columns, "volume", length, ends)
+    starts = np.array([end - length for end in ends], dtype=np.int64)
     for period in (1, 2, 14):
         assert_same_bits(ind.wilder_rsi_latest(close, period), [ind.wilder_rsi(c, period)[-1] for c in closes])
-        assert_same_bits(
-            ind.atr_pct_latest(high, low, close, period),
-            [ind.atr_pct(h, lo, c, period)[-1] for h, lo, c in zip(highs, lows, closes, strict=True)],
-        )
+        one_by_one = [ind.atr_pct(h, lo, c, period)[-1] for h, lo, c in zip(highs, lows, closes, strict=True)]
+        assert_same_bits(ind.atr_pct_latest(high, low, close, period), one_by_one)
+        series = (columns["high"], columns["low"], columns["close"])
+        assert_same_bits(ind.atr_pct_windows(*series, starts, length, period), one_by_one)
     for n in (1, 20, 50):
         assert_same_bits(ind.sma_rows(close, n), [ind.sma(c, n) for c in closes])
         assert_same_bits(ind.ema_rows(close, n), [ind.ema(c, n) for c in closes])
