@@ -80,9 +80,9 @@ def test_two_runs_of_the_same_market_have_the_same_chain_head(tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_trades(tmp_path: Path) -> None:
-    reference = sim_run(tmp_path, "reference", bars="3000")
+    reference = sim_run(tmp_path, "reference", bars="8000")
     db = tmp_path / "crashed" / "brain.db"
-    env = child_env(**SIM_ENV, B1E55ED_MARKET__SIM_BARS="3000")
+    env = child_env(**SIM_ENV, B1E55ED_MARKET__SIM_BARS="8000")
     rng = random.Random(5)
     kills = 0
     while kills < 6:
