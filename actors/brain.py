@@ -9,8 +9,9 @@ karma; data that does not come with a candle (social, whale flows) is read at th
 manual scan. Either way a cycle's tick carries its id, its as-of time and read-only views of the market up to
 that time, and a run into a database that already holds settled cycles resumes after the last of them.
 
-Driven by history at full speed, the brain hands the stages ``batch`` consecutive cycles in one message and waits
-for the last of them to settle: the same cycles, the same events, far fewer scheduler rounds and commits. Each
+Driven by history at full speed, the brain hands the stages ``batch`` consecutive cycles in one message: the same
+cycles, the same events, far fewer scheduler rounds and commits. It hands on the next batch once the OMS has queued
+the last one's events, so the stages compute it while the log commits (the OMS logs it only after that commit). Each
 cycle's tick still sees the market as of its own time only, although the market already holds the batch's later
 bars.
 
@@ -148,6 +149,7 @@ class Brain:
                     due = []
         if due:
             await self._run_cycles(due, feed, outputs)
+        await self._barrier.wait(self.cycle)
         logger.info("market data exhausted after cycle %d", self.cycle)
         self._on_exhausted()
 
@@ -212,7 +214,7 @@ class Brain:
             for output in outputs:
                 await output.send(batch)
             with trio.move_on_after(self._stall_timeout_s):
-                await self._barrier.wait(self.cycle)
+                await (self._barrier.wait_queued if self._driven else self._barrier.wait)(self.cycle)
                 if self._on_cycle_time is not None:
                     self._on_cycle_time((time.perf_counter() - started_at) / len(batch))
                 return

@@ -15,7 +15,8 @@ logging the brain's tick and the enricher's events that came with it, and each r
 as-of time only (``MarketState.closes_as_of``), never the batch's last bar. With a venue rebuilt from the log
 (``RestorableVenue``, the paper venue) in a history-driven run, a batch's events are queued and committed once at
 its end, so the venue may be called before an order's commit: a crash loses the submission and its fills together.
-Every other venue, and every live run, commits before each call.
+That commit runs while the other stages compute the next batch (the barrier has it queued), and the OMS logs none
+of the next batch before it has settled. Every other venue, and every live run, commits before each call.
 
 An order is sent at most once per decision: its cloid is the decision's id, a cloid already in the log is a
 duplicate, and at start the book is reconciled with the venue (``reconcile``) before trading.
@@ -131,12 +132,23 @@ class OMS:
             nursery.start_soon(self._triggers.follow_trading_state)
             nursery.start_soon(self._triggers.watch_disconnect, self._clock.now_ms)
             task_status.started()
+            committed = _done()
             async for batch in cycles:
                 answers = await self._collect(batch, reports)
+                await committed.wait()  # a batch is logged only once the one before it has settled
                 try:
                     await self._run_batch(batch, answers)
-                finally:
+                except BaseException:
                     self._barrier.settle(batch[-1].cycle)
+                    raise
+                if self._commit_per_batch:
+                    # The batch commits while the stages compute the next one.
+                    self._barrier.queue(batch[-1].cycle)
+                    committed = trio.Event()
+                    nursery.start_soon(self._commit, batch[-1].cycle, committed)
+                else:
+                    self._barrier.settle(batch[-1].cycle)
+            await committed.wait()
             nursery.cancel_scope.cancel()
 
     async def _collect(
@@ -169,7 +181,15 @@ class OMS:
                         self._barrier.settle(enriched.cycle)
             finally:
                 self._deferring = False
-        await self._append()  # commits whatever the batch queued; nothing when each cycle committed already
+        if not self._commit_per_batch:
+            await self._append()  # commits whatever the batch queued; nothing when each cycle committed already
+
+    async def _commit(self, cycle: int, committed: trio.Event) -> None:
+        try:
+            await self._append()
+        finally:
+            self._barrier.settle(cycle)
+        committed.set()
 
     # -- one cycle ---------------------------------------------------------------------------------------------
 
@@ -316,3 +336,9 @@ class OMS:
             except Exception:
                 logger.critical("could not record the database write error either")
             raise
+
+
+def _done() -> trio.Event:
+    done = trio.Event()
+    done.set()
+    return done

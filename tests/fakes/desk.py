@@ -185,6 +185,13 @@ class Desk:
     async def cycle(self, cycle: int, *trades: Trade) -> list[AnyEvent]:
         """Run one cycle with ``trades`` taken by their strategies; the events it logged."""
         before = self.log.head.seq
+        await self.hand_on(cycle, *trades)
+        with trio.fail_after(WAIT_S):
+            await self.barrier.wait(cycle)
+        return await self.events(after=before)
+
+    async def hand_on(self, cycle: int, *trades: Trade) -> None:
+        """Hand the OMS one cycle with ``trades`` taken by their strategies, without waiting for it to settle."""
         self.clock.set(max(self.clock.now_ms(), as_of(cycle) + 250))
         tick = CycleTick(cycle=cycle, as_of=as_of(cycle), source="simulated", market=self.market.view(as_of(cycle)))
         await self.cycles.send((EnrichedCycle(tick=tick, signals=(), context={}, producers={}),))
@@ -204,9 +211,6 @@ class Desk:
             await self.reports.send(
                 (StrategyReport(cycle=cycle, strategy=strategy, status="ok", candidates=candidates),)
             )
-        with trio.fail_after(WAIT_S):
-            await self.barrier.wait(cycle)
-        return await self.events(after=before)
 
     async def events(self, after: int = 0) -> list[AnyEvent]:
         return [record.event() for record in await self.store.read(after, 100_000)]

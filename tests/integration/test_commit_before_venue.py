@@ -14,8 +14,10 @@ from typing import cast
 
 import trio.testing
 
+from b1e55ed.eventlog.chain import Record
+from b1e55ed.eventlog.projections import Upsert
 from b1e55ed.eventlog.store import MemoryStore
-from b1e55ed.messages import Bar, OrderUpdated
+from b1e55ed.messages import Bar, CycleSettled, OrderUpdated
 from b1e55ed.venues.base import (
     Ack,
     OrderState,
@@ -85,6 +87,18 @@ class RestorableWitness(Witness):
         self.paper.restore(open_orders, positions, seen_cloids, order_states)
 
 
+class GatedStore(MemoryStore):
+    """A store whose commits wait until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = trio.Event()
+
+    async def append(self, records: Sequence[Record], upserts: Sequence[Upsert]) -> None:
+        await self.gate.wait()
+        await super().append(records, upserts)
+
+
 def paper() -> PaperVenue:
     return PaperVenue(fees=FeeSchedule(), slippage=SlippageModel(), timeframe_ms=MINUTE)
 
@@ -106,6 +120,25 @@ async def test_a_history_driven_run_calls_the_paper_venue_before_the_commit_and_
     assert len(pending) == 6  # two entries with their stops and targets: by the settlement, all in the log
     assert set(witness.committed) == {order.cloid for order in pending}
     assert not any(witness.committed.values())  # yet the venue heard of each before the log committed it
+
+
+async def test_a_history_driven_batch_commits_while_the_next_is_computed_and_settles_only_once_committed(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    store = GatedStore()
+    desk = Desk(store=store, venue=paper(), driven=True)
+    async with desk.running():
+        await desk.hand_on(1, trade("BTC", 100.0))
+        await desk.barrier.wait_queued(1)  # the brain may hand on the next batch now
+        assert desk.barrier.settled == 0  # but the first is not settled: nothing is committed yet
+        await desk.hand_on(2)
+        await trio.sleep(5)
+        assert desk.barrier.queued == 1  # nor is the next batch logged before the one it follows has settled
+        store.gate.set()
+        await desk.barrier.wait(2)
+        events = await desk.events()
+    assert [e.cycle for e in events if isinstance(e, CycleSettled)] == [1, 2]
+    assert len(only(events, OrderUpdated, lambda o: o.status == "pending")) == 3  # cycle 1's entry, stop and target
 
 
 async def test_a_live_run_commits_every_order_before_the_paper_venue_hears_of_it(
