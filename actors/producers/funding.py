@@ -33,6 +33,7 @@ from typing import Annotated, NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 import numpy as np
+from msgspec.structs import replace
 
 from b1e55ed.market.bars import BarsView
 from b1e55ed.market.funding import FundingRates, FundingSeries, LiveFunding
@@ -111,18 +112,33 @@ class FundingProducer:
         windows of rates are read together."""
         if self.source is None:
             return [None] * len(as_ofs)
-        distinct: dict[tuple[int, int], Sequence[tuple[int, float]]] = {}
-        keys = []
-        for as_of in as_ofs:
-            rates = self.source.rates(symbol, as_of)
-            key = (len(rates), rates[-1][0] if len(rates) else 0)
-            distinct.setdefault(key, rates)
-            keys.append(key)
+        keys, distinct = self._rates_by_cycle(self.source, symbol, as_ofs)
         readings = dict(zip(distinct, self.readings(list(distinct.values())), strict=True))
-        return [
-            None if (reading := readings[key]) is None else self.signal(symbol, reading, as_of)
-            for key, as_of in zip(keys, as_ofs, strict=True)
-        ]
+        made: dict[int, Signal] = {}  # a reading's signal differs from cycle to cycle only in its timestamp
+        found: list[Signal | None] = []
+        for key, as_of in zip(keys, as_ofs, strict=True):
+            reading, earlier = readings[key], made.get(key)
+            if reading is None or as_of - reading.latest_ts > self.max_age_ms:
+                found.append(None)
+            elif earlier is not None:
+                found.append(replace(earlier, timestamp=as_of // 1000))
+            else:
+                found.append(made.setdefault(key, self._signal(symbol, reading, as_of)))
+        return found
+
+    @staticmethod
+    def _rates_by_cycle(
+        source: FundingRates, symbol: str, as_ofs: Sequence[int]
+    ) -> tuple[list[int], dict[int, Sequence[tuple[int, float]]]]:
+        """How many rates each cycle sees, and the rates seen, by that count. A cycle sees every settlement at or
+        before its as-of time: a prefix of what the batch's last cycle sees, so the count tells the rates apart,
+        and a ``FundingSeries`` is cut for every cycle by one search."""
+        latest = source.rates(symbol, max(as_ofs))
+        if isinstance(latest, FundingSeries):
+            stops: list[int] = latest.ts.searchsorted(np.asarray(as_ofs, dtype=np.int64), side="right").tolist()
+            return stops, {stop: latest[:stop] for stop in dict.fromkeys(stops)}
+        seen = [source.rates(symbol, as_of) for as_of in as_ofs]
+        return [len(rates) for rates in seen], {len(rates): rates for rates in seen}
 
     def reading(self, rates: Sequence[tuple[int, float]]) -> _Reading | None:
         """The latest rate against the ones before it; None with too few."""
@@ -180,9 +196,10 @@ class FundingProducer:
 
     def signal(self, symbol: str, reading: _Reading, as_of: int) -> Signal | None:
         """The signal for ``reading`` as of ``as_of``; None when its latest rate is too old."""
+        return None if as_of - reading.latest_ts > self.max_age_ms else self._signal(symbol, reading, as_of)
+
+    def _signal(self, symbol: str, reading: _Reading, as_of: int) -> Signal:
         latest_ts, rate, mean, std, z, n, interval_ms = reading
-        if as_of - latest_ts > self.max_age_ms:
-            return None
         per = _interval_label(interval_ms)
         metadata = {
             "rate": rate,
