@@ -31,6 +31,7 @@ from b1e55ed.messages import Alert, SignalRecorded, SnapshotRecorded
 logger = logging.getLogger(__name__)
 
 ALERT_AFTER = 3
+_FINE = frozenset({"ok", "no data", "disabled"})
 
 
 ContextSource = Callable[[str, int], float | None]
@@ -83,10 +84,10 @@ class Enricher:
                 task_status.started()
                 async for batch in ticks:
                     answers = await self._collect(batch, reports)
-                    contexts = pcs_contexts(batch)
+                    contexts, alerts = pcs_contexts(batch), self._alerts(batch, answers)
                     enriched = tuple(
-                        self._enrich(tick, answers[tick.cycle], pcs)
-                        for tick, pcs in zip(batch, contexts, strict=True)
+                        self._enrich(tick, answers[tick.cycle], pcs, cycle_alerts)
+                        for tick, pcs, cycle_alerts in zip(batch, contexts, alerts, strict=True)
                     )
                     for output in outputs:
                         await output.send(enriched)
@@ -119,9 +120,12 @@ class Enricher:
         return answers
 
     def _enrich(
-        self, tick: CycleTick, answers: Mapping[str, ProducerReport], pcs: Mapping[str, dict[str, float]]
+        self,
+        tick: CycleTick,
+        answers: Mapping[str, ProducerReport],
+        pcs: Mapping[str, dict[str, float]],
+        alerts: Sequence[Alert],
     ) -> EnrichedCycle:
-        alerts = [alert for name in self._producers if (alert := self._track(name, answers[name], tick))]
         signals = sorted(
             (s for name in self._producers for s in answers[name].signals if s.symbol in tick.market),
             key=lambda s: (s.producer, s.symbol),
@@ -164,10 +168,25 @@ class Enricher:
                 context[f"{plugin.name}.{key}"] = float(value)
         return context
 
+    def _alerts(self, batch: Ticks, answers: Mapping[int, Mapping[str, ProducerReport]]) -> list[list[Alert]]:
+        """Each cycle's alerts, by producer. A producer that answered every cycle of the batch alike, and fine, is
+        looked at once: what ``_track`` does with such an answer, it does the same the second time."""
+        alerts: list[list[Alert]] = [[] for _ in batch]
+        for name in self._producers:
+            reports = [answers[tick.cycle][name] for tick in batch]
+            first = reports[0]
+            if first.status in _FINE and all(r.status == first.status and r.detail == first.detail for r in reports):
+                self._track(name, first, batch[0])
+                continue
+            for found, tick, report in zip(alerts, batch, reports, strict=True):
+                if (alert := self._track(name, report, tick)) is not None:
+                    found.append(alert)
+        return alerts
+
     def _track(self, name: str, report: ProducerReport, tick: CycleTick) -> Alert | None:
         """Health and alerts: a missed or failed answer is trouble; three in a row raise an alert."""
         health = self._health.register(name)
-        if report.status in ("ok", "no data", "disabled"):
+        if report.status in _FINE:
             # Disabled (no key, offline replay) is a setting, not a fault: health says why, nothing alerts.
             self._troubles[name] = 0
             health.recovered()

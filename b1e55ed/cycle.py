@@ -47,6 +47,9 @@ class ProducerReport(msgspec.Struct, frozen=True):
     detail: str = ""
 
 
+UNCALIBRATED = Calibration()  # one for every cycle without karma's calibration: it is frozen, changed by copying
+
+
 class EnrichedCycle(msgspec.Struct, frozen=True):
     """A cycle's signals with their PCS context, as every strategy and the OMS receive it."""
 
@@ -55,7 +58,7 @@ class EnrichedCycle(msgspec.Struct, frozen=True):
     context: Mapping[str, Mapping[str, float]]
     producers: Mapping[str, str]
     # Karma's calibration: source → conviction → win probability, for the sources it has calibrated.
-    calibration: Calibration = msgspec.field(default_factory=Calibration)
+    calibration: Calibration = UNCALIBRATED
     events: tuple[Event, ...] = ()  # the enricher's signals, snapshot and alerts, for the OMS to log in order
     karma: tuple[Event, ...] = ()  # the producers' karma for this cycle
 

@@ -72,6 +72,7 @@ class Rig:
 
     def __init__(self, clock: ManualClock, health: HealthRegistry) -> None:
         self.clock, self.health = clock, health
+        self.cycles_run = 0
         self.market = make_market()
         self.ticks, self.ticks_out = trio.open_memory_channel[Ticks](1)
         self.reports, self.reports_out = trio.open_memory_channel[ProducerReports](8)
@@ -449,6 +450,33 @@ async def test_a_batch_of_ticks_goes_on_as_one_batch_in_order_whatever_order_the
         assert [[type(e).__name__ for e in cycle.events] for cycle in batch] == [
             ["SignalRecorded", "SnapshotRecorded"]
         ] * 3
+
+
+async def test_in_a_batch_each_trouble_counts_at_its_own_cycle_and_a_batch_answered_alike_sets_the_health_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with enricher(["flaky"], deadline_s=None) as rig:
+
+        async def run_batch(*statuses: ReportStatus) -> EnrichedCycles:
+            cycles = range(rig.cycles_run + 1, rig.cycles_run + 1 + len(statuses))
+            rig.cycles_run += len(statuses)
+            await rig.ticks.send(tuple(rig.tick(cycle) for cycle in cycles))
+            reports = (
+                ProducerReport(cycle=c, producer="flaky", status=s) for c, s in zip(cycles, statuses, strict=True)
+            )
+            await rig.reports.send(tuple(reports))
+            batches = [await output.receive() for output in rig.outputs.values()]
+            return batches[0]
+
+        kinds = [[type(e).__name__ for e in c.events] for c in await run_batch("failed", "failed", "failed", "ok")]
+        assert kinds == [["SnapshotRecorded"]] * 2 + [["SnapshotRecorded", "Alert"], ["SnapshotRecorded"]]
+        assert rig.health["flaky"].state == "running"
+        await run_batch("failed", "failed")
+        assert rig.health["flaky"].state == "degraded"
+        await run_batch("no data", "no data", "no data")  # fine throughout: recovered, and the count restarts
+        assert rig.health["flaky"].state == "running"
+        alerts = [e for c in await run_batch("missed", "failed", "missed") for e in c.events if isinstance(e, Alert)]
+        assert [a.message for a in alerts] == ["producer flaky missed 3 cycles in a row (last: cycle 12)"]
 
 
 async def test_a_cancelled_enricher_closes_every_output(autojump_clock: trio.testing.MockClock) -> None:
