@@ -49,6 +49,8 @@ class ProducerActor:
 
     async def reports(self, batch: Ticks) -> ProducerReports:
         """One report per tick, in the batch's order."""
+        if len(batch) > 1 and self._network is not None and (reason := self._network.availability()):
+            return tuple(_disabled(tick.cycle, self.name, reason) for tick in batch)
         if len(batch) == 1 or self._batch is None:
             return tuple([await self.report(tick) for tick in batch])
         if self._network is not None:
@@ -70,7 +72,7 @@ class ProducerActor:
         if network is None:
             return None
         if reason := network.availability():
-            return ProducerReport(cycle=tick.cycle, producer=self.name, status="disabled", detail=reason)
+            return _disabled(tick.cycle, self.name, reason)
         try:
             with trio.fail_after(self._refresh_timeout_s):
                 await network.refresh(symbols, tick.as_of)
@@ -112,3 +114,7 @@ class ProducerActor:
 def _report(cycle: int, producer: str, signals: list[Signal]) -> ProducerReport:
     status: ReportStatus = "ok" if signals else "no data"
     return ProducerReport(cycle=cycle, producer=producer, status=status, signals=tuple(signals))
+
+
+def _disabled(cycle: int, producer: str, reason: str) -> ProducerReport:
+    return ProducerReport(cycle=cycle, producer=producer, status="disabled", detail=reason)
