@@ -19,6 +19,7 @@ import msgspec
 import numpy as np
 
 from b1e55ed.market.bars import BarsView
+from b1e55ed.market.windows import one_series
 from b1e55ed.messages import Direction, Signal
 from b1e55ed.plugins import PluginSetup
 
@@ -56,19 +57,24 @@ class MomentumProducer:
 
         On a grid without gaps, the lookback's start is the bar ``lookback_bars`` before the latest: where that
         bar's time is at or before the start and the next bar's after it, that is exactly what the search would
-        find. Elsewhere (a gap in the last ``lookback_days``, a short window) ``produce`` searches.
+        find, and windows of one length over one series (a replay's consecutive cycles) are checked together.
+        Elsewhere (a gap in the last ``lookback_days``, a short window) ``produce`` searches.
         """
-        signals: list[Signal | None] = []
         back = self.lookback_bars + 1
-        for bars, as_of in zip(windows, as_ofs, strict=True):
-            ts = bars.ts
-            if len(ts) > back and int(ts[-back]) <= int(ts[-1]) - self.lookback_ms < int(ts[1 - back]):
-                close = bars.close
-                from_close_ts = int(ts[-back]) + bars.timeframe_ms
-                signals.append(self.signal(symbol, float(close[-back]), float(close[-1]), from_close_ts, as_of))
-            else:
-                signals.append(self.produce(symbol, bars, as_of))
-        return signals
+        shared = one_series(windows)
+        if shared is None or shared.length <= back:
+            return [self.produce(symbol, bars, as_of) for bars, as_of in zip(windows, as_ofs, strict=True)]
+        columns, starts, length = shared
+        latest = starts + length - 1
+        then = latest - self.lookback_bars  # the window's bar ``-back``
+        cut = columns.ts[latest] - self.lookback_ms
+        on_grid = ((columns.ts[then] <= cut) & (cut < columns.ts[then + 1])).tolist()
+        from_close_ts = (columns.ts[then] + windows[0].timeframe_ms).tolist()
+        moves = zip(on_grid, columns.close[then].tolist(), columns.close[latest].tolist(), from_close_ts, strict=True)
+        return [
+            self.signal(symbol, from_close, to_close, since, as_of) if grid else self.produce(symbol, bars, as_of)
+            for (grid, from_close, to_close, since), bars, as_of in zip(moves, windows, as_ofs, strict=True)
+        ]
 
     def signal(self, symbol: str, then: float, now: float, from_close_ts: int, as_of: int) -> Signal:
         """The signal for a move from ``then`` (the close as of the lookback's start) to ``now``."""
