@@ -13,14 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from b1e55ed.market.bars import BarsView
-from b1e55ed.market.indicators import (
-    atr_pct,
-    atr_pct_windows,
-    realised_vol,
-    realised_vol_rows,
-    volume_ratio,
-    volume_ratio_rows,
-)
+from b1e55ed.market.indicators import atr_pct, realised_vol, realised_vol_rows, volume_ratio, volume_ratio_rows
+from b1e55ed.market.window_indicators import atr_pct_windows
 from b1e55ed.market.windows import one_series
 
 

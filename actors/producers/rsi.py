@@ -16,7 +16,8 @@ import msgspec
 
 from b1e55ed.market.bars import BarsView
 from b1e55ed.market.indicators import wilder_rsi, wilder_rsi_latest
-from b1e55ed.market.windows import stack
+from b1e55ed.market.window_indicators import wilder_rsi_windows
+from b1e55ed.market.windows import one_series, stack
 from b1e55ed.messages import Direction, Signal
 from b1e55ed.plugins import PluginSetup
 
@@ -41,11 +42,14 @@ class RSIProducer:
         return self.signal(symbol, float(wilder_rsi(bars.close, self.period)[-1]), as_of)
 
     def produce_batch(self, symbol: str, windows: Sequence[BarsView], as_ofs: Sequence[int]) -> list[Signal | None]:
-        """``produce`` for each window; windows of one length share one RSI computation over all their rows."""
-        closes = stack([bars.close for bars in windows])
-        if closes is None or closes.shape[1] <= self.period * 3:
+        """``produce`` for each window; windows of one length share one RSI computation over all their rows, and
+        over one series (a replay's consecutive cycles) each bar's change is computed once."""
+        if (shared := one_series(windows)) is not None and shared.length > self.period * 3:
+            raws = wilder_rsi_windows(shared.columns.close, shared.starts, shared.length, self.period).tolist()
+        elif (closes := stack([bars.close for bars in windows])) is not None and closes.shape[1] > self.period * 3:
+            raws = wilder_rsi_latest(closes, self.period).tolist()
+        else:
             return [self.produce(symbol, bars, as_of) for bars, as_of in zip(windows, as_ofs, strict=True)]
-        raws = wilder_rsi_latest(closes, self.period).tolist()
         return [self.signal(symbol, raw, as_of) for raw, as_of in zip(raws, as_ofs, strict=True)]
 
     def signal(self, symbol: str, raw: float, as_of: int) -> Signal | None:

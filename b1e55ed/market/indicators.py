@@ -285,6 +285,12 @@ def _rsi_latest(prices: Floats, period: int) -> Floats:
     np.maximum(change, 0.0, out=moves[:, :count])
     np.negative(change, out=change)
     np.maximum(change, 0.0, out=change)
+    return _rsi_of_moves(moves, period)
+
+
+def _rsi_of_moves(moves: Floats, period: int) -> Floats:
+    """The RSI of each window from its time-major gains (the first half of the columns) and losses (scratch)."""
+    count = moves.shape[1] // 2
     averages = _wilder_latest(moves, period)
     avg_gain, avg_loss = averages[:count], averages[count:]
     total = avg_gain + avg_loss
@@ -344,26 +350,6 @@ def _true_ranges(high: Floats, low: Floats, previous: Floats) -> tuple[Floats, F
     np.maximum(up, down, out=up)
     np.maximum(ranges, up, out=ranges)
     return ranges, down
-
-
-def atr_pct_windows(
-    high: Floats, low: Floats, close: Floats, starts: npt.NDArray[np.int64], length: int, period: int = 14
-) -> Floats:
-    """``atr_pct(high[w], low[w], close[w], period)[-1]`` for each window ``w = [start, start + length)`` of one
-    series: each bar's true range is computed once, not once per window that holds it (the same bits: a true range
-    reads only its bar and the close before). Time-major steps are gathered for all windows, ``_CHUNK_ROWS`` at a
-    time, as ``atr_pct_latest`` smooths them."""
-    _check_period("period", period)
-    first, stop = int(starts.min()), int(starts.max()) + length
-    ranges, _ = _true_ranges(high[first + 1 : stop], low[first + 1 : stop], close[first : stop - 1])
-    offsets = np.arange(length - 1)[:, None]
-    latest = []
-    for begin in range(0, len(starts), _CHUNK_ROWS):
-        chunk = starts[begin : begin + _CHUNK_ROWS]
-        steps = ranges[offsets + (chunk - first)[None, :]]  # (length - 1, windows), C order
-        with np.errstate(divide="ignore", invalid="ignore"):
-            latest.append(_wilder_latest(steps, period) / close[chunk + length - 1])
-    return np.concatenate(latest)
 
 
 def realised_vol_rows(close: npt.ArrayLike, n: int) -> Floats:

@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 
 from b1e55ed.market import indicators as ind
+from b1e55ed.market import window_indicators as wind
 from b1e55ed.market.windows import stack
 
 Floats = npt.NDArray[np.float64]
@@ -81,11 +82,15 @@ def check_every_row_function(columns: Columns, length: int, ends: range) -> None
     volumes = windows(columns, "volume", length, ends)
     starts = np.array([end - length for end in ends], dtype=np.int64)
     for period in (1, 2, 14):
-        assert_same_bits(ind.wilder_rsi_latest(close, period), [ind.wilder_rsi(c, period)[-1] for c in closes])
+        rsi = [ind.wilder_rsi(c, period)[-1] for c in closes]
+        assert_same_bits(ind.wilder_rsi_latest(close, period), rsi)
         one_by_one = [ind.atr_pct(h, lo, c, period)[-1] for h, lo, c in zip(highs, lows, closes, strict=True)]
         assert_same_bits(ind.atr_pct_latest(high, low, close, period), one_by_one)
         series = (columns["high"], columns["low"], columns["close"])
-        assert_same_bits(ind.atr_pct_windows(*series, starts, length, period), one_by_one)
+        for every in (1, 3):  # windows on consecutive bars (one sliding view), and not (gathered)
+            chosen = starts[::every]
+            assert_same_bits(wind.wilder_rsi_windows(columns["close"], chosen, length, period), rsi[::every])
+            assert_same_bits(wind.atr_pct_windows(*series, chosen, length, period), one_by_one[::every])
     for n in (1, 20, 50):
         assert_same_bits(ind.sma_rows(close, n), [ind.sma(c, n) for c in closes])
         assert_same_bits(ind.ema_rows(close, n), [ind.ema(c, n) for c in closes])
