@@ -200,9 +200,9 @@ class Brain:
         self, due: list[tuple[int, list[str]]], feed: Feed, outputs: list[trio.MemorySendChannel[Ticks]]
     ) -> None:
         ticks = []
-        for as_of, symbols in due:
+        markets = self._market.views([as_of for as_of, _ in due], self._window)
+        for (as_of, symbols), full in zip(due, markets, strict=True):
             self.cycle += 1
-            full = self._market.view(as_of, self._window)
             view = {symbol: full[symbol] for symbol in symbols if symbol in full}
             closes = {symbol: bars.last_close for symbol, bars in view.items()}
             ts = as_of if self._driven else self._clock.now_ms()

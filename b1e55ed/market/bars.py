@@ -9,7 +9,7 @@ the history is. Bars only ever go in after the last one, so a view taken earlier
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -247,6 +247,11 @@ class BarSeries:
         """How many bars opened at or before ``open_ts``: the end of a window (O(log n))."""
         return int(self._buffers.ts[: self._size].searchsorted(open_ts, side="right"))
 
+    def indices_after(self, open_ts: npt.NDArray[np.int64]) -> list[int]:
+        """``index_after`` of each time."""
+        stops: list[int] = self._buffers.ts[: self._size].searchsorted(open_ts, side="right").tolist()
+        return stops
+
     def view(self, start: int, stop: int, timeframe_ms: int) -> BarsView:
         return BarsView(self.symbol, self._read_only, start, stop, timeframe_ms)
 
@@ -330,16 +335,20 @@ class MarketState:
 
     def view(self, as_of: int, window: int = 500) -> MarketView:
         """The last ``window`` bars of each symbol that had closed by ``as_of`` (close = ts + timeframe)."""
+        return self.views([as_of], window)[0]
+
+    def views(self, as_ofs: Sequence[int], window: int = 500) -> list[MarketView]:
+        """``view`` of each as-of time: each symbol's windows found by one search for them all."""
         if window <= 0:
             raise ValueError(f"window must be positive, got {window}")
-        last_open = as_of - self.timeframe_ms
-        views: dict[str, BarsView] = {}
+        found: list[dict[str, BarsView]] = [{} for _ in as_ofs]
+        last_opens = np.asarray(as_ofs, dtype=np.int64) - self.timeframe_ms
         for symbol in sorted(self._series):
             series = self._series[symbol]
-            stop = series.index_after(last_open)
-            if stop:
-                views[symbol] = series.view(max(0, stop - window), stop, self.timeframe_ms)
-        return MarketView(as_of, views)
+            for views, stop in zip(found, series.indices_after(last_opens), strict=True):
+                if stop:
+                    views[symbol] = series.view(max(0, stop - window), stop, self.timeframe_ms)
+        return [MarketView(as_of, views) for as_of, views in zip(as_ofs, found, strict=True)]
 
     def new_bars(self, symbol: str, after_ts: int, as_of: int) -> list[Bar]:
         """Bars that closed in ``(after_ts, as_of]``: what a paper venue has not yet seen."""

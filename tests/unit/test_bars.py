@@ -114,6 +114,15 @@ def test_view_keeps_a_gap_as_a_gap() -> None:
     np.testing.assert_array_equal(state.view(as_of=T0 + 5 * HOUR)["ETH"].ts, T0 + HOUR * np.array([0, 1, 4]))
 
 
+def test_views_of_many_as_of_times_are_each_times_view() -> None:
+    state = state_with({"BTC": [0, 1, 2, 3, 4], "ETH": [0, 1, 4], "SOL": [3, 4]})
+    as_ofs = [T0 + hour * HOUR for hour in (0, 1, 2, 3, 4, 5, 9)]
+    for view, as_of in zip(state.views(as_ofs, window=2), as_ofs, strict=True):
+        one = state.view(as_of, window=2)
+        assert view.as_of == as_of
+        assert {s: bars.span[1:] for s, bars in view.items()} == {s: bars.span[1:] for s, bars in one.items()}
+
+
 def test_add_rejects_a_bar_that_does_not_close_at_the_batch_time() -> None:
     state = MarketState(HOUR)
     with pytest.raises(ValueError, match=r"BTC: bar ts=\d+ does not close at"):
