@@ -28,6 +28,7 @@ class VenueHealth:
         self.error_rate = error_rate
         self.disconnect_s = disconnect_s
         self._outcomes: deque[bool] = deque(maxlen=window)  # True: the call failed
+        self._errors = 0  # failures in ``_outcomes``, kept as calls come so a check costs nothing
         self.disconnected_since: float | None = None
         self._disconnected = trio.Event()
         self._connected = trio.Event()
@@ -39,7 +40,7 @@ class VenueHealth:
             result = await call()
         except VenueUnavailable as exc:
             if count:
-                self._outcomes.append(True)
+                self._record(failed=True)
             if isinstance(exc, VenueDisconnected) and self.disconnected_since is None:
                 self.disconnected_since = trio.current_time()
                 self._connected = trio.Event()
@@ -47,13 +48,19 @@ class VenueHealth:
             logger.warning("venue %s failed: %s", what, exc)
             raise
         if count:
-            self._outcomes.append(False)
+            self._record(failed=False)
         if self.disconnected_since is not None:
             logger.info("venue reachable again after %.1fs", trio.current_time() - self.disconnected_since)
             self.disconnected_since = None
             self._disconnected = trio.Event()
             self._connected.set()
         return result
+
+    def _record(self, *, failed: bool) -> None:
+        if len(self._outcomes) == self.window:
+            self._errors -= self._outcomes[0]  # about to leave the window
+        self._outcomes.append(failed)
+        self._errors += failed
 
     async def wait_disconnected(self) -> float:
         """Wait until a call finds the venue disconnected; when that started."""
@@ -70,7 +77,7 @@ class VenueHealth:
         """Why the error rate trips the kill switch, or None: only over a full window."""
         if len(self._outcomes) < self.window:
             return None
-        errors = sum(self._outcomes)
+        errors = self._errors
         if errors / self.window < self.error_rate:
             return None
         return f"venue errors: {errors} of the last {self.window} calls failed (limit {self.error_rate:.0%})"
@@ -86,3 +93,4 @@ class VenueHealth:
     def reset_errors(self) -> None:
         """After a halt: a manual resume starts from a clean window rather than tripping again at once."""
         self._outcomes.clear()
+        self._errors = 0
