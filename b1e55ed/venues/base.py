@@ -158,3 +158,15 @@ class RestorableVenue(Venue, Protocol):
         seen_cloids: Iterable[str],
         order_states: Iterable[OrderState] = (),
     ) -> None: ...
+
+
+@runtime_checkable
+class BarDrivenVenue(Venue, Protocol):
+    """A simulated venue that executes only against the bars ``poll`` hands it (``PaperVenue``).
+
+    A symbol with neither an open order nor a position has nothing a bar could fill or settle funding on, so the
+    OMS polls only the symbols in play, and not at all when there are none."""
+
+    def symbols_in_play(self) -> set[str]:
+        """Symbols with an open order or a position: the only ones whose bars can change anything."""
+        ...

@@ -177,6 +177,11 @@ class PaperVenue:
     async def account_value(self) -> float | None:
         return None  # simulated: the account is what the log says
 
+    def symbols_in_play(self) -> set[str]:
+        """Symbols with an open order or a position. Any other symbol's bars fill nothing and settle no funding, so
+        a poll without them gives the same fills and funding (``BarDrivenVenue``)."""
+        return {order.symbol for order in self._open.values()} | self._positions.keys()
+
     # -- restart -------------------------------------------------------------------------------------------------
 
     def restore(

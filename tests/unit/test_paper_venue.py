@@ -385,3 +385,34 @@ async def test_restore_midway_gives_the_same_fills_as_an_uninterrupted_run(split
     assert fills == expected
     assert await final_view(restored) == await final_view(uninterrupted)
     assert (await restored.submit(market("b1", "buy", 1.0))).reason == "duplicate cloid"
+
+
+# -- symbols in play: the OMS polls only these ---------------------------------------------------------------------
+
+
+async def test_symbols_in_play_are_those_with_an_open_order_or_a_position() -> None:
+    venue = make_venue()
+    assert venue.symbols_in_play() == set()
+    await submit_all(venue, market("entry", "buy", 2.0), trigger("stop", "stop", "sell", 2.0, 90.0))
+    assert venue.symbols_in_play() == {"BTC"}
+    await venue.poll({"BTC": [candle(T, 100.0, 101.0, 99.0)]})
+    await venue.cancel("stop")
+    assert await venue.open_orders() == []
+    assert venue.symbols_in_play() == {"BTC"}  # the position
+    await submit_all(venue, market("exit", "sell", 2.0, role="exit", reduce_only=True, not_before=T + HOUR))
+    await venue.poll({"BTC": [candle(T + HOUR, 100.0, 101.0, 99.0)]})
+    assert venue.symbols_in_play() == set()
+
+
+async def test_polling_only_the_symbols_in_play_gives_the_same_fills_as_polling_every_symbol() -> None:
+    every, in_play = make_venue(), make_venue()
+    fills_every: list[VenueFill] = []
+    fills_in_play: list[VenueFill] = []
+    for index in range(len(BTC_PATH)):
+        await submit_all(every, *ORDERS_BEFORE_BAR.get(index, []))
+        await submit_all(in_play, *ORDERS_BEFORE_BAR.get(index, []))
+        fills_every += await every.poll({symbol: [bars[index]] for symbol, bars in BARS.items()})
+        symbols = in_play.symbols_in_play()
+        fills_in_play += await in_play.poll({s: [bars[index]] for s, bars in BARS.items() if s in symbols})
+    assert fills_in_play == fills_every
+    assert await final_view(in_play) == await final_view(every)
