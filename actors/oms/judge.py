@@ -4,7 +4,7 @@ strategies first), approved trades, and each trade's pending entry order with it
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from msgspec.structs import replace
 
@@ -48,12 +48,13 @@ class RiskGate:
         enriched: EnrichedCycle,
         reports: list[StrategyReport],
         *,
-        marks: Mapping[str, float],
+        marks: Callable[[], Mapping[str, float]],
         trading_state: TradingStateName,
         ts: int,
     ) -> Judged:
         """The cycle's decisions, verdicts, approved trades and their pending orders, folded into the ledger as
-        they are made, so that a later candidate sees the earlier ones (positions, leverage)."""
+        they are made, so that a later candidate sees the earlier ones (positions, leverage). ``marks`` is asked
+        only when some candidate was taken."""
         judged = Judged()
         intents: list[Intent] = []
         for report in reports:
@@ -79,9 +80,11 @@ class RiskGate:
                 )
                 if candidate.taken and candidate.trade is not None:
                     intents.append(Intent(report.strategy, did, candidate.trade))
-        conflicts = resolve(intents)
+        if not intents:
+            return judged
+        conflicts, prices = resolve(intents), marks()
         for intent in intents:
-            self._gate_entry(judged, intent, conflicts[intent.decision_id], enriched, marks, trading_state, ts)
+            self._gate_entry(judged, intent, conflicts[intent.decision_id], enriched, prices, trading_state, ts)
         return judged
 
     def _gate_entry(

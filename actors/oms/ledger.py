@@ -183,6 +183,10 @@ class Ledger:
         """Symbols held or with an entry order still open: the positions the book has or has committed to."""
         return set(self.positions) | {o.symbol for o in self.open_orders() if o.role == "entry"}
 
+    @property
+    def has_open_orders(self) -> bool:
+        return bool(self._open)
+
     def open_orders(self) -> list[OrderUpdated]:
         """Orders not in a final state, in the order the book first saw them."""
         return list(self._open.values())

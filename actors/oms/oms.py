@@ -18,6 +18,11 @@ its end, so the venue may be called before an order's commit: a crash loses the 
 That commit runs while the other stages compute the next batch (the barrier has it queued), and the OMS logs none
 of the next batch before it has settled. Every other venue, and every live run, commits before each call.
 
+A venue that executes only against the bars it is polled with (``BarDrivenVenue``, the paper venue) is polled
+with the bars of the symbols it has orders or positions on, and not at all when it has none: other bars could
+neither fill nor settle anything. Marks are looked up only when something reads them (a position, or a candidate
+the risk gate must size).
+
 An order is sent at most once per decision: its cloid is the decision's id, a cloid already in the log is a
 duplicate, and at start the book is reconciled with the venue (``reconcile``) before trading.
 
@@ -31,8 +36,9 @@ closes every position with reduce-only market orders.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from types import MappingProxyType
 
 import trio
 from msgspec.structs import replace
@@ -61,11 +67,19 @@ from b1e55ed.messages import (
 )
 from b1e55ed.trading_config import KillSwitchConfig, RiskPolicy
 from b1e55ed.tradingstate import TradingGate
-from b1e55ed.venues.base import RestorableVenue, Venue, VenueOrder, VenuePosition, VenueUnavailable
+from b1e55ed.venues.base import (
+    BarDrivenVenue,
+    RestorableVenue,
+    Venue,
+    VenueOrder,
+    VenuePosition,
+    VenueUnavailable,
+)
 
 logger = logging.getLogger(__name__)
 
 EQUITY_TOLERANCE_USD = 0.01
+NO_MARKS: Mapping[str, float] = MappingProxyType({})
 
 
 class OMS:
@@ -105,6 +119,7 @@ class OMS:
         self._equity_synced = False
         self._follow_clock = follow_clock
         self._commit_per_batch = driven and isinstance(venue, RestorableVenue)
+        self._bar_driven = venue if isinstance(venue, BarDrivenVenue) else None
         self._deferring = False  # inside a batch that commits once at its end
         self._as_of = 0  # the cycle being settled, or the last one settled: marks are as of it
         self._marks_as_of, self._cached_marks = -1, dict[str, float]()
@@ -114,6 +129,7 @@ class OMS:
             disconnect_s=killswitch.venue_disconnect_s,
         )
         self._execution = Execution(venue=venue, health=self.health, clock=clock, ledger=ledger)
+        self._risk = RiskGate(ledger=ledger, policy=policy, venue=venue.name)
         self._triggers = KillSwitchTriggers(
             gate=gate,
             config=killswitch,
@@ -196,14 +212,9 @@ class OMS:
     async def _run_cycle(self, enriched: EnrichedCycle, reports: list[StrategyReport]) -> None:
         # Fills happened at this cycle's bars, before its decisions: the risk gate must see them.
         fill_events = await self._poll(enriched)
-        fill_events += await self._sync_equity()
-        # Orders still pending (the venue was unreachable) are resolved by cloid; entries, if trading stopped,
-        # are cancelled instead (a cancel that failed before is tried again).
-        active = self._gate.state == "ACTIVE"
-        housekeeping: list[OrderUpdated] = await self._execution.resolve_pending(allow_entries=active)
-        housekeeping += await self._execution.finish_partial_fills()
-        if not active:
-            housekeeping += await self._execution.cancel_entries(f"kill switch {self._gate.state}")
+        if not self._equity_synced:
+            fill_events += await self._sync_equity()
+        housekeeping = await self._housekeeping() if self.ledger.has_open_orders else []
         judged = self._judge(enriched, reports)
         if not judged.trades and not fill_events:
             self._log.enqueue(*judged.decisions, *judged.verdicts)
@@ -218,12 +229,27 @@ class OMS:
         answers = [await self._execution.submit(order) for order in entries]
         await self._settle(enriched, [*housekeeping, *(answer for answer in answers if answer is not None)])
 
+    async def _housekeeping(self) -> list[OrderUpdated]:
+        """Orders still pending (the venue was unreachable) are resolved by cloid, partial fills the venue is done
+        with are closed; entries, if trading stopped, are cancelled instead (a cancel that failed before is tried
+        again). Only open orders are concerned."""
+        active = self._gate.state == "ACTIVE"
+        answers = await self._execution.resolve_pending(allow_entries=active)
+        answers += await self._execution.finish_partial_fills()
+        if not active:
+            answers += await self._execution.cancel_entries(f"kill switch {self._gate.state}")
+        return answers
+
     async def _poll(self, enriched: EnrichedCycle) -> list[Event]:
         """The venue's fills and funding since the last cycle, as events (already in the ledger). An unreachable
         venue gives none this cycle: a live venue reports them at the next poll."""
+        in_play: set[str] | None = None
+        if self._bar_driven is not None and not (in_play := self._bar_driven.symbols_in_play()):
+            return []  # nothing a bar could fill or settle funding on
         ts = self._clock.now_ms()
         try:
-            fills = await self.health.call("poll", partial(self.venue.poll, self._new_bars(enriched.as_of)))
+            bars = self._new_bars(enriched.as_of, in_play)
+            fills = await self.health.call("poll", partial(self.venue.poll, bars))
         except VenueUnavailable:
             fills = []
         events = record_fills(self.ledger, fills, cycle=enriched.cycle, ts=ts, venue=self.venue.name)
@@ -257,22 +283,23 @@ class OMS:
         self.ledger.fold(events)
         return events
 
-    def _new_bars(self, as_of: int) -> dict[str, list[Bar]]:
+    def _new_bars(self, as_of: int, only: set[str] | None) -> dict[str, list[Bar]]:
+        """Each symbol's bars since the last settled cycle (``only`` those in play, when given)."""
         # A fresh book has no orders: the history before the first cycle has nothing to fill.
         after = self.ledger.last_settled_as_of or as_of
-        return {symbol: self._market.new_bars(symbol, after, as_of) for symbol in self._market.symbols}
+        symbols = self._market.symbols if only is None else [s for s in self._market.symbols if s in only]
+        return {symbol: self._market.new_bars(symbol, after, as_of) for symbol in symbols}
 
     def _judge(self, enriched: EnrichedCycle, reports: list[StrategyReport]) -> Judged:
-        gate = RiskGate(ledger=self.ledger, policy=self._policy, venue=self.venue.name)
         ts, state = self._clock.now_ms(), self._gate.state
-        return gate.judge(enriched, reports, marks=self._marks(), trading_state=state, ts=ts)
+        return self._risk.judge(enriched, reports, marks=self._marks, trading_state=state, ts=ts)
 
     # -- start -------------------------------------------------------------------------------------------------
 
     async def _restore(self) -> None:
         """The book is what the log says; a simulated venue is rebuilt from it too."""
         self.ledger = Ledger(self.ledger.starting_equity)
-        self._execution.ledger = self.ledger
+        self._execution.ledger = self._risk.ledger = self.ledger
         after = 0
         while records := await self._log.store.read(after, 10_000):
             self.ledger.fold(record.event() for record in records)
@@ -295,24 +322,30 @@ class OMS:
     async def _settle(self, enriched: EnrichedCycle, answers: list[OrderUpdated]) -> None:
         ts = self._clock.now_ms()
         events: list[Event] = [*answers]
-        if (trigger := self._triggers.trigger(self.ledger.equity(self._marks()), enriched.as_of)) is not None:
+        marks = self._position_marks()
+        # Stopping trading only cancels and sends orders: cash and positions, hence equity, stay as they are.
+        equity = self.ledger.equity(marks)
+        if (trigger := self._triggers.trigger(equity, enriched.as_of)) is not None:
             cause, detail = trigger
             if tripped := self._triggers.trip(cause, detail, ts):
                 await self._triggers.stop_trading([*events, *tripped], f"kill switch HALTED: {detail}")
                 events = []
-        marks = self._marks()
         settled = CycleSettled(
             ts=ts,
             cycle=enriched.cycle,
             as_of=enriched.as_of,
             cash=round(self.ledger.cash, 8),
-            equity=round(self.ledger.equity(marks), 8),
+            equity=round(equity, 8),
             exposure=round(self.ledger.exposure(marks), 8),
             open_positions=len(self.ledger.positions),
         )
         events.append(settled)
         self.ledger.fold(events)
         await self._append(*events)
+
+    def _position_marks(self) -> Mapping[str, float]:
+        """The marks equity and exposure read: none are needed, nor looked up, while the book holds no position."""
+        return self._marks() if self.ledger.positions else NO_MARKS
 
     def _marks(self) -> dict[str, float]:
         if self._marks_as_of != self._as_of:
