@@ -188,10 +188,9 @@ class OMS:
                     if self._follow_clock is not None:
                         self._follow_clock(enriched.as_of)
                     self._as_of = enriched.as_of
-                    if enriched.tick.started is not None:
-                        self._log.enqueue(enriched.tick.started)
+                    started = () if enriched.tick.started is None else (enriched.tick.started,)
                     reports = answers[enriched.cycle]
-                    self._log.enqueue(*enriched.logged(event for report in reports for event in report.karma))
+                    self._log.enqueue(*started, *enriched.logged(event for r in reports for event in r.karma))
                     await self._run_cycle(enriched, reports)
                     if not self._deferring:
                         self._barrier.settle(enriched.cycle)
@@ -217,8 +216,7 @@ class OMS:
         housekeeping = await self._housekeeping() if self.ledger.has_open_orders else []
         judged = self._judge(enriched, reports)
         if not judged.trades and not fill_events:
-            self._log.enqueue(*judged.decisions, *judged.verdicts)
-            await self._settle(enriched, housekeeping)
+            await self._settle(enriched, housekeeping, decided=[*judged.decisions, *judged.verdicts])
             return
         decided: list[Event] = [*judged.decisions, *judged.verdicts, *judged.trades]
         records = await self._append(*decided)
@@ -319,7 +317,11 @@ class OMS:
 
     # -- settling ----------------------------------------------------------------------------------------------
 
-    async def _settle(self, enriched: EnrichedCycle, answers: list[OrderUpdated]) -> None:
+    async def _settle(
+        self, enriched: EnrichedCycle, answers: list[OrderUpdated], decided: Sequence[Event] = ()
+    ) -> None:
+        """Append ``decided`` (the cycle's decisions and verdicts, when not yet logged), ``answers``, kill-switch
+        changes and ``CycleSettled``."""
         ts = self._clock.now_ms()
         events: list[Event] = [*answers]
         marks = self._position_marks()
@@ -328,6 +330,8 @@ class OMS:
         if (trigger := self._triggers.trigger(equity, enriched.as_of)) is not None:
             cause, detail = trigger
             if tripped := self._triggers.trip(cause, detail, ts):
+                self._log.enqueue(*decided)  # before the venue is called to stop trading
+                decided = ()
                 await self._triggers.stop_trading([*events, *tripped], f"kill switch HALTED: {detail}")
                 events = []
         settled = CycleSettled(
@@ -341,7 +345,7 @@ class OMS:
         )
         events.append(settled)
         self.ledger.fold(events)
-        await self._append(*events)
+        await self._append(*decided, *events)
 
     def _position_marks(self) -> Mapping[str, float]:
         """The marks equity and exposure read: none are needed, nor looked up, while the book holds no position."""
