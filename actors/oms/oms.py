@@ -213,7 +213,7 @@ class OMS:
         fill_events = await self._poll(enriched)
         if not self._equity_synced:
             fill_events += await self._sync_equity()
-        housekeeping = await self._housekeeping() if self.ledger.has_open_orders else []
+        housekeeping = await self._housekeeping() if self._housekeeping_due() else []
         judged = self._judge(enriched, reports)
         if not judged.trades and not fill_events:
             await self._settle(enriched, housekeeping, decided=[*judged.decisions, *judged.verdicts])
@@ -226,6 +226,14 @@ class OMS:
         await self._append(*entries, *fill_events)
         answers = [await self._execution.submit(order) for order in entries]
         await self._settle(enriched, [*housekeeping, *(answer for answer in answers if answer is not None)])
+
+    def _housekeeping_due(self) -> bool:
+        """Some order awaits the venue's answer (pending) or the rest of its fill, or open entries must be
+        cancelled because trading stopped."""
+        if not self.ledger.has_open_orders:
+            return False
+        active = self._gate.state == "ACTIVE"
+        return not active or any(order.status != "submitted" for order in self.ledger.open_orders())
 
     async def _housekeeping(self) -> list[OrderUpdated]:
         """Orders still pending (the venue was unreachable) are resolved by cloid, partial fills the venue is done
@@ -241,7 +249,7 @@ class OMS:
     async def _poll(self, enriched: EnrichedCycle) -> list[Event]:
         """The venue's fills and funding since the last cycle, as events (already in the ledger). An unreachable
         venue gives none this cycle: a live venue reports them at the next poll."""
-        in_play: set[str] | None = None
+        in_play: frozenset[str] | None = None
         if self._bar_driven is not None and not (in_play := self._bar_driven.symbols_in_play()):
             return []  # nothing a bar could fill or settle funding on
         ts = self._clock.now_ms()
@@ -281,7 +289,7 @@ class OMS:
         self.ledger.fold(events)
         return events
 
-    def _new_bars(self, as_of: int, only: set[str] | None) -> dict[str, list[Bar]]:
+    def _new_bars(self, as_of: int, only: frozenset[str] | None) -> dict[str, list[Bar]]:
         """Each symbol's bars since the last settled cycle (``only`` those in play, when given)."""
         # A fresh book has no orders: the history before the first cycle has nothing to fill.
         after = self.ledger.last_settled_as_of or as_of

@@ -167,6 +167,6 @@ class BarDrivenVenue(Venue, Protocol):
     A symbol with neither an open order nor a position has nothing a bar could fill or settle funding on, so the
     OMS polls only the symbols in play, and not at all when there are none."""
 
-    def symbols_in_play(self) -> set[str]:
+    def symbols_in_play(self) -> frozenset[str]:
         """Symbols with an open order or a position: the only ones whose bars can change anything."""
         ...

@@ -109,6 +109,7 @@ class PaperVenue:
         self._last_bar_ts: dict[str, int] = {}
         self._funding_rates = funding
         self._funding_due: list[VenueFunding] = []
+        self._in_play: frozenset[str] | None = None  # symbols_in_play, until an order or a position changes
 
     # -- the Venue protocol --------------------------------------------------------------------------------------
 
@@ -124,6 +125,7 @@ class PaperVenue:
             self._states[order.cloid] = OrderState(cloid=order.cloid, status="rejected")
             return Ack(cloid=order.cloid, accepted=False, reason=reason)
         self._open[order.cloid] = order
+        self._in_play = None
         self._states[order.cloid] = OrderState(cloid=order.cloid, status="open")
         return Ack(cloid=order.cloid, accepted=True)
 
@@ -177,10 +179,12 @@ class PaperVenue:
     async def account_value(self) -> float | None:
         return None  # simulated: the account is what the log says
 
-    def symbols_in_play(self) -> set[str]:
+    def symbols_in_play(self) -> frozenset[str]:
         """Symbols with an open order or a position. Any other symbol's bars fill nothing and settle no funding, so
         a poll without them gives the same fills and funding (``BarDrivenVenue``)."""
-        return {order.symbol for order in self._open.values()} | self._positions.keys()
+        if self._in_play is None:
+            self._in_play = frozenset(self._positions.keys() | {order.symbol for order in self._open.values()})
+        return self._in_play
 
     # -- restart -------------------------------------------------------------------------------------------------
 
@@ -205,6 +209,7 @@ class PaperVenue:
         self._seen = set(seen_cloids) | self._states.keys()
         self._last_bar_ts = {}
         self._funding_due = []
+        self._in_play = None
 
     # -- rules ---------------------------------------------------------------------------------------------------
 
@@ -292,6 +297,7 @@ class PaperVenue:
             liquidity="taker",
         )
         del self._open[order.cloid]
+        self._in_play = None
         self._states[order.cloid] = OrderState(
             cloid=order.cloid, status="filled", filled_size=size, average_price=price
         )
@@ -318,6 +324,7 @@ class PaperVenue:
 
     def _cancel(self, order: VenueOrder) -> None:
         del self._open[order.cloid]
+        self._in_play = None
         self._states[order.cloid] = OrderState(cloid=order.cloid, status="cancelled")
 
     def _cancel_orphans(self, symbol: str) -> None:
