@@ -246,8 +246,19 @@ class PaperVenue:
 
     def _execute_bar(self, symbol: str, bar: Bar) -> list[VenueFill]:
         fills: list[VenueFill] = []
-        live = [o for o in self._open.values() if o.symbol == symbol and o.not_before <= bar.ts]
-        for order in [o for o in live if o.trigger_price is None]:
+        markets: list[VenueOrder] = []
+        stops: list[VenueOrder] = []
+        targets: list[VenueOrder] = []
+        for order in self._open.values():
+            if order.symbol != symbol or order.not_before > bar.ts:
+                continue
+            if order.trigger_price is None:
+                markets.append(order)
+            elif order.role == "stop":
+                stops.append(order)
+            elif order.role == "target":
+                targets.append(order)
+        for order in markets:
             if order.cloid not in self._open:  # cancelled by an earlier fill on this bar
                 continue
             size = min(order.size, self._reducible(symbol, order.side)) if order.reduce_only else order.size
@@ -255,12 +266,12 @@ class PaperVenue:
                 self._cancel(order)
                 continue
             fills.append(self._fill(order, bar, bar.open, size))
-        triggers = [o for o in live if o.trigger_price is not None]
-        for order in [o for o in triggers if o.role == "stop"] + [o for o in triggers if o.role == "target"]:
-            size = min(order.size, self._reducible(symbol, order.side))
-            if order.cloid not in self._open or size <= 0 or not _triggered(order, bar):
+        for order in stops + targets:
+            if not _triggered(order, bar) or order.cloid not in self._open:
                 continue
-            fills.append(self._fill(order, bar, _trigger_reference(order, bar), size))
+            size = min(order.size, self._reducible(symbol, order.side))
+            if size > 0:
+                fills.append(self._fill(order, bar, _trigger_reference(order, bar), size))
         return fills
 
     def _settle_funding(self, symbol: str, bar: Bar) -> list[VenueFunding]:
@@ -276,6 +287,8 @@ class PaperVenue:
             if ts <= bar.ts:
                 break
             settled.append((ts, rate))
+        if not settled:
+            return []
         notional = abs(position.size) * bar.close
         sign = 1 if position.size > 0 else -1
         return [
