@@ -47,6 +47,7 @@ from actors.oms.execution import Execution
 from actors.oms.fills import record_fills, record_funding
 from actors.oms.judge import Judged, RiskGate
 from actors.oms.ledger import Ledger
+from actors.oms.prices import BatchPrices
 from actors.oms.reconcile import reconcile
 from actors.oms.triggers import KillSwitchTriggers
 from actors.oms.venue_health import VenueHealth
@@ -123,6 +124,8 @@ class OMS:
         self._deferring = False  # inside a batch that commits once at its end
         self._as_of = 0  # the cycle being settled, or the last one settled: marks are as of it
         self._marks_as_of, self._cached_marks = -1, dict[str, float]()
+        self._batch_as_ofs: list[int] = []
+        self._prices: BatchPrices | None = None  # the batch's, made when a cycle first reads a price
         self.health = VenueHealth(
             window=killswitch.venue_error_window,
             error_rate=killswitch.venue_error_rate,
@@ -183,6 +186,7 @@ class OMS:
     async def _run_batch(self, batch: EnrichedCycles, answers: dict[int, list[StrategyReport]]) -> None:
         async with self._lock:  # kill-switch changes apply between batches
             self._deferring = self._commit_per_batch
+            self._batch_as_ofs, self._prices = [enriched.as_of for enriched in batch], None
             try:
                 for enriched in batch:
                     if self._follow_clock is not None:
@@ -293,8 +297,11 @@ class OMS:
         """Each symbol's bars since the last settled cycle (``only`` those in play, when given)."""
         # A fresh book has no orders: the history before the first cycle has nothing to fill.
         after = self.ledger.last_settled_as_of or as_of
-        symbols = self._market.symbols if only is None else [s for s in self._market.symbols if s in only]
-        return {symbol: self._market.new_bars(symbol, after, as_of) for symbol in symbols}
+        symbols = self._market.symbols if only is None else sorted(only)
+        prices = self._batch_prices()
+        if prices is None:
+            return {symbol: self._market.new_bars(symbol, after, as_of) for symbol in symbols}
+        return {symbol: prices.new_bars(symbol, after, as_of) for symbol in symbols}
 
     def _judge(self, enriched: EnrichedCycle, reports: list[StrategyReport]) -> Judged:
         ts, state = self._clock.now_ms(), self._gate.state
@@ -361,8 +368,16 @@ class OMS:
 
     def _marks(self) -> dict[str, float]:
         if self._marks_as_of != self._as_of:
-            self._marks_as_of, self._cached_marks = self._as_of, self._market.closes_as_of(self._as_of)
+            prices = self._batch_prices()
+            marks = self._market.closes_as_of(self._as_of) if prices is None else prices.marks(self._as_of)
+            self._marks_as_of, self._cached_marks = self._as_of, marks
         return self._cached_marks
+
+    def _batch_prices(self) -> BatchPrices | None:
+        """The current batch's prices when the cycle being settled (or the last one) belongs to it."""
+        if self._prices is None and self._batch_as_ofs:
+            self._prices = BatchPrices(self._market, self._batch_as_ofs)
+        return self._prices if self._prices is not None and self._prices.covers(self._as_of) else None
 
     async def _append(self, *events: Event) -> list[Record]:
         """Commit ``events`` (and everything queued before them) and return their records; inside a batch that
