@@ -5,6 +5,7 @@ close among the bars closed by then, as ``MarketState.closes_as_of``) and the ba
 settled cycle (as ``MarketState.new_bars``). ``BatchPrices`` answers both with one binary search per symbol for
 the whole batch, over read-only views of the bars taken when the batch starts (every bar up to the batch's last
 as-of is loaded before its first cycle runs; bars appended later are never read, and views keep their buffers).
+A symbol's bars in the batch's span are turned into Python numbers once, when a cycle first asks for its bars.
 """
 
 from __future__ import annotations
@@ -17,27 +18,30 @@ import numpy as np
 from b1e55ed.market.bars import BarsView, MarketState
 from b1e55ed.messages import Bar
 
+Row = tuple[int, float, float, float, float, float]  # a bar's fields, in ``Bar``'s order
+
 
 class BatchPrices:
     def __init__(self, market: MarketState, as_ofs: Sequence[int]) -> None:
         self._timeframe_ms = market.timeframe_ms
-        self._rows = {as_of: row for row, as_of in enumerate(as_ofs)}
+        self._position = {as_of: position for position, as_of in enumerate(as_ofs)}  # in the batch
         views = market.view(max(as_ofs), window=sys.maxsize)  # every symbol with a bar closed by the batch's end
         last_opens = np.asarray(as_ofs, dtype=np.int64) - self._timeframe_ms
         self._views: dict[str, BarsView] = dict(views.items())
         self._stops: dict[str, list[int]] = {}
         self._closes: dict[str, list[float]] = {}
+        self._rows_of: dict[str, tuple[int, list[Row]]] = {}
         for symbol, view in self._views.items():
             stops = view.ts.searchsorted(last_opens, side="right")
             self._stops[symbol] = stops.tolist()
             self._closes[symbol] = view.close[np.maximum(stops - 1, 0)].tolist()
 
     def covers(self, as_of: int) -> bool:
-        return as_of in self._rows
+        return as_of in self._position
 
     def marks(self, as_of: int) -> dict[str, float]:
         """Each symbol's last close among the bars closed by ``as_of``, a time of the batch."""
-        row = self._rows[as_of]
+        row = self._position[as_of]
         return {symbol: closes[row] for symbol, closes in self._closes.items() if self._stops[symbol][row]}
 
     def new_bars(self, symbol: str, after_ts: int, as_of: int) -> list[Bar]:
@@ -45,16 +49,28 @@ class BatchPrices:
         view = self._views.get(symbol)
         if view is None:
             return []
-        stop = self._stops[symbol][self._rows[as_of]]
-        after = self._rows.get(after_ts)
+        stop = self._stops[symbol][self._position[as_of]]
+        after = self._position.get(after_ts)
         if after is not None:
             start = self._stops[symbol][after]
         else:
             start = int(view.ts.searchsorted(after_ts - self._timeframe_ms, side="right"))
         if stop <= start:
             return []
-        ts, open_, high, low, close, volume = view.ts, view.open, view.high, view.low, view.close, view.volume
-        return [
-            Bar(int(ts[i]), float(open_[i]), float(high[i]), float(low[i]), float(close[i]), float(volume[i]))
-            for i in range(start, stop)
-        ]
+        first, rows = self._span_rows(symbol, view, start)
+        if start < first:  # further back than the batch's span: not the way a batch is settled
+            rows = self._python_rows(view, start, stop)
+            first = start
+        return [Bar(*rows[i - first]) for i in range(start, stop)]
+
+    def _span_rows(self, symbol: str, view: BarsView, start: int) -> tuple[int, list[Row]]:
+        """``symbol``'s bars from ``start`` (the first asked for) to the batch's last as-of, as Python rows."""
+        span = self._rows_of.get(symbol)
+        if span is None:
+            span = self._rows_of[symbol] = (start, self._python_rows(view, start, max(self._stops[symbol])))
+        return span
+
+    @staticmethod
+    def _python_rows(view: BarsView, start: int, stop: int) -> list[Row]:
+        columns = (view.ts, view.open, view.high, view.low, view.close, view.volume)
+        return list(zip(*(column[start:stop].tolist() for column in columns), strict=True))
