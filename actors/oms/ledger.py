@@ -87,7 +87,12 @@ class Ledger:
     # -- folding ---------------------------------------------------------------------------------------------
 
     def apply(self, event: Event) -> None:
-        match event:
+        match event:  # the most frequent first: one settlement a cycle
+            case CycleSettled():
+                self.last_settled_cycle, self.last_settled_as_of = event.cycle, event.as_of
+                self.peak_equity = max(self.peak_equity, event.equity)
+                if event.as_of // DAY_MS != self.day:
+                    self.day, self.day_start_equity = event.as_of // DAY_MS, event.equity
             case OrderUpdated():
                 self.orders[event.cloid] = event
                 if event.status in FINAL_ORDER_STATES:
@@ -111,11 +116,6 @@ class Ledger:
                 self.cash += event.amount
                 if (held := self.positions.get(event.symbol)) is not None:
                     held.funding += event.amount
-            case CycleSettled():
-                self.last_settled_cycle, self.last_settled_as_of = event.cycle, event.as_of
-                self.peak_equity = max(self.peak_equity, event.equity)
-                if event.as_of // DAY_MS != self.day:
-                    self.day, self.day_start_equity = event.as_of // DAY_MS, event.equity
             case EquitySynced():
                 self.cash += event.adjustment
                 self.peak_equity += event.adjustment
