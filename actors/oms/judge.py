@@ -57,16 +57,17 @@ class RiskGate:
         only when some candidate was taken."""
         judged = Judged()
         intents: list[Intent] = []
+        cycle, as_of = enriched.cycle, enriched.as_of
         for report in reports:
             if report.status == "failed":
-                logger.error("strategy %s failed in cycle %d: %s", report.strategy, enriched.cycle, report.detail)
+                logger.error("strategy %s failed in cycle %d: %s", report.strategy, cycle, report.detail)
             for candidate in report.candidates:
                 did = decision_id(report.strategy, candidate.symbol, candidate.direction, candidate.candle_close)
                 judged.decisions.append(
                     Decision(
                         ts=ts,
-                        cycle=enriched.cycle,
-                        as_of=enriched.as_of,
+                        cycle=cycle,
+                        as_of=as_of,
                         strategy=report.strategy,
                         symbol=candidate.symbol,
                         decision_id=did,
