@@ -194,7 +194,8 @@ class OMS:
                     self._as_of = enriched.as_of
                     started = () if enriched.tick.started is None else (enriched.tick.started,)
                     reports = answers[enriched.cycle]
-                    self._log.enqueue(*started, *enriched.logged(event for r in reports for event in r.karma))
+                    rule_karma = [event for report in reports for event in report.karma]
+                    self._log.enqueue(*started, *enriched.logged(rule_karma))
                     await self._run_cycle(enriched, reports)
                     if not self._deferring:
                         self._barrier.settle(enriched.cycle)
