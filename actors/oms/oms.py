@@ -12,9 +12,10 @@ Per cycle, in the log's canonical order:
 
 Cycles come in batches (one live, many in a history-driven run) and are settled strictly in order, each first
 logging the brain's tick and the enricher's events that came with it, and each reading prices as of its own
-as-of time only (``MarketState.closes_as_of``), never the batch's last bar. With a venue rebuilt from the log
-(``RestorableVenue``, the paper venue) in a history-driven run, a batch's events are queued and committed once at
-its end, so the venue may be called before an order's commit: a crash loses the submission and its fills together.
+as-of time only (``BatchPrices``: one search per symbol for the batch), never the batch's last bar. With a venue
+rebuilt from the log (``RestorableVenue``, the paper venue) in a history-driven run, a batch's events are queued
+and committed once at its end, so the venue may be called before an order's commit: a crash loses the submission
+and its fills together.
 That commit runs while the other stages compute the next batch (the barrier has it queued), and the OMS logs none
 of the next batch before it has settled. Every other venue, and every live run, commits before each call.
 
