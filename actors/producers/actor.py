@@ -87,13 +87,14 @@ class ProducerActor:
         for index, tick in enumerate(batch):
             for symbol, bars in tick.market.items():
                 windows.setdefault(symbol, []).append((index, bars, tick.as_of))
-        found: list[dict[str, Signal]] = [{} for _ in batch]
-        for symbol, rows in windows.items():
+        found: list[list[Signal]] = [[] for _ in batch]  # each cycle's, by symbol: the symbols go in order
+        for symbol in sorted(windows):
+            rows = windows[symbol]
             answers = producer.produce_batch(symbol, [bars for _, bars, _ in rows], [as_of for _, _, as_of in rows])
             for (index, _, _), signal in zip(rows, answers, strict=True):
                 if signal is not None:
-                    found[index][symbol] = signal
-        return [[by_symbol[symbol] for symbol in sorted(by_symbol)] for by_symbol in found]
+                    found[index].append(signal)
+        return found
 
     async def report(self, tick: CycleTick) -> ProducerReport:
         if (unready := await self._unready(sorted(tick.market), tick)) is not None:
