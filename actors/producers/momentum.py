@@ -40,6 +40,12 @@ class MomentumProducer:
         self.lookback_ms = round(self.lookback_days * DAY_MS)
         self.lookback_bars = max(1, round(self.lookback_ms / setup.timeframe_ms))  # on a grid without gaps
         self.threshold_pct = params.threshold_pct
+        days = f"{self.lookback_days:g}d"
+        self._rationales = (
+            f"% in {days}, inside ±{self.threshold_pct:g}%",
+            f"% in {days} (bullish)",
+            f"% in {days} (bearish)",
+        )
 
     def produce(self, symbol: str, bars: BarsView, as_of: int) -> Signal | None:
         if len(bars) < 2:
@@ -79,7 +85,7 @@ class MomentumProducer:
     def signal(self, symbol: str, then: float, now: float, from_close_ts: int, as_of: int) -> Signal:
         """The signal for a move from ``then`` (the close as of the lookback's start) to ``now``."""
         change_pct = round((now / then - 1.0) * 100.0, DECIMALS)
-        days = f"{self.lookback_days:g}d"
+        inside, bullish, bearish = self._rationales
         metadata = {
             "change_pct": change_pct,
             "lookback_bars": self.lookback_bars,
@@ -92,7 +98,7 @@ class MomentumProducer:
                 symbol=symbol,
                 signal="neutral",
                 conviction=1,
-                rationale=f"{symbol} {change_pct:+.1f}% in {days}, inside ±{self.threshold_pct:g}%",
+                rationale=f"{symbol} {change_pct:+.1f}{inside}",
                 producer=self.name,
                 timestamp=as_of // 1000,
                 metadata=metadata,
@@ -103,7 +109,7 @@ class MomentumProducer:
             symbol=symbol,
             signal=direction,
             conviction=conviction,
-            rationale=f"{symbol} {change_pct:+.1f}% in {days} ({'bullish' if direction == 'long' else 'bearish'})",
+            rationale=f"{symbol} {change_pct:+.1f}{bullish if direction == 'long' else bearish}",
             producer=self.name,
             timestamp=as_of // 1000,
             metadata=metadata,

@@ -35,6 +35,7 @@ class RSIProducer:
         self.name = setup.name
         params = setup.params_as(self.Params)
         self.period, self.oversold, self.overbought = params.period, params.oversold, params.overbought
+        self._between = f", between {self.oversold:g} and {self.overbought:g}"
 
     def produce(self, symbol: str, bars: BarsView, as_of: int) -> Signal | None:
         if len(bars) <= self.period * 3:  # Wilder smoothing needs a few periods to settle
@@ -67,7 +68,7 @@ class RSIProducer:
                 symbol=symbol,
                 signal="neutral",
                 conviction=1,
-                rationale=f"{symbol} RSI({self.period}) = {rsi:.1f}, between {self.oversold:g} and {self.overbought:g}",
+                rationale=f"{symbol} RSI({self.period}) = {rsi:.1f}{self._between}",
                 producer=self.name,
                 timestamp=as_of // 1000,
                 metadata={"rsi": rsi},
