@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -229,9 +230,11 @@ async def test_a_chain_mismatch_halts_at_its_first_occurrence(tmp_path: Path) ->
             await nursery.start(runtime.run, lambda rt: [Supervised("appender", appender)])
             await trio.sleep(0.05)
             # Another writer behind the lock's back: the running writer's next append no longer follows the head.
-            with sqlite3.connect(db) as conn:
+            with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+                conn.execute("BEGIN IMMEDIATE")  # the head read and the insert in one write lock: no append between
                 seq, head = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
                 conn.execute("INSERT INTO events VALUES (?, 0, 'alert', x'7b7d', ?, ?)", (seq + 1, head, b"\0" * 32))
+                conn.execute("COMMIT")
             with trio.fail_after(5):
                 while runtime.health["appender"].state != "stopped":  # noqa: ASYNC110 - health has no change event
                     await trio.sleep(0.01)
