@@ -8,7 +8,9 @@ It waits for every enabled producer's answer (a report, "no data" or "failed"). 
 is no deadline, so a run is deterministic. Three missed or failed cycles in a row raise an alert.
 
 PCS context per symbol: price (last close), volume relative to its 20-bar mean, ATR% and realised volatility.
-Enrichment plug-ins add fields of their own.
+Context sources add a field each (the day's Fear & Greed, the perp basis), asked once per symbol for all the
+batch's cycles when they can answer many times at once (``BatchContextSource``), else cycle by cycle. Enrichment
+plug-ins add fields of their own, cycle by cycle.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
-from typing import Protocol
+from operator import attrgetter
+from typing import Protocol, runtime_checkable
 
 import trio
 
@@ -27,31 +30,65 @@ from b1e55ed.features import snapshot_hash
 from b1e55ed.health import HealthRegistry
 from b1e55ed.market.bars import BarsView
 from b1e55ed.messages import Alert, SignalRecorded, SnapshotRecorded
+from b1e55ed.plugins import DailyIndex
 
 logger = logging.getLogger(__name__)
 
 ALERT_AFTER = 3
 _FINE = frozenset({"ok", "no data", "disabled"})
+_BY_PRODUCER_AND_SYMBOL = attrgetter("producer", "symbol")
+_VALUE = attrgetter("signal")
 
 
 ContextSource = Callable[[str, int], float | None]
 """A context field known outside the candles, by symbol and time: the day's Fear & Greed, the perp basis."""
+
+BatchAnswer = Callable[[str, Sequence[int]], Sequence[float | None]]
+"""A context source's answers for one symbol at many times, in their order."""
+
+
+@runtime_checkable
+class BatchContextSource(Protocol):
+    """A context source that also answers many times at once: ``at_times(symbol, times)`` is
+    ``[source(symbol, t) for t in times]``, value for value."""
+
+    def __call__(self, symbol: str, at_ms: int, /) -> float | None: ...
+
+    def at_times(self, symbol: str, times: Sequence[int], /) -> Sequence[float | None]: ...
+
+
+@runtime_checkable
+class _DailyIndexOverTimes(Protocol):
+    def values_at(self, times: Sequence[int], /) -> Sequence[float | None]: ...
+
+
+class DailyIndexSource:
+    """A daily index (Fear & Greed) as a context source: the same value for every symbol. An index that has
+    ``values_at(times)`` (``FearGreedIndex``) finds a batch's values in one search."""
+
+    def __init__(self, index: DailyIndex) -> None:
+        self._index = index
+
+    def __call__(self, symbol: str, at_ms: int, /) -> float | None:
+        return self._index.value_at(at_ms)
+
+    def at_times(self, symbol: str, times: Sequence[int], /) -> Sequence[float | None]:
+        if isinstance(self._index, _DailyIndexOverTimes):
+            return self._index.values_at(times)
+        return [self._index.value_at(at_ms) for at_ms in times]
+
+
+def batch_answer(source: ContextSource) -> BatchAnswer:
+    """The source's ``at_times``, or a call per time for a source that answers one time only."""
+    if isinstance(source, BatchContextSource):
+        return source.at_times
+    return lambda symbol, times: [source(symbol, at_ms) for at_ms in times]
 
 
 class EnrichmentPlugin(Protocol):
     name: str
 
     def enrich(self, symbol: str, bars: BarsView, as_of: int) -> Mapping[str, float]: ...
-
-
-def pcs_contexts(batch: Ticks) -> list[dict[str, dict[str, float]]]:
-    """Each tick's PCS context by symbol; each symbol's windows over the batch are computed together."""
-    contexts: list[dict[str, dict[str, float]]] = [{} for _ in batch]
-    for symbol in sorted({symbol for tick in batch for symbol in tick.market}):
-        having = [index for index, tick in enumerate(batch) if symbol in tick.market]
-        for index, context in zip(having, pcs_context_batch([batch[i].market[symbol] for i in having]), strict=True):
-            contexts[index][symbol] = context
-    return contexts
 
 
 class Enricher:
@@ -74,7 +111,7 @@ class Enricher:
         self._health = health
         self._deadline_s = deadline_s
         self._plugins = plugins
-        self._sources = dict(sources or {})
+        self._sources = {name: batch_answer(source) for name, source in (sources or {}).items()}
         self._troubles = dict.fromkeys(self._producers, 0)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -83,12 +120,7 @@ class Enricher:
             try:
                 task_status.started()
                 async for batch in ticks:
-                    answers = await self._collect(batch, reports)
-                    contexts, alerts = pcs_contexts(batch), self._alerts(batch, answers)
-                    enriched = tuple(
-                        self._enrich(tick, answers[tick.cycle], pcs, cycle_alerts)
-                        for tick, pcs, cycle_alerts in zip(batch, contexts, alerts, strict=True)
-                    )
+                    enriched = self._enrich_batch(batch, await self._collect(batch, reports))
                     for output in outputs:
                         await output.send(enriched)
             finally:
@@ -119,21 +151,33 @@ class Enricher:
                     reported[name] = ProducerReport(cycle=cycle, producer=name, status="missed")
         return answers
 
+    def _enrich_batch(self, batch: Ticks, answers: Mapping[int, Mapping[str, ProducerReport]]) -> EnrichedCycles:
+        by_producer = [[answers[tick.cycle][name] for tick in batch] for name in self._producers]
+        alerts = self._alerts(batch, by_producer)
+        contexts = self._contexts(batch)
+        if self._plugins:
+            for tick, context in zip(batch, contexts, strict=True):
+                for symbol, fields in context.items():
+                    self._add_plugins(symbol, tick.market[symbol], tick.as_of, fields)
+        return tuple(
+            self._enrich(tick, answers[tick.cycle], context, statuses, cycle_alerts)
+            for tick, context, statuses, cycle_alerts in zip(
+                batch, contexts, self._statuses(by_producer), alerts, strict=True
+            )
+        )
+
     def _enrich(
         self,
         tick: CycleTick,
         answers: Mapping[str, ProducerReport],
-        pcs: Mapping[str, dict[str, float]],
+        context: dict[str, dict[str, float]],
+        statuses: dict[str, str],
         alerts: Sequence[Alert],
     ) -> EnrichedCycle:
-        signals = sorted(
-            (s for name in self._producers for s in answers[name].signals if s.symbol in tick.market),
-            key=lambda s: (s.producer, s.symbol),
-        )
-        context = {
-            symbol: self._context(symbol, bars, tick.as_of, pcs[symbol]) for symbol, bars in sorted(tick.market.items())
-        }
-        statuses = {name: _describe(answers[name]) for name in self._producers}
+        """The cycle's signals (those of its symbols, by producer and symbol) and events; ``context`` holds the
+        cycle's symbols, sorted."""
+        signals = [s for name in self._producers for s in answers[name].signals if s.symbol in context]
+        signals.sort(key=_BY_PRODUCER_AND_SYMBOL)
         now = tick.ts
         directional = [s for s in signals if s.signal != "neutral"]
         snapshot = SnapshotRecorded(
@@ -147,14 +191,28 @@ class Enricher:
         events = (*(SignalRecorded(ts=now, cycle=tick.cycle, signal=s) for s in directional), snapshot, *alerts)
         return EnrichedCycle(tick=tick, signals=tuple(signals), context=context, producers=statuses, events=events)
 
-    def _context(self, symbol: str, bars: BarsView, as_of: int, context: dict[str, float]) -> dict[str, float]:
-        """PCS ``context``, then each source's field and each plug-in's fields as ``<plugin>.<field>``. A plug-in
-        that raises, or gives a value that is not a finite number, loses those fields for this symbol and cycle
-        (with a log line saying why); the cycle goes on."""
-        for name, source in self._sources.items():
-            value = source(symbol, as_of)
-            if value is not None and math.isfinite(value):
-                context[name] = float(value)
+    def _contexts(self, batch: Ticks) -> list[dict[str, dict[str, float]]]:
+        """Each cycle's context by symbol (sorted). A symbol's PCS context over the batch's windows is computed
+        together; then each source's field, asked once per symbol for the times of the cycles that hold it. A
+        source's None, or a value that is not a finite number, leaves the field out for that symbol and cycle."""
+        contexts: list[dict[str, dict[str, float]]] = [{} for _ in batch]
+        markets = [tick.market for tick in batch]
+        for symbol in sorted({symbol for market in markets for symbol in market}):
+            having = [index for index, market in enumerate(markets) if symbol in market]
+            fields = pcs_context_batch([markets[index][symbol] for index in having])
+            times = [batch[index].as_of for index in having]
+            for name, answer in self._sources.items():
+                for symbol_fields, value in zip(fields, answer(symbol, times), strict=True):
+                    if value is not None and math.isfinite(value):
+                        symbol_fields[name] = float(value)
+            for index, symbol_fields in zip(having, fields, strict=True):
+                contexts[index][symbol] = symbol_fields
+        return contexts
+
+    def _add_plugins(self, symbol: str, bars: BarsView, as_of: int, context: dict[str, float]) -> None:
+        """Each plug-in's fields as ``<plugin>.<field>``, after the sources'. A plug-in that raises, or gives a
+        value that is not a finite number, loses those fields for this symbol and cycle (with a log line saying
+        why); the cycle goes on."""
         for plugin in self._plugins:
             try:
                 fields = dict(plugin.enrich(symbol, bars, as_of))
@@ -166,14 +224,13 @@ class Enricher:
                     logger.error("enrichment plug-in %s: %s %s=%r is not a number", plugin.name, symbol, key, value)
                     continue
                 context[f"{plugin.name}.{key}"] = float(value)
-        return context
 
-    def _alerts(self, batch: Ticks, answers: Mapping[int, Mapping[str, ProducerReport]]) -> list[list[Alert]]:
-        """Each cycle's alerts, by producer. A producer that answered every cycle of the batch alike, and fine, is
-        looked at once: what ``_track`` does with such an answer, it does the same the second time."""
+    def _alerts(self, batch: Ticks, by_producer: Sequence[Sequence[ProducerReport]]) -> list[list[Alert]]:
+        """Each cycle's alerts, by producer (``by_producer``: each producer's reports, in the batch's order). A
+        producer that answered every cycle of the batch alike, and fine, is looked at once: what ``_track`` does
+        with such an answer, it does the same the second time."""
         alerts: list[list[Alert]] = [[] for _ in batch]
-        for name in self._producers:
-            reports = [answers[tick.cycle][name] for tick in batch]
+        for name, reports in zip(self._producers, by_producer, strict=True):
             first = reports[0]
             if first.status in _FINE and all(r.status == first.status and r.detail == first.detail for r in reports):
                 self._track(name, first, batch[0])
@@ -201,6 +258,22 @@ class Enricher:
             return None
         message = f"producer {name} {report.status} {ALERT_AFTER} cycles in a row (last: cycle {tick.cycle})"
         return Alert(ts=tick.ts, severity="warning", source="enricher", message=message)
+
+
+    def _statuses(self, by_producer: Sequence[Sequence[ProducerReport]]) -> list[dict[str, str]]:
+        """Each cycle's statuses by producer, as the snapshot records them: each is made once per batch for what it
+        depends on (status, detail, and the signals' directions)."""
+        made: dict[tuple[str, str, tuple[str, ...]], str] = {}
+        columns = []
+        for reports in by_producer:
+            column = []
+            for report in reports:
+                key = (report.status, report.detail, tuple(map(_VALUE, report.signals)))
+                if (status := made.get(key)) is None:
+                    made[key] = status = _describe(report)
+                column.append(status)
+            columns.append(column)
+        return [dict(zip(self._producers, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _describe(report: ProducerReport) -> str:

@@ -19,7 +19,7 @@ import httpx
 import trio
 
 from actors.brain import Brain
-from actors.enricher import ContextSource, Enricher, EnrichmentPlugin
+from actors.enricher import ContextSource, DailyIndexSource, Enricher, EnrichmentPlugin
 from actors.featurestore import FeatureStore
 from actors.karma import Karma
 from actors.killswitch import KillSwitch
@@ -266,7 +266,7 @@ class TradingPipeline:
     def _context_sources(self) -> dict[str, ContextSource]:
         sources: dict[str, ContextSource] = {}
         if (fear_greed := self.services.fear_greed) is not None:
-            sources["fear_greed"] = lambda symbol, as_of: fear_greed.value_at(as_of)
+            sources["fear_greed"] = DailyIndexSource(fear_greed)
         if (Path(self.config.data_dir) / "basis").is_dir():
             sources["basis"] = basis_premium(Path(self.config.data_dir))
         return sources

@@ -12,6 +12,7 @@ and counted in ``report``; a missing or unreadable file, or a missing column, ra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
@@ -27,7 +28,8 @@ DAY_MS: Final = 86_400_000
 
 
 class FearGreedIndex:
-    """Daily values over numpy arrays; ``value_at`` is a binary search (O(log n))."""
+    """Daily values over numpy arrays; ``value_at`` is a binary search (O(log n)), ``values_at`` one for many
+    times."""
 
     def __init__(
         self,
@@ -95,6 +97,15 @@ class FearGreedIndex:
     def value_at(self, at_ms: int) -> float | None:
         found = self.latest(at_ms)
         return None if found is None else found[1]
+
+    def values_at(self, times: Sequence[int]) -> list[float | None]:
+        """``value_at`` of each time, found in one search."""
+        if not len(self._ts):
+            return [None] * len(times)
+        at = np.asarray(times, dtype=np.int64)
+        index = np.maximum(self._ts.searchsorted(at, side="right") - 1, 0)
+        known = (at >= self._ts[0]) & (at - self._ts[index] <= self.max_age_ms)
+        return [value if ok else None for value, ok in zip(self._value[index].tolist(), known.tolist(), strict=True)]
 
 
 def _skip(report: ReplayReport, file: str, rows: npt.NDArray[np.bool_], reason: str) -> None:
