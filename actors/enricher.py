@@ -152,6 +152,8 @@ class Enricher:
         return answers
 
     def _enrich_batch(self, batch: Ticks, answers: Mapping[int, Mapping[str, ProducerReport]]) -> EnrichedCycles:
+        """The batch's cycles, each with exactly what it would get alone; what can be is worked out per batch (the
+        PCS context and sources per symbol, statuses per producer), the rest per cycle."""
         by_producer = [[answers[tick.cycle][name] for tick in batch] for name in self._producers]
         alerts = self._alerts(batch, by_producer)
         contexts = self._contexts(batch)
@@ -165,6 +167,21 @@ class Enricher:
                 batch, contexts, self._statuses(by_producer), alerts, strict=True
             )
         )
+
+    def _statuses(self, by_producer: Sequence[Sequence[ProducerReport]]) -> list[dict[str, str]]:
+        """Each cycle's statuses by producer, as the snapshot records them: each is made once per batch for what it
+        depends on (status, detail, and the signals' directions)."""
+        made: dict[tuple[str, str, tuple[str, ...]], str] = {}
+        columns = []
+        for reports in by_producer:
+            column = []
+            for report in reports:
+                key = (report.status, report.detail, tuple(map(_VALUE, report.signals)))
+                if (status := made.get(key)) is None:
+                    made[key] = status = _describe(report)
+                column.append(status)
+            columns.append(column)
+        return [dict(zip(self._producers, row, strict=True)) for row in zip(*columns, strict=True)]
 
     def _enrich(
         self,
@@ -258,22 +275,6 @@ class Enricher:
             return None
         message = f"producer {name} {report.status} {ALERT_AFTER} cycles in a row (last: cycle {tick.cycle})"
         return Alert(ts=tick.ts, severity="warning", source="enricher", message=message)
-
-
-    def _statuses(self, by_producer: Sequence[Sequence[ProducerReport]]) -> list[dict[str, str]]:
-        """Each cycle's statuses by producer, as the snapshot records them: each is made once per batch for what it
-        depends on (status, detail, and the signals' directions)."""
-        made: dict[tuple[str, str, tuple[str, ...]], str] = {}
-        columns = []
-        for reports in by_producer:
-            column = []
-            for report in reports:
-                key = (report.status, report.detail, tuple(map(_VALUE, report.signals)))
-                if (status := made.get(key)) is None:
-                    made[key] = status = _describe(report)
-                column.append(status)
-            columns.append(column)
-        return [dict(zip(self._producers, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _describe(report: ProducerReport) -> str:

@@ -11,12 +11,13 @@ import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
+import msgspec
 import numpy as np
 import pytest
 import trio
 import trio.testing
 
-from actors.enricher import Enricher, EnrichmentPlugin
+from actors.enricher import ContextSource, Enricher, EnrichmentPlugin
 from b1e55ed.clock import ManualClock
 from b1e55ed.cycle import CycleTick, EnrichedCycle, EnrichedCycles, ProducerReport, ProducerReports, ReportStatus, Ticks
 from b1e55ed.health import HealthRegistry
@@ -120,7 +121,11 @@ class Rig:
 
 @asynccontextmanager
 async def enricher(
-    producers: Sequence[str], *, deadline_s: float | None, plugins: Sequence[EnrichmentPlugin] = ()
+    producers: Sequence[str],
+    *,
+    deadline_s: float | None,
+    plugins: Sequence[EnrichmentPlugin] = (),
+    sources: Mapping[str, ContextSource] | None = None,
 ) -> AsyncIterator[Rig]:
     clock = ManualClock(AS_OF + 1_500)
     health = HealthRegistry(clock)
@@ -135,6 +140,7 @@ async def enricher(
         health=health,
         deadline_s=deadline_s,
         plugins=plugins,
+        sources=sources,
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(actor.run)
@@ -491,3 +497,73 @@ async def test_a_cancelled_enricher_closes_every_output(autojump_clock: trio.tes
     for output in rig.outputs.values():
         with pytest.raises(trio.EndOfChannel):
             output.receive_nowait()
+
+
+# -- a batch is what its cycles one at a time would be ------------------------------------------------------------
+
+
+class CountingSource:
+    """A batch-aware context source: a number per symbol and time, None before a time, NaN or infinite at some."""
+
+    def __init__(self) -> None:
+        self.batch_calls: list[tuple[str, int]] = []
+
+    def __call__(self, symbol: str, at_ms: int, /) -> float | None:
+        step = (at_ms - T0) // MINUTE
+        if step < 20:
+            return None
+        if step % 7 == 0:
+            return math.nan
+        if step % 11 == 0:
+            return math.inf
+        return float(len(symbol) * step) / 3
+
+    def at_times(self, symbol: str, times: Sequence[int], /) -> list[float | None]:
+        self.batch_calls.append((symbol, len(times)))
+        return [self(symbol, at_ms) for at_ms in times]
+
+
+def one_time_basis(symbol: str, at_ms: int) -> float | None:
+    return None if symbol == "SOL" else ((at_ms - T0) // MINUTE) / 1_000
+
+
+async def test_a_batch_gives_each_cycle_exactly_what_it_alone_would_get_and_asks_a_source_once_per_symbol(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Context (PCS, sources, plug-ins), statuses, signals and events, byte for byte."""
+    cycles = range(1, 13)
+    statuses: list[ReportStatus] = ["ok", "no data", "ok", "failed", "ok", "ok", "missed", "ok", "ok", "ok", "ok", "ok"]
+
+    def reports(cycle: int, status: ReportStatus) -> ProducerReports:
+        values: list[SignalValue] = ["long", "short", "neutral"]
+        signals = tuple(sig("rsi", symbol, values[(cycle + k) % 3], cycle % 9) for k, symbol in enumerate(BARS))
+        rsi = ok(cycle, "rsi", *signals[: cycle % 4]) if status == "ok" else ProducerReport(cycle, "rsi", status)
+        return (rsi, ProducerReport(cycle=cycle, producer="social", status="disabled", detail="disabled: offline"))
+
+    async def run(batch_size: int) -> tuple[list[bytes], CountingSource]:
+        source = CountingSource()
+        sources: dict[str, ContextSource] = {"fear_greed": source, "basis": one_time_basis}
+        found: list[bytes] = []
+        async with enricher(["rsi", "social"], deadline_s=None, plugins=[Book()], sources=sources) as rig:
+            ticks = [rig.tick(cycle, as_of=AS_OF - (13 - cycle) * MINUTE) for cycle in cycles]
+            for start in range(0, len(ticks), batch_size):
+                batch = tuple(ticks[start : start + batch_size])
+                await rig.ticks.send(batch)
+                for tick in batch:
+                    await rig.reports.send(reports(tick.cycle, statuses[tick.cycle - 1]))
+                received = [await output.receive() for output in rig.outputs.values()]
+                for enriched in received[0]:
+                    found.append(msgspec.json.encode((enriched.context, enriched.producers, enriched.signals)))
+                    found.append(msgspec.json.encode(enriched.events))
+        return found, source
+
+    one_at_a_time, single = await run(1)
+    batched, batch = await run(len(cycles))
+    assert batched == one_at_a_time
+    # SOL's 3 bars close at the end: only the last two cycles hold it (and get its signals).
+    assert batch.batch_calls == [("BTC", 12), ("ETH", 12), ("SOL", 2)]
+    assert len(single.batch_calls) == 12 + 12 + 2
+    last_context = batched[-2]
+    assert b'"fear_greed"' in last_context
+    assert b'"basis"' in last_context
+    assert b'"book.depth"' in last_context
