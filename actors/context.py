@@ -47,14 +47,18 @@ def pcs_context_batch(windows: Sequence[BarsView]) -> list[dict[str, float]]:
             atr_pct_windows(columns.high, columns.low, columns.close, starts, length, 14),
         )
     )
-    complete = np.isfinite(values).all(axis=1).tolist()
+    rows = rounded_like_python(values, 8).tolist()
+    if np.isfinite(values).all():
+        return [
+            {"price": price, "volume_ratio": ratio, "realised_vol": vol, "atr_pct": atr}
+            for price, ratio, vol, atr in rows
+        ]
     return [
-        dict(zip(_BATCH_FIELDS, row, strict=True)) if whole else _finite(dict(zip(_BATCH_FIELDS, row, strict=True)))
-        for row, whole in zip(rounded_like_python(values, 8).tolist(), complete, strict=True)
+        _finite({"price": price, "volume_ratio": ratio, "realised_vol": vol, "atr_pct": atr})
+        for price, ratio, vol, atr in rows
     ]
 
 
-_BATCH_FIELDS = ("price", "volume_ratio", "realised_vol", "atr_pct")
 _VELTKAMP = 134_217_729.0  # 2**27 + 1: splits a double into two halves whose products are exact
 _EXACT_INTEGERS = 2.0**52  # below it a double's fraction is a multiple of its ulp, and ulp <= 0.5
 
