@@ -68,13 +68,14 @@ class DailyIndexSource:
 
     def __init__(self, index: DailyIndex) -> None:
         self._index = index
+        self._over_times = index if isinstance(index, _DailyIndexOverTimes) else None  # a slow check: made once
 
     def __call__(self, symbol: str, at_ms: int, /) -> float | None:
         return self._index.value_at(at_ms)
 
     def at_times(self, symbol: str, times: Sequence[int], /) -> Sequence[float | None]:
-        if isinstance(self._index, _DailyIndexOverTimes):
-            return self._index.values_at(times)
+        if self._over_times is not None:
+            return self._over_times.values_at(times)
         return [self._index.value_at(at_ms) for at_ms in times]
 
 
