@@ -2,6 +2,11 @@
 
 Each symbol's windows across the batch, in cycle order, stack into one array per column (``windows.stack``), and
 the answers go back to the cycles they came from.
+
+``batch_spans`` is the same, as numbers: each window's rows in the series it reads (a window is a slice of its
+symbol's columns, ``BarsView.span``), so the last ``n`` values of many windows are gathered in one numpy call
+(``Spans.last``), the same values ``stack`` copies window by window. Every strategy of a replay receives the same
+batch (one tuple), so the spans of a tuple of cycles are kept for the next strategies that ask (a few batches).
 """
 
 from __future__ import annotations
@@ -9,8 +14,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from b1e55ed.cycle import EnrichedCycle
-from b1e55ed.market.bars import BarsView
+from b1e55ed.market.bars import BarArrays, BarsView
+
+IntArray = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+_KEPT = 4  # tuples of cycles whose spans are kept: the batch, and the strategies' rejudged subsets of it
 
 
 @dataclass
@@ -31,3 +44,104 @@ def symbol_windows(cycles: Sequence[EnrichedCycle], min_bars: int = 0) -> dict[s
                 entry.cycles.append(index)
                 entry.windows.append(bars)
     return dict(sorted(found.items()))
+
+
+class Spans:
+    """One symbol's windows in a batch, in cycle order: the position of each one's cycle in the batch, the window,
+    and its rows ``[starts, stops)`` in the columns it reads (``series[which]``)."""
+
+    __slots__ = ("cycles", "lengths", "series", "starts", "stops", "which", "windows")
+
+    def __init__(self, cycles: list[int], windows: list[BarsView], spans: list[tuple[BarArrays, int, int]]) -> None:
+        self.cycles = cycles
+        self.windows = windows
+        series: list[BarArrays] = []
+        which: list[int] = []
+        number = -1
+        for columns, _, _ in spans:
+            if number < 0 or columns is not series[number]:  # a buffer the window before did not read
+                number = next((n for n, known in enumerate(series) if known is columns), len(series))
+                if number == len(series):
+                    series.append(columns)
+            which.append(number)
+        self.series = series
+        self.which = np.array(which, dtype=np.int64)
+        self.starts = np.array([start for _, start, _ in spans], dtype=np.int64)
+        self.stops = np.array([stop for _, _, stop in spans], dtype=np.int64)
+        self.lengths = self.stops - self.starts
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def select(self, chosen: IntArray) -> Spans:
+        """The windows at ``chosen`` (ascending positions)."""
+        rows = chosen.tolist()
+        subset = Spans.__new__(Spans)
+        subset.cycles = [self.cycles[i] for i in rows]
+        subset.windows = [self.windows[i] for i in rows]
+        subset.series, subset.which = self.series, self.which[chosen]
+        subset.starts, subset.stops, subset.lengths = self.starts[chosen], self.stops[chosen], self.lengths[chosen]
+        return subset
+
+    def last(self, column: str, count: int) -> Floats:
+        """Row ``i``: the last ``count`` values of window ``i``'s ``column`` (each window holds that many), one
+        C-contiguous copy: what ``windows.stack`` makes of the windows' columns."""
+        if len(self.windows) and int(self.lengths.min()) < count:
+            raise ValueError(f"a window holds fewer than {count} bars")
+        offsets = np.arange(-count, 0, dtype=np.int64)
+        if len(self.series) == 1:
+            values: Floats = getattr(self.series[0], column)[self.stops[:, None] + offsets]
+            return values
+        values = np.empty((len(self.windows), count))
+        for number, columns in enumerate(self.series):
+            mine = self.which == number
+            values[mine] = getattr(columns, column)[self.stops[mine, None] + offsets]
+        return values
+
+    def steps(self, column: str, count: int) -> Floats:
+        """``last(column, count)`` transposed, time-major: row ``t`` holds every window's ``t``-th of its last
+        ``count`` values (a C-contiguous copy), so a recursion over time runs over all windows at each step."""
+        if len(self.windows) and int(self.lengths.min()) < count:
+            raise ValueError(f"a window holds fewer than {count} bars")
+        offsets = np.arange(-count, 0, dtype=np.int64)[:, None]
+        if len(self.series) == 1:
+            values: Floats = getattr(self.series[0], column)[self.stops[None, :] + offsets]
+            return values
+        values = np.empty((count, len(self.windows)))
+        for number, columns in enumerate(self.series):
+            mine = self.which == number
+            values[:, mine] = getattr(columns, column)[self.stops[None, mine] + offsets]
+        return values
+
+
+_kept: list[tuple[Sequence[EnrichedCycle], dict[str, Spans]]] = []
+
+
+def batch_spans(cycles: Sequence[EnrichedCycle]) -> dict[str, Spans]:
+    """Each symbol's windows across ``cycles`` (all of them, however short), by symbol in sorted order. The answer
+    for a tuple is kept: the same tuple asked again (by the next strategy) gets the same answer."""
+    if isinstance(cycles, tuple):
+        for kept, spans in _kept:
+            if kept is cycles:
+                return spans
+    found: dict[str, tuple[list[int], list[BarsView], list[tuple[BarArrays, int, int]]]] = {}
+    for index, cycle in enumerate(cycles):
+        for symbol, bars in cycle.tick.market.items():
+            entry = found.get(symbol)
+            if entry is None:
+                entry = found[symbol] = ([], [], [])
+            entry[0].append(index)
+            entry[1].append(bars)
+            entry[2].append(bars.span)
+    spans = {symbol: Spans(*found[symbol]) for symbol in sorted(found)}
+    if isinstance(cycles, tuple):
+        _kept.insert(0, (cycles, spans))
+        del _kept[_KEPT:]
+    return spans
+
+
+def at_least(spans: Spans, min_bars: int) -> Spans:
+    """The windows of at least ``min_bars`` bars."""
+    if min_bars <= 0 or (len(spans) and int(spans.lengths.min()) >= min_bars):
+        return spans
+    return spans.select(np.flatnonzero(spans.lengths >= min_bars))

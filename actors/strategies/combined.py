@@ -17,8 +17,8 @@ from typing import Annotated
 
 import msgspec
 
-from actors.strategies.batch import symbol_windows
-from actors.strategies.ma_crossover import Cross, CrossParams, latest_cross, latest_crosses, moving_average
+from actors.strategies.batch import at_least, batch_spans
+from actors.strategies.ma_crossover import Cross, CrossParams, latest_cross, moving_average, span_crosses
 from actors.strategies.momentum import directional_signals
 from actors.strategies.sizing import signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
@@ -55,10 +55,10 @@ class CombinedStrategy:
         """``evaluate`` for each cycle, each symbol's crosses found over all its windows at once."""
         candidates: list[list[Candidate]] = [[] for _ in cycles]
         signals = [directional_signals(cycle, self.producer) for cycle in cycles]
-        for symbol, found in symbol_windows(cycles, self.trend + 1).items():
-            closes = [bars.close for bars in found.windows]
-            answers = latest_crosses(closes, self.fast, self.slow, self.kind, within=self.within_bars)
-            for index, bars, cross in zip(found.cycles, found.windows, answers, strict=True):
+        for symbol, spans in batch_spans(cycles).items():
+            spans = at_least(spans, self.trend + 1)
+            answers = span_crosses(spans, self.fast, self.slow, self.kind, within=self.within_bars)
+            for index, bars, cross in zip(spans.cycles, spans.windows, answers, strict=True):
                 if cross is not None:
                     signal = signals[index].get(symbol)
                     candidates[index].append(self._judge(cycles[index], symbol, bars, cross, signal))

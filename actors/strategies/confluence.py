@@ -24,12 +24,15 @@ class ConfluenceStrategy:
         self.name = setup.name
         self.rule = params = setup.params_as(self.Params)
         self.min_agreeing = params.min_agreeing
+        self._needs = f"; needs {self.min_agreeing}+ agreeing and fewer against"
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
         directional: dict[str, list[Signal]] = {}  # by symbol, each in the cycle's order
         for signal in cycle.signals:
             if signal.signal != "neutral":
                 directional.setdefault(signal.symbol, []).append(signal)
+        if not directional:
+            return []
         return [
             self._judge(cycle, symbol, directional[symbol], bars.last_close, bars.close_ts)
             for symbol, bars in sorted(cycle.tick.market.items())
@@ -39,8 +42,12 @@ class ConfluenceStrategy:
     def _judge(
         self, cycle: EnrichedCycle, symbol: str, signals: list[Signal], price: float, candle_close: int
     ) -> Candidate:
-        longs = [s for s in signals if s.signal == "long"]
-        shorts = [s for s in signals if s.signal == "short"]
+        longs, shorts = [], []
+        for s in signals:
+            if s.signal == "long":
+                longs.append(s)
+            elif s.signal == "short":
+                shorts.append(s)
         refs = signal_refs(signals, cycle.calibration)
         tally = f"{len(longs)} long vs {len(shorts)} short"
         direction: Direction
@@ -49,7 +56,7 @@ class ConfluenceStrategy:
         elif len(shorts) >= self.min_agreeing and len(longs) < len(shorts):
             direction, agreeing = "short", shorts
         else:
-            reason = f"no confluence: {tally}; needs {self.min_agreeing}+ agreeing and fewer against"
+            reason = f"no confluence: {tally}{self._needs}"
             return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=candle_close)
 
         producers = ", ".join(f"{s.producer} {s.conviction}" for s in agreeing)

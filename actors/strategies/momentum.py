@@ -22,11 +22,10 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from actors.strategies.batch import symbol_windows
+from actors.strategies.batch import batch_spans
 from actors.strategies.sizing import SizingRule, signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.market.bars import BarsView
-from b1e55ed.market.windows import stack
 from b1e55ed.messages import Signal
 from b1e55ed.plugins import PluginSetup
 
@@ -65,6 +64,10 @@ class MomentumStrategy:
         self.rule = params = setup.params_as(self.Params)
         self.producer, self.min_volume_ratio = params.producer, params.min_volume_ratio
         self.volume_bars, self.baseline_bars = params.volume_bars, params.baseline_bars
+        # The words of every decision's reason that do not change from one to the next.
+        self._volume_words = f"× (last {self.volume_bars} bars vs the {self.baseline_bars} before)"
+        self._unknown_volume = f"volume ratio unknown (needs {self.volume_bars + self.baseline_bars} bars with volume)"
+        self._needs = f", needs ≥ {self.min_volume_ratio:g}×"
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
         candidates = []
@@ -80,28 +83,34 @@ class MomentumStrategy:
         """``evaluate`` for each cycle, each symbol's volume ratios computed over all its windows at once."""
         candidates: list[list[Candidate]] = [[] for _ in cycles]
         signals = [directional_signals(cycle, self.producer) for cycle in cycles]
-        for symbol, found in symbol_windows(cycles).items():
-            judged = [(i, bars) for i, bars in zip(found.cycles, found.windows, strict=True) if symbol in signals[i]]
-            span = self.volume_bars + self.baseline_bars
-            known = [bars.volume for _, bars in judged if len(bars) >= span]
-            rows = stack(known, span)
-            ratios = iter(volume_ratios(rows, self.volume_bars).tolist() if rows is not None else [])
-            for index, bars in judged:
-                ratio = next(ratios) if len(bars) >= span else math.nan  # too short: unknown, as ``volume_ratio``
+        if not any(signals):
+            return list(candidates)
+        span = self.volume_bars + self.baseline_bars
+        for symbol, spans in batch_spans(cycles).items():
+            judged = np.flatnonzero(np.fromiter((symbol in signals[i] for i in spans.cycles), np.bool_, len(spans)))
+            if not len(judged):
+                continue
+            ratios = np.full(len(spans), math.nan)  # too short: unknown, as ``volume_ratio``
+            known = judged[spans.lengths[judged] >= span]
+            if len(known):
+                ratios[known] = volume_ratios(spans.select(known).last("volume", span), self.volume_bars)
+            for index, bars, ratio in zip(
+                (spans.cycles[i] for i in judged.tolist()),
+                (spans.windows[i] for i in judged.tolist()),
+                ratios[judged].tolist(),
+                strict=True,
+            ):
                 candidates[index].append(self._judge(cycles[index], signals[index][symbol], bars, ratio))
         return list(candidates)
 
     def _judge(self, cycle: EnrichedCycle, signal: Signal, bars: BarsView, ratio: float) -> Candidate:
         symbol = signal.symbol
         refs = signal_refs([signal], cycle.calibration)
-        volume = (
-            f"volume {ratio:.2f}× (last {self.volume_bars} bars vs the {self.baseline_bars} before)"
-            if not math.isnan(ratio)
-            else f"volume ratio unknown (needs {self.volume_bars + self.baseline_bars} bars with volume)"
-        )
+        known = not math.isnan(ratio)
+        volume = f"volume {ratio:.2f}{self._volume_words}" if known else self._unknown_volume
         momentum = f"{self.producer} {signal.signal} {signal.conviction} ({signal.rationale})"
-        if math.isnan(ratio) or ratio < self.min_volume_ratio:
-            reason = f"{momentum} not confirmed: {volume}, needs ≥ {self.min_volume_ratio:g}×"
+        if not known or ratio < self.min_volume_ratio:
+            reason = f"{momentum} not confirmed: {volume}{self._needs}"
             return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=bars.close_ts)
         return self.rule.candidate(
             strategy=self.name,
