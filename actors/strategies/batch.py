@@ -13,16 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from b1e55ed.cycle import EnrichedCycle
-from b1e55ed.market.bars import BarArrays, BarsView
+from b1e55ed.market.bars import BarsView
 
 IntArray = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
+_SPAN = attrgetter("span")
+_TIMEFRAME = attrgetter("timeframe_ms")
 _KEPT = 4  # tuples of cycles whose spans are kept: the batch, and the strategies' rejudged subsets of it
 
 
@@ -50,25 +54,25 @@ class Spans:
     """One symbol's windows in a batch, in cycle order: the position of each one's cycle in the batch, the window,
     and its rows ``[starts, stops)`` in the columns it reads (``series[which]``)."""
 
-    __slots__ = ("cycles", "lengths", "series", "starts", "stops", "which", "windows")
+    __slots__ = ("cycles", "lengths", "series", "starts", "stops", "timeframes", "which", "windows")
 
-    def __init__(self, cycles: list[int], windows: list[BarsView], spans: list[tuple[BarArrays, int, int]]) -> None:
+    def __init__(self, cycles: list[int], windows: list[BarsView]) -> None:
         self.cycles = cycles
         self.windows = windows
-        series: list[BarArrays] = []
-        which: list[int] = []
-        number = -1
-        for columns, _, _ in spans:
-            if number < 0 or columns is not series[number]:  # a buffer the window before did not read
-                number = next((n for n, known in enumerate(series) if known is columns), len(series))
-                if number == len(series):
-                    series.append(columns)
-            which.append(number)
-        self.series = series
-        self.which = np.array(which, dtype=np.int64)
-        self.starts = np.array([start for _, start, _ in spans], dtype=np.int64)
-        self.stops = np.array([stop for _, _, stop in spans], dtype=np.int64)
+        columns, starts, stops = zip(*map(_SPAN, windows), strict=True) if windows else ((), (), ())
+        ids = np.fromiter(map(id, columns), np.int64, len(columns))
+        if not len(ids) or bool((ids == ids[0]).all()):  # as a replay's batch: every window reads one buffer
+            self.series = list(columns[:1])
+            self.which = np.zeros(len(ids), dtype=np.int64)
+        else:  # a series moved to a new buffer within the batch: the windows before read the old one
+            _, first, which = np.unique(ids, return_index=True, return_inverse=True)
+            order = np.argsort(first)  # numbered in the order first read
+            self.series = [columns[i] for i in first[order].tolist()]
+            self.which = np.argsort(order)[which.reshape(-1)].astype(np.int64)
+        self.starts = np.array(starts, dtype=np.int64)
+        self.stops = np.array(stops, dtype=np.int64)
         self.lengths = self.stops - self.starts
+        self.timeframes = np.fromiter(map(_TIMEFRAME, windows), np.int64, len(windows))
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -81,37 +85,44 @@ class Spans:
         subset.windows = [self.windows[i] for i in rows]
         subset.series, subset.which = self.series, self.which[chosen]
         subset.starts, subset.stops, subset.lengths = self.starts[chosen], self.stops[chosen], self.lengths[chosen]
+        subset.timeframes = self.timeframes[chosen]
         return subset
+
+    def ends(self) -> tuple[list[int], list[float | None]]:
+        """Each window's ``close_ts`` and ``last_close`` (None for an empty window, whose ``last_close`` raises)."""
+        last = np.maximum(self.stops - 1, 0)
+        if len(self.series) == 1:
+            ts, close = self.series[0].ts[last], self.series[0].close[last]
+        else:
+            ts, close = np.zeros(len(self.windows), dtype=np.int64), np.zeros(len(self.windows))
+            for number, columns in enumerate(self.series):
+                mine = self.which == number
+                ts[mine], close[mine] = columns.ts[last[mine]], columns.close[last[mine]]
+        empty = self.stops <= self.starts
+        closes: list[float | None] = close.tolist()
+        if empty.any():
+            for i in np.flatnonzero(empty).tolist():
+                closes[i] = None
+        return np.where(empty, 0, ts + self.timeframes).tolist(), closes
 
     def last(self, column: str, count: int) -> Floats:
         """Row ``i``: the last ``count`` values of window ``i``'s ``column`` (each window holds that many), one
         C-contiguous copy: what ``windows.stack`` makes of the windows' columns."""
         if len(self.windows) and int(self.lengths.min()) < count:
             raise ValueError(f"a window holds fewer than {count} bars")
-        offsets = np.arange(-count, 0, dtype=np.int64)
-        if len(self.series) == 1:
-            values: Floats = getattr(self.series[0], column)[self.stops[:, None] + offsets]
+        if len(self.series) == 1:  # each row a slice of the one series: copied whole, not value by value
+            values: Floats = sliding_window_view(getattr(self.series[0], column), count)[self.stops - count]
             return values
         values = np.empty((len(self.windows), count))
         for number, columns in enumerate(self.series):
             mine = self.which == number
-            values[mine] = getattr(columns, column)[self.stops[mine, None] + offsets]
+            values[mine] = sliding_window_view(getattr(columns, column), count)[self.stops[mine] - count]
         return values
 
     def steps(self, column: str, count: int) -> Floats:
         """``last(column, count)`` transposed, time-major: row ``t`` holds every window's ``t``-th of its last
         ``count`` values (a C-contiguous copy), so a recursion over time runs over all windows at each step."""
-        if len(self.windows) and int(self.lengths.min()) < count:
-            raise ValueError(f"a window holds fewer than {count} bars")
-        offsets = np.arange(-count, 0, dtype=np.int64)[:, None]
-        if len(self.series) == 1:
-            values: Floats = getattr(self.series[0], column)[self.stops[None, :] + offsets]
-            return values
-        values = np.empty((count, len(self.windows)))
-        for number, columns in enumerate(self.series):
-            mine = self.which == number
-            values[:, mine] = getattr(columns, column)[self.stops[None, mine] + offsets]
-        return values
+        return np.ascontiguousarray(self.last(column, count).T)
 
 
 _kept: list[tuple[Sequence[EnrichedCycle], dict[str, Spans]]] = []
@@ -124,15 +135,14 @@ def batch_spans(cycles: Sequence[EnrichedCycle]) -> dict[str, Spans]:
         for kept, spans in _kept:
             if kept is cycles:
                 return spans
-    found: dict[str, tuple[list[int], list[BarsView], list[tuple[BarArrays, int, int]]]] = {}
+    found: dict[str, tuple[list[int], list[BarsView]]] = {}
     for index, cycle in enumerate(cycles):
         for symbol, bars in cycle.tick.market.items():
             entry = found.get(symbol)
             if entry is None:
-                entry = found[symbol] = ([], [], [])
+                entry = found[symbol] = ([], [])
             entry[0].append(index)
             entry[1].append(bars)
-            entry[2].append(bars.span)
     spans = {symbol: Spans(*found[symbol]) for symbol in sorted(found)}
     if isinstance(cycles, tuple):
         _kept.insert(0, (cycles, spans))

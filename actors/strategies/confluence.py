@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
+from actors.strategies.batch import batch_spans
 from actors.strategies.sizing import SizingRule, signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.messages import Direction, Signal
@@ -25,12 +28,10 @@ class ConfluenceStrategy:
         self.rule = params = setup.params_as(self.Params)
         self.min_agreeing = params.min_agreeing
         self._needs = f"; needs {self.min_agreeing}+ agreeing and fewer against"
+        self._no_confluence: dict[tuple[int, int], str] = {}  # the reason, by the tally (a few, said often)
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
-        directional: dict[str, list[Signal]] = {}  # by symbol, each in the cycle's order
-        for signal in cycle.signals:
-            if signal.signal != "neutral":
-                directional.setdefault(signal.symbol, []).append(signal)
+        directional = _directional(cycle)
         if not directional:
             return []
         return [
@@ -38,6 +39,23 @@ class ConfluenceStrategy:
             for symbol, bars in sorted(cycle.tick.market.items())
             if symbol in directional
         ]
+
+    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
+        """``evaluate`` for each cycle: each symbol's windows read once for the whole batch."""
+        candidates: list[list[Candidate]] = [[] for _ in cycles]
+        directional = [_directional(cycle) for cycle in cycles]
+        if not any(directional):
+            return list(candidates)
+        for symbol, spans in batch_spans(cycles).items():
+            rows = [k for k, index in enumerate(spans.cycles) if symbol in directional[index]]
+            if not rows:
+                continue
+            spans = spans.select(np.array(rows, dtype=np.int64))
+            close_ts, prices = spans.ends()
+            for index, bars, closed, price in zip(spans.cycles, spans.windows, close_ts, prices, strict=True):
+                last = bars.last_close if price is None else price  # an empty window raises, as in ``evaluate``
+                candidates[index].append(self._judge(cycles[index], symbol, directional[index][symbol], last, closed))
+        return list(candidates)
 
     def _judge(
         self, cycle: EnrichedCycle, symbol: str, signals: list[Signal], price: float, candle_close: int
@@ -49,15 +67,17 @@ class ConfluenceStrategy:
             elif s.signal == "short":
                 shorts.append(s)
         refs = signal_refs(signals, cycle.calibration)
-        tally = f"{len(longs)} long vs {len(shorts)} short"
+        counts = len(longs), len(shorts)
         direction: Direction
-        if len(longs) >= self.min_agreeing and len(shorts) < len(longs):
+        if counts[0] >= self.min_agreeing and counts[1] < counts[0]:
             direction, agreeing = "long", longs
-        elif len(shorts) >= self.min_agreeing and len(longs) < len(shorts):
+        elif counts[1] >= self.min_agreeing and counts[0] < counts[1]:
             direction, agreeing = "short", shorts
         else:
-            reason = f"no confluence: {tally}{self._needs}"
+            if (reason := self._no_confluence.get(counts)) is None:
+                reason = self._no_confluence[counts] = f"no confluence: {_tally(*counts)}{self._needs}"
             return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=candle_close)
+        tally = _tally(*counts)
 
         producers = ", ".join(f"{s.producer} {s.conviction}" for s in agreeing)
         return self.rule.candidate(
@@ -71,3 +91,16 @@ class ConfluenceStrategy:
             candle_close=candle_close,
             refs=refs,
         )
+
+
+def _directional(cycle: EnrichedCycle) -> dict[str, list[Signal]]:
+    """The cycle's long and short signals by symbol, each symbol's in the cycle's order."""
+    directional: dict[str, list[Signal]] = {}
+    for signal in cycle.signals:
+        if signal.signal != "neutral":
+            directional.setdefault(signal.symbol, []).append(signal)
+    return directional
+
+
+def _tally(longs: int, shorts: int) -> str:
+    return f"{longs} long vs {shorts} short"

@@ -76,7 +76,7 @@ class MomentumStrategy:
             signal = signals.get(symbol)
             if signal is not None:
                 ratio = volume_ratio(bars.volume, self.volume_bars, self.baseline_bars)
-                candidates.append(self._judge(cycle, signal, bars, ratio))
+                candidates.append(self._judge(cycle, signal, bars, ratio, bars.close_ts, None))
         return candidates
 
     def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
@@ -90,20 +90,29 @@ class MomentumStrategy:
             judged = np.flatnonzero(np.fromiter((symbol in signals[i] for i in spans.cycles), np.bool_, len(spans)))
             if not len(judged):
                 continue
+            spans = spans.select(judged)
             ratios = np.full(len(spans), math.nan)  # too short: unknown, as ``volume_ratio``
-            known = judged[spans.lengths[judged] >= span]
+            known = np.flatnonzero(spans.lengths >= span)
             if len(known):
                 ratios[known] = volume_ratios(spans.select(known).last("volume", span), self.volume_bars)
-            for index, bars, ratio in zip(
-                (spans.cycles[i] for i in judged.tolist()),
-                (spans.windows[i] for i in judged.tolist()),
-                ratios[judged].tolist(),
-                strict=True,
+            close_ts, prices = spans.ends()
+            for index, bars, ratio, closed, price in zip(
+                spans.cycles, spans.windows, ratios.tolist(), close_ts, prices, strict=True
             ):
-                candidates[index].append(self._judge(cycles[index], signals[index][symbol], bars, ratio))
+                candidates[index].append(self._judge(cycles[index], signals[index][symbol], bars, ratio, closed, price))
         return list(candidates)
 
-    def _judge(self, cycle: EnrichedCycle, signal: Signal, bars: BarsView, ratio: float) -> Candidate:
+    def _judge(
+        self,
+        cycle: EnrichedCycle,
+        signal: Signal,
+        bars: BarsView,
+        ratio: float,
+        candle_close: int,
+        price: float | None,
+    ) -> Candidate:
+        """The candidate for ``signal``; ``candle_close`` and ``price`` are the window's ``close_ts`` and
+        ``last_close`` (None: read it from ``bars``)."""
         symbol = signal.symbol
         refs = signal_refs([signal], cycle.calibration)
         known = not math.isnan(ratio)
@@ -111,15 +120,15 @@ class MomentumStrategy:
         momentum = f"{self.producer} {signal.signal} {signal.conviction} ({signal.rationale})"
         if not known or ratio < self.min_volume_ratio:
             reason = f"{momentum} not confirmed: {volume}{self._needs}"
-            return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=bars.close_ts)
+            return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=candle_close)
         return self.rule.candidate(
             strategy=self.name,
             symbol=symbol,
             direction="long" if signal.signal == "long" else "short",
-            entry=bars.last_close,
+            entry=bars.last_close if price is None else price,
             sizing=self.rule.size(signal_drivers([signal]), cycle.calibration),
             setup=f"momentum {signal.signal} confirmed by {volume}",
             rationale=f"{momentum}; {volume} ≥ {self.min_volume_ratio:g}×",
-            candle_close=bars.close_ts,
+            candle_close=candle_close,
             refs=refs,
         )
