@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from actors.strategies.batch import Spans, at_least, batch_spans
 from actors.strategies.judged import Fired, Judgment, sized
+from actors.strategies.screens import sma_cross_possible
 from actors.strategies.sizing import Driver, SizingRule
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.market.bars import BarsView
@@ -133,13 +134,16 @@ def span_crosses(spans: Spans, fast: int, slow: int, kind: str, within: int = 1)
     if kind == "ema":
         return latest_crosses([bars.close for bars in spans.windows], fast, slow, kind, within)
     answers: list[Cross | None] = [None] * len(spans)
-    usable = at_least(spans, slow + within)
-    if not len(usable):  # no window long enough
+    possible = spans.lengths >= slow + within  # a shorter window has no cross
+    for number, columns in enumerate(spans.series):  # screened: the windows certainly without a cross have none
+        mine = np.flatnonzero(possible & (spans.which == number))
+        if len(mine):
+            possible[mine] = sma_cross_possible(columns.close, spans.stops[mine], fast, slow, within)
+    if not possible.any():
         return answers
+    usable = spans.select(np.flatnonzero(possible))
     found = crosses(sma_tails(usable, fast, within + 1), sma_tails(usable, slow, within + 1))
-    if usable is spans:
-        return found
-    for i, cross in zip(np.flatnonzero(spans.lengths >= slow + within).tolist(), found, strict=True):
+    for i, cross in zip(np.flatnonzero(possible).tolist(), found, strict=True):
         answers[i] = cross
     return answers
 

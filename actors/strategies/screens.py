@@ -80,3 +80,37 @@ def rsi_clears(
         bound = 100.0 * delta / (total - 2.0 * delta) + ROUNDING * 100.0
         clears: npt.NDArray[np.bool_] = (total > 4.0 * delta) & (rsi - bound >= threshold + margin)
     return clears
+
+
+def sma_cross_possible(close: Floats, stops: IntArray, fast: int, slow: int, within: int) -> npt.NDArray[np.bool_]:
+    """For each window ending at ``stops[i]`` (each holding at least ``slow + within`` closes): False when the fast
+    SMA is certainly on one side of the slow one, the same side, on each of its last ``within + 1`` bars, so that
+    it did not cross (``ma_crossover.crosses`` finds none); True when it may have (then compute it).
+
+    **SMAs of many windows over one series.** A window's SMA of ``n`` is a difference of its own running sums
+    (``indicators.sma``); the same difference of running sums along the whole series, from the batch's earliest
+    needed close on, is the same mean of the same closes, rounded otherwise. A running sum of ``j`` values no
+    larger than ``M`` is off by at most ``j × u × j × M`` (``u`` = 2⁻⁵³), so each mean is within ``(2J² + 2L²)·u·M
+    ÷ n + 2u·M`` of the window's own (``J`` the series' closes, ``L`` the window's), and the difference of the two
+    means within the sum of both. Where the series' difference is farther from 0 than four times that, the
+    window's has the same sign."""
+    first = int(stops.min()) - (slow + within)
+    end = int(stops.max())
+    prices = close[first:end]
+    sums = np.empty(len(prices) + 1)
+    sums[0] = 0.0
+    np.cumsum(prices, out=sums[1:])
+    bar = np.arange(slow, len(prices) + 1)  # the bars (ending before ``bar``) with a slow SMA in the series
+    difference = (sums[bar] - sums[bar - fast]) / fast - (sums[bar] - sums[bar - slow]) / slow
+    with np.errstate(invalid="ignore"):
+        largest = float(np.max(np.abs(prices))) if len(prices) else math.nan  # NaN anywhere: nothing is certain
+    count, unit = len(prices), 2.0**-53
+    error = sum(
+        (2.0 * count**2 + 2.0 * (n + within) ** 2) * unit * largest / n + 2.0 * unit * largest for n in (fast, slow)
+    )
+    with np.errstate(invalid="ignore"):
+        side = np.where(difference > 4.0 * error, 1, np.where(difference < -4.0 * error, -1, 0))
+    # Each window's last ``within + 1`` bars: those ending at stop − within … stop (as ``bar``), from ``slow`` on.
+    sides = np.lib.stride_tricks.sliding_window_view(side, within + 1)[stops - first - within - slow]
+    possible: npt.NDArray[np.bool_] = (sides == 0).any(axis=1) | (sides != sides[:, :1]).any(axis=1)
+    return possible
