@@ -249,17 +249,30 @@ _SIZES: dict[tuple[object, ...], tuple[SizingRule, Sizing]] = {}
 
 
 def signal_refs(signals: Iterable[Signal], calibration: Calibration) -> tuple[SignalRef, ...]:
-    """The signals a decision looked at, each with its calibrated win probability when karma has one."""
+    """The signals a decision looked at, each with its calibrated win probability when karma has one. Equal refs
+    are one object: a replay's decisions cite the same few, and each kept tuple is one less for the collector."""
     tables = calibration.tables if type(calibration) is Calibration else calibration
-    refs = []
+    key: list[tuple[str, str, int, float | None]] = []
     for s in signals:
         producer, conviction = s.producer, s.conviction
         table = tables.get(producer)
         p = None if table is None else table.get(conviction)
         if p is not None:
             p = win_probability(tables, producer, conviction)  # checked, as a float
-        refs.append(SignalRef(producer, s.signal, conviction, p))
-    return tuple(refs)
+        key.append((producer, s.signal, conviction, p))
+    known = _REFS.get(found := tuple(key))
+    if known is None:
+        known = tuple(SignalRef(*ref) for ref in found)
+        # Only exact keys: an int conviction (not 7.0), and no probability 0 (equal to −0.0, but not its bits).
+        if all(type(ref[2]) is int and ref[3] != 0.0 for ref in found):
+            if len(_REFS) >= _REFS_KEPT:
+                _REFS.clear()
+            _REFS[found] = known
+    return known
+
+
+_REFS: dict[tuple[tuple[str, str, int, float | None], ...], tuple[SignalRef, ...]] = {}
+_REFS_KEPT = 8192
 
 
 def signal_drivers(signals: Iterable[Signal]) -> list[Driver]:
