@@ -24,7 +24,7 @@ from actors.karma import karma_cycle
 from actors.pure import PureActor
 from actors.strategies.judged import JudgingStrategy, Judgment, sized
 from b1e55ed.cycle import Candidate, EnrichedCycle, EnrichedCycles, StrategyReport, StrategyReports
-from b1e55ed.karma.book import KarmaBook, NewOpening, Scoring, rule_conviction
+from b1e55ed.karma.book import KarmaBook, KarmaCycle, NewOpening, Scoring, rule_conviction
 from b1e55ed.karma.calibration import Calibration
 from b1e55ed.plugins import BatchStrategy, Strategy
 
@@ -57,7 +57,10 @@ def strategy_actor(
         if book is None or (not book.holds_any and not any(c.direction for r in reports for c in r.candidates)):
             return reports  # nothing open, nothing opening: no outcome can come of this batch
         # Where and which way the rule fired does not depend on its calibration: score the batch's firings at once.
-        cycles = [karma_cycle(cycle.tick, firings(cycle, report)) for cycle, report in zip(batch, reports, strict=True)]
+        cycles = [
+            quiet if not (openings := firings(cycle, report)) else quiet._replace(openings=openings)
+            for cycle, report, quiet in zip(batch, reports, quiet_cycles(batch), strict=True)
+        ]
         scorings = book.score(cycles)
         return tuple(
             report if scoring.event is None else replace(report, karma=(scoring.event,))
@@ -121,6 +124,8 @@ def strategy_actor(
         """What ``evaluate`` reports for ``cycle`` under ``calibration``, from its judgments."""
         if isinstance(judged, Exception):
             return failed(cycle, judged)
+        if not judged:
+            return StrategyReport(cycle.cycle, strategy.name, "ok")
         assert judging is not None
         try:
             candidates = [sized(strategy.name, judging.rule, judgment, calibration) for judgment in judged]
@@ -162,6 +167,23 @@ def strategy_actor(
         return tuple(failed(cycle, exc) for cycle in batch)
 
     return PureActor(strategy.name, cycles, reports, compute, batch_failed)
+
+
+_quiet: list[tuple[EnrichedCycles, list[KarmaCycle]]] = []
+_QUIET_KEPT = 2
+
+
+def quiet_cycles(batch: EnrichedCycles) -> list[KarmaCycle]:
+    """Each cycle of ``batch`` as a book scores it, opening nothing: one list for every strategy of the batch (a
+    tuple: the same one each strategy receives)."""
+    for kept, cycles in _quiet:
+        if kept is batch:
+            return cycles
+    cycles = [karma_cycle(cycle.tick, []) for cycle in batch]
+    if isinstance(batch, tuple):
+        _quiet.insert(0, (batch, cycles))
+        del _quiet[_QUIET_KEPT:]
+    return cycles
 
 
 def _symbol(candidate: Candidate) -> str:

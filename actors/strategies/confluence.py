@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
-from actors.strategies.batch import batch_spans
 from actors.strategies.sizing import SizingRule, signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.messages import Direction, Signal
@@ -39,23 +36,6 @@ class ConfluenceStrategy:
             for symbol, bars in sorted(cycle.tick.market.items())
             if symbol in directional
         ]
-
-    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
-        """``evaluate`` for each cycle: each symbol's windows read once for the whole batch."""
-        candidates: list[list[Candidate]] = [[] for _ in cycles]
-        directional = [_directional(cycle) for cycle in cycles]
-        if not any(directional):
-            return list(candidates)
-        for symbol, spans in batch_spans(cycles).items():
-            rows = [k for k, index in enumerate(spans.cycles) if symbol in directional[index]]
-            if not rows:
-                continue
-            spans = spans.select(np.array(rows, dtype=np.int64))
-            close_ts, prices = spans.ends()
-            for index, bars, closed, price in zip(spans.cycles, spans.windows, close_ts, prices, strict=True):
-                last = bars.last_close if price is None else price  # an empty window raises, as in ``evaluate``
-                candidates[index].append(self._judge(cycles[index], symbol, directional[index][symbol], last, closed))
-        return list(candidates)
 
     def _judge(
         self, cycle: EnrichedCycle, symbol: str, signals: list[Signal], price: float, candle_close: int

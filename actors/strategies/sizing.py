@@ -249,30 +249,32 @@ _SIZES: dict[tuple[object, ...], tuple[SizingRule, Sizing]] = {}
 
 
 def signal_refs(signals: Iterable[Signal], calibration: Calibration) -> tuple[SignalRef, ...]:
-    """The signals a decision looked at, each with its calibrated win probability when karma has one. Equal refs
-    are one object: a replay's decisions cite the same few, and each kept tuple is one less for the collector."""
+    """The signals a decision looked at, each with its calibrated win probability when karma has one. A signal's
+    ref is often cited alone, by several strategies: equal ones are one tuple (one less for the collector)."""
     tables = calibration.tables if type(calibration) is Calibration else calibration
-    key: list[tuple[str, str, int, float | None]] = []
+    refs = []
     for s in signals:
         producer, conviction = s.producer, s.conviction
         table = tables.get(producer)
         p = None if table is None else table.get(conviction)
         if p is not None:
             p = win_probability(tables, producer, conviction)  # checked, as a float
-        key.append((producer, s.signal, conviction, p))
-    known = _REFS.get(found := tuple(key))
-    if known is None:
-        known = tuple(SignalRef(*ref) for ref in found)
+        refs.append((producer, s.signal, conviction, p))
+    if len(refs) != 1:
+        return tuple(SignalRef(*ref) for ref in refs)
+    key = refs[0]
+    if (known := _REFS.get(key)) is None:
+        known = (SignalRef(*key),)
         # Only exact keys: an int conviction (not 7.0), and no probability 0 (equal to −0.0, but not its bits).
-        if all(type(ref[2]) is int and ref[3] != 0.0 for ref in found):
+        if type(key[2]) is int and key[3] != 0.0:
             if len(_REFS) >= _REFS_KEPT:
                 _REFS.clear()
-            _REFS[found] = known
+            _REFS[key] = known
     return known
 
 
-_REFS: dict[tuple[tuple[str, str, int, float | None], ...], tuple[SignalRef, ...]] = {}
-_REFS_KEPT = 8192
+_REFS: dict[tuple[str, str, int, float | None], tuple[SignalRef]] = {}
+_REFS_KEPT = 4096
 
 
 def signal_drivers(signals: Iterable[Signal]) -> list[Driver]:

@@ -25,7 +25,6 @@ from actors.producers.rsi import RSIProducer
 from actors.strategies.actor import strategy_actor
 from actors.strategies.batch import at_least, batch_spans
 from actors.strategies.combined import CombinedStrategy
-from actors.strategies.confluence import ConfluenceStrategy
 from actors.strategies.ma_crossover import MACrossoverStrategy
 from actors.strategies.momentum import MomentumStrategy
 from actors.strategies.rsi_oversold import RSIOversoldStrategy
@@ -201,7 +200,6 @@ def assert_strategy_batches_match(strategy: BatchStrategy, cycles: Sequence[Enri
 
 
 STRATEGIES: list[tuple[str, Callable[..., BatchStrategy], dict[str, Any]]] = [
-    ("confluence", ConfluenceStrategy, {"min_agreeing": 1}),  # the momentum signals alone: some agree
     ("ma_crossover", MACrossoverStrategy, {}),
     ("ma_crossover", MACrossoverStrategy, {"ma": "ema"}),
     ("combined", CombinedStrategy, {}),
