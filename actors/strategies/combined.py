@@ -20,7 +20,7 @@ import numpy as np
 
 from actors.strategies.batch import at_least, batch_spans
 from actors.strategies.ma_crossover import Cross, CrossParams, latest_cross, moving_average, span_crosses
-from actors.strategies.momentum import directional_signals
+from actors.strategies.momentum import batch_directional_signals, directional_signals
 from actors.strategies.sizing import signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.market.bars import BarsView
@@ -62,7 +62,7 @@ class CombinedStrategy:
     def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
         """``evaluate`` for each cycle, each symbol's crosses found over all its windows at once."""
         candidates: list[list[Candidate]] = [[] for _ in cycles]
-        signals = [directional_signals(cycle, self.producer) for cycle in cycles]
+        signals = batch_directional_signals(cycles, self.producer)
         for symbol, spans in batch_spans(cycles).items():
             spans = at_least(spans, self.trend + 1)
             answers = span_crosses(spans, self.fast, self.slow, self.kind, within=self.within_bars)

@@ -52,6 +52,22 @@ def directional_signals(cycle: EnrichedCycle, producer: str) -> dict[str, Signal
     return {s.symbol: s for s in cycle.signals if s.producer == producer and s.signal != "neutral"}
 
 
+_batch_signals: list[tuple[Sequence[EnrichedCycle], str, list[dict[str, Signal]]]] = []
+
+
+def batch_directional_signals(cycles: Sequence[EnrichedCycle], producer: str) -> list[dict[str, Signal]]:
+    """``directional_signals`` of each cycle; for a tuple, kept for the next strategy that asks (momentum and
+    combined read the same producer's)."""
+    for kept, name, found in _batch_signals:
+        if kept is cycles and name == producer:
+            return found
+    found = [directional_signals(cycle, producer) for cycle in cycles]
+    if isinstance(cycles, tuple):
+        _batch_signals.insert(0, (cycles, producer, found))
+        del _batch_signals[2:]
+    return found
+
+
 class MomentumStrategy:
     class Params(SizingRule, frozen=True, kw_only=True):
         producer: str = "momentum"
@@ -82,7 +98,7 @@ class MomentumStrategy:
     def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
         """``evaluate`` for each cycle, each symbol's volume ratios computed over all its windows at once."""
         candidates: list[list[Candidate]] = [[] for _ in cycles]
-        signals = [directional_signals(cycle, self.producer) for cycle in cycles]
+        signals = batch_directional_signals(cycles, self.producer)
         if not any(signals):
             return list(candidates)
         span = self.volume_bars + self.baseline_bars
