@@ -65,9 +65,9 @@ class Bars(NamedTuple):
             return np.zeros(0, dtype=np.int64)
         if (
             len(self.closes)
-            and 0 <= int(times.min())
+            and int(times.min()) >= 0
             and int(times.max()) < _TIME_LIMIT
-            and 0 <= int(self.closes.min())
+            and int(self.closes.min()) >= 0
             and int(self.closes.max()) < _TIME_LIMIT
         ):
             # One search for all symbols: each symbol's close times (increasing) shifted past the one's before.
