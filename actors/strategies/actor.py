@@ -170,7 +170,7 @@ def strategy_actor(
 
 
 _quiet: list[tuple[EnrichedCycles, list[KarmaCycle]]] = []
-_QUIET_KEPT = 2
+_QUIET_KEPT = 1  # the batch the strategies are at: an older one is kept alive no longer
 
 
 def quiet_cycles(batch: EnrichedCycles) -> list[KarmaCycle]:

@@ -27,7 +27,7 @@ Floats = npt.NDArray[np.float64]
 
 _SPAN = attrgetter("span")
 _TIMEFRAME = attrgetter("timeframe_ms")
-_KEPT = 4  # tuples of cycles whose spans are kept: the batch, and the strategies' rejudged subsets of it
+_KEPT = 1  # the batch the strategies are at: an older one is kept alive no longer (the collector walks it)
 
 
 @dataclass

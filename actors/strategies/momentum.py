@@ -64,7 +64,7 @@ def batch_directional_signals(cycles: Sequence[EnrichedCycle], producer: str) ->
     found = [directional_signals(cycle, producer) for cycle in cycles]
     if isinstance(cycles, tuple):
         _batch_signals.insert(0, (cycles, producer, found))
-        del _batch_signals[2:]
+        del _batch_signals[1:]
     return found
 
 
