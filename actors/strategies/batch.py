@@ -1,18 +1,15 @@
 """A batch of cycles seen symbol by symbol: what a strategy's ``evaluate_batch`` computes its indicators over.
 
-Each symbol's windows across the batch, in cycle order, stack into one array per column (``windows.stack``), and
-the answers go back to the cycles they came from.
-
-``batch_spans`` is the same, as numbers: each window's rows in the series it reads (a window is a slice of its
-symbol's columns, ``BarsView.span``), so the last ``n`` values of many windows are gathered in one numpy call
-(``Spans.last``), the same values ``stack`` copies window by window. Every strategy of a replay receives the same
-batch (one tuple), so the spans of a tuple of cycles are kept for the next strategies that ask (a few batches).
+``batch_spans`` gives each symbol's windows across the batch, in cycle order, as numbers: each window's rows in
+the series it reads (a window is a slice of its symbol's columns, ``BarsView.span``). So the last ``n`` values of
+many windows are gathered in one numpy call (``Spans.last``: the same values ``windows.stack`` copies window by
+window), and the answers go back to the cycles they came from. Every strategy of a replay receives the same batch
+(one tuple), so the spans of the batch at hand are kept for the next strategies that ask.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from operator import attrgetter
 
 import numpy as np
@@ -28,26 +25,6 @@ Floats = npt.NDArray[np.float64]
 _SPAN = attrgetter("span")
 _TIMEFRAME = attrgetter("timeframe_ms")
 _KEPT = 1  # the batch the strategies are at: an older one is kept alive no longer (the collector walks it)
-
-
-@dataclass
-class SymbolWindows:
-    """One symbol's windows in a batch, each with the position of its cycle in the batch."""
-
-    cycles: list[int] = field(default_factory=list)
-    windows: list[BarsView] = field(default_factory=list)
-
-
-def symbol_windows(cycles: Sequence[EnrichedCycle], min_bars: int = 0) -> dict[str, SymbolWindows]:
-    """Each symbol's windows of at least ``min_bars`` bars across ``cycles``, by symbol in sorted order."""
-    found: dict[str, SymbolWindows] = {}
-    for index, cycle in enumerate(cycles):
-        for symbol, bars in cycle.tick.market.items():
-            if len(bars) >= min_bars:
-                entry = found.setdefault(symbol, SymbolWindows())
-                entry.cycles.append(index)
-                entry.windows.append(bars)
-    return dict(sorted(found.items()))
 
 
 class Spans:
@@ -90,20 +67,16 @@ class Spans:
 
     def ends(self) -> tuple[list[int], list[float | None]]:
         """Each window's ``close_ts`` and ``last_close`` (None for an empty window, whose ``last_close`` raises)."""
-        last = np.maximum(self.stops - 1, 0)
-        if len(self.series) == 1:
-            ts, close = self.series[0].ts[last], self.series[0].close[last]
-        else:
-            ts, close = np.zeros(len(self.windows), dtype=np.int64), np.zeros(len(self.windows))
-            for number, columns in enumerate(self.series):
-                mine = self.which == number
-                ts[mine], close[mine] = columns.ts[last[mine]], columns.close[last[mine]]
-        empty = self.stops <= self.starts
-        closes: list[float | None] = close.tolist()
-        if empty.any():
-            for i in np.flatnonzero(empty).tolist():
-                closes[i] = None
-        return np.where(empty, 0, ts + self.timeframes).tolist(), closes
+        close_ts = np.zeros(len(self.windows), dtype=np.int64)
+        close = np.zeros(len(self.windows))
+        for number, columns in enumerate(self.series):
+            mine = np.flatnonzero((self.which == number) & (self.stops > self.starts))
+            last = self.stops[mine] - 1
+            close_ts[mine], close[mine] = columns.ts[last] + self.timeframes[mine], columns.close[last]
+        closes: list[float | None] = [*close.tolist()]
+        for i in np.flatnonzero(self.stops <= self.starts).tolist():
+            closes[i] = None
+        return close_ts.tolist(), closes
 
     def last(self, column: str, count: int) -> Floats:
         """Row ``i``: the last ``count`` values of window ``i``'s ``column`` (each window holds that many), one
