@@ -16,15 +16,18 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import msgspec
+import numpy as np
 
-from actors.strategies.batch import symbol_windows
-from actors.strategies.ma_crossover import Cross, CrossParams, latest_cross, latest_crosses, moving_average
-from actors.strategies.momentum import directional_signals
+from actors.strategies.batch import at_least, batch_spans
+from actors.strategies.ma_crossover import Cross, CrossParams, latest_cross, moving_average, span_crosses
+from actors.strategies.momentum import batch_directional_signals, directional_signals
 from actors.strategies.sizing import signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.market.bars import BarsView
 from b1e55ed.messages import Signal
 from b1e55ed.plugins import PluginSetup
+
+CROSSED = (("long", "above"), ("short", "below"))  # the fast MA crossed ... the slow one
 
 
 class CombinedStrategy:
@@ -38,6 +41,10 @@ class CombinedStrategy:
         self.rule = params = setup.params_as(self.Params)
         self.producer, self.within_bars = params.producer, params.within_bars
         self.fast, self.slow, self.kind, self.trend = params.fast, params.slow, params.ma, params.trend
+        # The words of every decision's reason that do not change from one to the next.
+        kind = self.kind.upper()
+        self._crossed = {side: f"{kind}({self.fast}) crossed {word} {kind}({self.slow}) " for side, word in CROSSED}
+        self._no_signal = f"no directional {self.producer} signal"
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
         candidates = []
@@ -48,44 +55,58 @@ class CombinedStrategy:
                 continue
             cross = latest_cross(close, self.fast, self.slow, self.kind, within=self.within_bars)
             if cross is not None:
-                candidates.append(self._judge(cycle, symbol, bars, cross, signals.get(symbol)))
+                judged = self._judge(cycle, symbol, bars, cross, signals.get(symbol), bars.close_ts, bars.last_close)
+                candidates.append(judged)
         return candidates
 
     def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
         """``evaluate`` for each cycle, each symbol's crosses found over all its windows at once."""
         candidates: list[list[Candidate]] = [[] for _ in cycles]
-        signals = [directional_signals(cycle, self.producer) for cycle in cycles]
-        for symbol, found in symbol_windows(cycles, self.trend + 1).items():
-            closes = [bars.close for bars in found.windows]
-            answers = latest_crosses(closes, self.fast, self.slow, self.kind, within=self.within_bars)
-            for index, bars, cross in zip(found.cycles, found.windows, answers, strict=True):
-                if cross is not None:
-                    signal = signals[index].get(symbol)
-                    candidates[index].append(self._judge(cycles[index], symbol, bars, cross, signal))
+        signals = batch_directional_signals(cycles, self.producer)
+        for symbol, spans in batch_spans(cycles).items():
+            spans = at_least(spans, self.trend + 1)
+            answers = span_crosses(spans, self.fast, self.slow, self.kind, within=self.within_bars)
+            crossed = [(i, cross) for i, cross in enumerate(answers) if cross is not None]
+            if not crossed:
+                continue
+            spans = spans.select(np.array([i for i, _ in crossed], dtype=np.int64))
+            close_ts, prices = spans.ends()
+            for (_, cross), index, bars, closed, price in zip(
+                crossed, spans.cycles, spans.windows, close_ts, prices, strict=True
+            ):
+                signal = signals[index].get(symbol)
+                last = bars.last_close if price is None else price
+                candidates[index].append(self._judge(cycles[index], symbol, bars, cross, signal, closed, last))
         return list(candidates)
 
     def _judge(
-        self, cycle: EnrichedCycle, symbol: str, bars: BarsView, cross: Cross, signal: Signal | None
+        self,
+        cycle: EnrichedCycle,
+        symbol: str,
+        bars: BarsView,
+        cross: Cross,
+        signal: Signal | None,
+        candle_close: int,
+        price: float,
     ) -> Candidate:
-        kind = self.kind.upper()
+        """The candidate for a cross on ``symbol``; ``candle_close`` and ``price`` are the window's ``close_ts`` and
+        ``last_close``."""
         ago = "on the latest bar" if cross.bars_ago == 0 else f"{cross.bars_ago} bars ago"
-        crossed = "above" if cross.direction == "long" else "below"
-        what = f"{kind}({self.fast}) crossed {crossed} {kind}({self.slow}) {ago}"
-        what += f" (now {cross.fast:,.6g} vs {cross.slow:,.6g})"
+        what = f"{self._crossed[cross.direction]}{ago} (now {cross.fast:,.6g} vs {cross.slow:,.6g})"
         refs = signal_refs([signal], cycle.calibration) if signal is not None else ()
-        price = bars.last_close
         blocked = None
         if signal is None:
-            blocked = f"no directional {self.producer} signal"
+            blocked = self._no_signal
         elif signal.signal != cross.direction:
             blocked = f"{self.producer} says {signal.signal} ({signal.rationale})"
         elif self.trend:
             trend_ma = float(moving_average(bars.close, self.trend, self.kind, 1)[0])
             if (price > trend_ma) != (cross.direction == "long"):
+                kind = self.kind.upper()
                 blocked = f"against the trend: close {price:,.6g} vs {kind}({self.trend}) {trend_ma:,.6g}"
         if blocked or signal is None:
             reason = f"{what}, but {blocked}"
-            return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=bars.close_ts)
+            return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=candle_close)
         momentum = f"{self.producer} {signal.signal} {signal.conviction} ({signal.rationale})"
         return self.rule.candidate(
             strategy=self.name,
@@ -95,6 +116,6 @@ class CombinedStrategy:
             sizing=self.rule.size(signal_drivers([signal]), cycle.calibration),
             setup=f"MA cross {cross.direction} {ago} and {self.producer} agree",
             rationale=f"{symbol}: {what}; {momentum}",
-            candle_close=bars.close_ts,
+            candle_close=candle_close,
             refs=refs,
         )

@@ -24,12 +24,13 @@ class ConfluenceStrategy:
         self.name = setup.name
         self.rule = params = setup.params_as(self.Params)
         self.min_agreeing = params.min_agreeing
+        self._needs = f"; needs {self.min_agreeing}+ agreeing and fewer against"
+        self._no_confluence: dict[tuple[int, int], str] = {}  # the reason, by the tally (a few, said often)
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
-        directional: dict[str, list[Signal]] = {}  # by symbol, each in the cycle's order
-        for signal in cycle.signals:
-            if signal.signal != "neutral":
-                directional.setdefault(signal.symbol, []).append(signal)
+        directional = _directional(cycle)
+        if not directional:
+            return []
         return [
             self._judge(cycle, symbol, directional[symbol], bars.last_close, bars.close_ts)
             for symbol, bars in sorted(cycle.tick.market.items())
@@ -39,18 +40,24 @@ class ConfluenceStrategy:
     def _judge(
         self, cycle: EnrichedCycle, symbol: str, signals: list[Signal], price: float, candle_close: int
     ) -> Candidate:
-        longs = [s for s in signals if s.signal == "long"]
-        shorts = [s for s in signals if s.signal == "short"]
+        longs, shorts = [], []
+        for s in signals:
+            if s.signal == "long":
+                longs.append(s)
+            elif s.signal == "short":
+                shorts.append(s)
         refs = signal_refs(signals, cycle.calibration)
-        tally = f"{len(longs)} long vs {len(shorts)} short"
+        counts = len(longs), len(shorts)
         direction: Direction
-        if len(longs) >= self.min_agreeing and len(shorts) < len(longs):
+        if counts[0] >= self.min_agreeing and counts[1] < counts[0]:
             direction, agreeing = "long", longs
-        elif len(shorts) >= self.min_agreeing and len(longs) < len(shorts):
+        elif counts[1] >= self.min_agreeing and counts[0] < counts[1]:
             direction, agreeing = "short", shorts
         else:
-            reason = f"no confluence: {tally}; needs {self.min_agreeing}+ agreeing and fewer against"
+            if (reason := self._no_confluence.get(counts)) is None:
+                reason = self._no_confluence[counts] = f"no confluence: {_tally(*counts)}{self._needs}"
             return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=candle_close)
+        tally = _tally(*counts)
 
         producers = ", ".join(f"{s.producer} {s.conviction}" for s in agreeing)
         return self.rule.candidate(
@@ -64,3 +71,16 @@ class ConfluenceStrategy:
             candle_close=candle_close,
             refs=refs,
         )
+
+
+def _directional(cycle: EnrichedCycle) -> dict[str, list[Signal]]:
+    """The cycle's long and short signals by symbol, each symbol's in the cycle's order."""
+    directional: dict[str, list[Signal]] = {}
+    for signal in cycle.signals:
+        if signal.signal != "neutral":
+            directional.setdefault(signal.symbol, []).append(signal)
+    return directional
+
+
+def _tally(longs: int, shorts: int) -> str:
+    return f"{longs} long vs {shorts} short"

@@ -14,14 +14,15 @@ once karma has calibrated it (``sizing.py``). Stop and target ``stop_pct`` and `
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from actors.strategies.batch import symbol_windows
+from actors.strategies.batch import Spans, at_least, batch_spans
+from actors.strategies.judged import Fired, Judgment, sized
+from actors.strategies.screens import sma_cross_possible
 from actors.strategies.sizing import Driver, SizingRule
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.market.bars import BarsView
@@ -35,8 +36,7 @@ MAKind = Literal["sma", "ema"]
 DIRECTIONS: tuple[Direction, ...] = ("long", "short")
 
 
-@dataclass(frozen=True)
-class Cross:
+class Cross(NamedTuple):
     direction: Direction  # long: the fast MA crossed above the slow one
     bars_ago: int  # 0: on the latest closed bar
     fast: float  # both averages on the latest closed bar
@@ -96,13 +96,55 @@ def crosses(fast_ma: Floats, slow_ma: Floats) -> list[Cross | None]:
     crossed = ups | downs
     within = crossed.shape[1]
     last = within - 1 - np.argmax(crossed[:, ::-1], axis=1)  # the latest crossing bar, where there is one
+    rows = np.arange(len(side))
+    up = ups[rows, last]
+    # Crossed, and still on the side it crossed to (not back to equal since).
+    valid = np.flatnonzero(crossed.any(axis=1) & (side[:, -1] == np.where(up, 1.0, -1.0)))
     answers: list[Cross | None] = [None] * len(side)
-    for row in np.flatnonzero(crossed.any(axis=1)).tolist():
-        at = int(last[row])
-        direction: Direction = "long" if ups[row, at] else "short"
-        if side[row, -1] != (1 if direction == "long" else -1):  # back to equal since: no longer crossed
-            continue
-        answers[row] = Cross(direction, within - 1 - at, float(fast_ma[row, -1]), float(slow_ma[row, -1]))
+    found = zip(
+        valid.tolist(),
+        up[valid].tolist(),
+        (within - 1 - last[valid]).tolist(),
+        fast_ma[valid, -1].tolist(),
+        slow_ma[valid, -1].tolist(),
+        strict=True,
+    )
+    for row, long, ago, fast, slow in found:
+        answers[row] = Cross("long" if long else "short", ago, fast, slow)
+    return answers
+
+
+def sma_tails(spans: Spans, n: int, count: int) -> Floats:
+    """``sma_rows(last n + count − 1 closes, n)[:, -count:]`` for each window: the same bits. ``sma_rows`` sums
+    each row's values in order from 0 (a cumsum) and divides differences of those sums; here every window's
+    values are summed in the same order, time-major (one vector add per step for all windows: a cumsum along
+    the time axis would walk each window apart), and only the last ``count`` averages are formed."""
+    length = n + count - 1
+    sums = np.empty((length + 1, len(spans)))
+    sums[0] = 0.0
+    sums[1:] = spans.steps("close", length)
+    for step in range(1, length + 1):
+        np.add(sums[step - 1], sums[step], out=sums[step])
+    tails: Floats = ((sums[n:] - sums[:-n]) / n).T
+    return tails
+
+
+def span_crosses(spans: Spans, fast: int, slow: int, kind: str, within: int = 1) -> list[Cross | None]:
+    """``latest_crosses`` of the windows' closes: an SMA's closes gathered from the series in one call each."""
+    if kind == "ema":
+        return latest_crosses([bars.close for bars in spans.windows], fast, slow, kind, within)
+    answers: list[Cross | None] = [None] * len(spans)
+    possible = spans.lengths >= slow + within  # a shorter window has no cross
+    for number, columns in enumerate(spans.series):  # screened: the windows certainly without a cross have none
+        mine = np.flatnonzero(possible & (spans.which == number))
+        if len(mine):
+            possible[mine] = sma_cross_possible(columns.close, spans.stops[mine], fast, slow, within)
+    if not possible.any():
+        return answers
+    usable = spans.select(np.flatnonzero(possible))
+    found = crosses(sma_tails(usable, fast, within + 1), sma_tails(usable, slow, within + 1))
+    for i, cross in zip(np.flatnonzero(possible).tolist(), found, strict=True):
+        answers[i] = cross
     return answers
 
 
@@ -133,28 +175,37 @@ class MACrossoverStrategy:
         self.conviction, self.directions = params.conviction, params.directions
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
-        candidates = []
+        return [sized(self.name, self.rule, judgment, cycle.calibration) for judgment in self.judge(cycle)]
+
+    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
+        return [
+            [sized(self.name, self.rule, judgment, cycle.calibration) for judgment in judgments]
+            for cycle, judgments in zip(cycles, self.judge_batch(cycles), strict=True)
+        ]
+
+    def judge(self, cycle: EnrichedCycle) -> list[Judgment]:
+        judgments = []
         for symbol, bars in sorted(cycle.tick.market.items()):
             close = bars.close
             if len(close) <= max(self.slow, self.trend):
                 continue
             cross = latest_cross(close, self.fast, self.slow, self.kind)
             if cross is not None:
-                candidates.append(self._judge(cycle, symbol, bars, close, cross))
-        return candidates
+                judgments.append(self._judge(symbol, bars, close, cross))
+        return judgments
 
-    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
-        """``evaluate`` for each cycle, each symbol's crosses found over all its windows at once."""
-        candidates: list[list[Candidate]] = [[] for _ in cycles]
-        for symbol, found in symbol_windows(cycles, max(self.slow, self.trend) + 1).items():
-            closes = [bars.close for bars in found.windows]
-            answers = latest_crosses(closes, self.fast, self.slow, self.kind)
-            for index, bars, close, cross in zip(found.cycles, found.windows, closes, answers, strict=True):
+    def judge_batch(self, cycles: Sequence[EnrichedCycle]) -> list[list[Judgment]]:
+        """``judge`` for each cycle, each symbol's crosses found over all its windows at once."""
+        judgments: list[list[Judgment]] = [[] for _ in cycles]
+        for symbol, spans in batch_spans(cycles).items():
+            spans = at_least(spans, max(self.slow, self.trend) + 1)
+            answers = span_crosses(spans, self.fast, self.slow, self.kind)
+            for index, bars, cross in zip(spans.cycles, spans.windows, answers, strict=True):
                 if cross is not None:
-                    candidates[index].append(self._judge(cycles[index], symbol, bars, close, cross))
-        return list(candidates)
+                    judgments[index].append(self._judge(symbol, bars, bars.close, cross))
+        return judgments
 
-    def _judge(self, cycle: EnrichedCycle, symbol: str, bars: BarsView, close: Floats, cross: Cross) -> Candidate:
+    def _judge(self, symbol: str, bars: BarsView, close: Floats, cross: Cross) -> Judgment:
         price = float(close[-1])
         kind = self.kind.upper()
         crossed = "above" if cross.direction == "long" else "below"
@@ -174,12 +225,11 @@ class MACrossoverStrategy:
             reason = f"{what}, but {blocked}"
             return Candidate(symbol=symbol, taken=False, reason=reason, candle_close=bars.close_ts)
         trend_part = f", {trend_text}" if trend_text else ""
-        return self.rule.candidate(
-            strategy=self.name,
+        return Fired(
             symbol=symbol,
             direction=cross.direction,
             entry=price,
-            sizing=self.rule.size([Driver(self.name, self.conviction, rule=True)], cycle.calibration),
+            drivers=(Driver(self.name, self.conviction, rule=True),),
             setup=f"MA cross {cross.direction}{' with the trend' if trend_text else ''}: {what}",
             rationale=f"{symbol}: {what}{trend_part}",
             candle_close=bars.close_ts,

@@ -22,11 +22,10 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from actors.strategies.batch import symbol_windows
+from actors.strategies.batch import batch_spans
 from actors.strategies.sizing import SizingRule, signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.market.bars import BarsView
-from b1e55ed.market.windows import stack
 from b1e55ed.messages import Signal
 from b1e55ed.plugins import PluginSetup
 
@@ -53,6 +52,22 @@ def directional_signals(cycle: EnrichedCycle, producer: str) -> dict[str, Signal
     return {s.symbol: s for s in cycle.signals if s.producer == producer and s.signal != "neutral"}
 
 
+_batch_signals: list[tuple[Sequence[EnrichedCycle], str, list[dict[str, Signal]]]] = []
+
+
+def batch_directional_signals(cycles: Sequence[EnrichedCycle], producer: str) -> list[dict[str, Signal]]:
+    """``directional_signals`` of each cycle; for a tuple, kept for the next strategy that asks (momentum and
+    combined read the same producer's)."""
+    for kept, name, found in _batch_signals:
+        if kept is cycles and name == producer:
+            return found
+    found = [directional_signals(cycle, producer) for cycle in cycles]
+    if isinstance(cycles, tuple):
+        _batch_signals.insert(0, (cycles, producer, found))
+        del _batch_signals[1:]
+    return found
+
+
 class MomentumStrategy:
     class Params(SizingRule, frozen=True, kw_only=True):
         producer: str = "momentum"
@@ -65,6 +80,10 @@ class MomentumStrategy:
         self.rule = params = setup.params_as(self.Params)
         self.producer, self.min_volume_ratio = params.producer, params.min_volume_ratio
         self.volume_bars, self.baseline_bars = params.volume_bars, params.baseline_bars
+        # The words of every decision's reason that do not change from one to the next.
+        self._volume_words = f"× (last {self.volume_bars} bars vs the {self.baseline_bars} before)"
+        self._unknown_volume = f"volume ratio unknown (needs {self.volume_bars + self.baseline_bars} bars with volume)"
+        self._needs = f", needs ≥ {self.min_volume_ratio:g}×"
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
         candidates = []
@@ -73,44 +92,59 @@ class MomentumStrategy:
             signal = signals.get(symbol)
             if signal is not None:
                 ratio = volume_ratio(bars.volume, self.volume_bars, self.baseline_bars)
-                candidates.append(self._judge(cycle, signal, bars, ratio))
+                candidates.append(self._judge(cycle, signal, bars, ratio, bars.close_ts, None))
         return candidates
 
     def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
         """``evaluate`` for each cycle, each symbol's volume ratios computed over all its windows at once."""
         candidates: list[list[Candidate]] = [[] for _ in cycles]
-        signals = [directional_signals(cycle, self.producer) for cycle in cycles]
-        for symbol, found in symbol_windows(cycles).items():
-            judged = [(i, bars) for i, bars in zip(found.cycles, found.windows, strict=True) if symbol in signals[i]]
-            span = self.volume_bars + self.baseline_bars
-            known = [bars.volume for _, bars in judged if len(bars) >= span]
-            rows = stack(known, span)
-            ratios = iter(volume_ratios(rows, self.volume_bars).tolist() if rows is not None else [])
-            for index, bars in judged:
-                ratio = next(ratios) if len(bars) >= span else math.nan  # too short: unknown, as ``volume_ratio``
-                candidates[index].append(self._judge(cycles[index], signals[index][symbol], bars, ratio))
+        signals = batch_directional_signals(cycles, self.producer)
+        if not any(signals):
+            return list(candidates)
+        span = self.volume_bars + self.baseline_bars
+        for symbol, spans in batch_spans(cycles).items():
+            judged = np.flatnonzero(np.fromiter((symbol in signals[i] for i in spans.cycles), np.bool_, len(spans)))
+            if not len(judged):
+                continue
+            spans = spans.select(judged)
+            ratios = np.full(len(spans), math.nan)  # too short: unknown, as ``volume_ratio``
+            known = np.flatnonzero(spans.lengths >= span)
+            if len(known):
+                ratios[known] = volume_ratios(spans.select(known).last("volume", span), self.volume_bars)
+            close_ts, prices = spans.ends()
+            for index, bars, ratio, closed, price in zip(
+                spans.cycles, spans.windows, ratios.tolist(), close_ts, prices, strict=True
+            ):
+                candidates[index].append(self._judge(cycles[index], signals[index][symbol], bars, ratio, closed, price))
         return list(candidates)
 
-    def _judge(self, cycle: EnrichedCycle, signal: Signal, bars: BarsView, ratio: float) -> Candidate:
+    def _judge(
+        self,
+        cycle: EnrichedCycle,
+        signal: Signal,
+        bars: BarsView,
+        ratio: float,
+        candle_close: int,
+        price: float | None,
+    ) -> Candidate:
+        """The candidate for ``signal``; ``candle_close`` and ``price`` are the window's ``close_ts`` and
+        ``last_close`` (None: read it from ``bars``)."""
         symbol = signal.symbol
         refs = signal_refs([signal], cycle.calibration)
-        volume = (
-            f"volume {ratio:.2f}× (last {self.volume_bars} bars vs the {self.baseline_bars} before)"
-            if not math.isnan(ratio)
-            else f"volume ratio unknown (needs {self.volume_bars + self.baseline_bars} bars with volume)"
-        )
+        known = not math.isnan(ratio)
+        volume = f"volume {ratio:.2f}{self._volume_words}" if known else self._unknown_volume
         momentum = f"{self.producer} {signal.signal} {signal.conviction} ({signal.rationale})"
-        if math.isnan(ratio) or ratio < self.min_volume_ratio:
-            reason = f"{momentum} not confirmed: {volume}, needs ≥ {self.min_volume_ratio:g}×"
-            return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=bars.close_ts)
+        if not known or ratio < self.min_volume_ratio:
+            reason = f"{momentum} not confirmed: {volume}{self._needs}"
+            return Candidate(symbol=symbol, taken=False, reason=reason, signals=refs, candle_close=candle_close)
         return self.rule.candidate(
             strategy=self.name,
             symbol=symbol,
             direction="long" if signal.signal == "long" else "short",
-            entry=bars.last_close,
+            entry=bars.last_close if price is None else price,
             sizing=self.rule.size(signal_drivers([signal]), cycle.calibration),
             setup=f"momentum {signal.signal} confirmed by {volume}",
             rationale=f"{momentum}; {volume} ≥ {self.min_volume_ratio:g}×",
-            candle_close=bars.close_ts,
+            candle_close=candle_close,
             refs=refs,
         )

@@ -24,17 +24,20 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import msgspec
+import numpy as np
 
-from actors.strategies.batch import symbol_windows
+from actors.strategies.batch import at_least, batch_spans
+from actors.strategies.judged import Fired, Judgment, sized
+from actors.strategies.screens import rsi_clears
 from actors.strategies.sizing import Driver, SizingRule
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.market.bars import BarsView
 from b1e55ed.market.indicators import swing_lows, wilder_rsi, wilder_rsi_latest
-from b1e55ed.market.windows import stack
 from b1e55ed.plugins import PluginSetup
 
 RSI_DECIMALS = 4
 _EPSILON = 1e-9
+_MARGIN = 1e-3  # a screened RSI this far above ``oversold`` stays at or above it once rounded to RSI_DECIMALS
 
 
 class RSIOversoldStrategy:
@@ -61,38 +64,60 @@ class RSIOversoldStrategy:
         self.min_bars = max(self.rsi_period * 3 + 1, self.support_bars)  # Wilder smoothing needs a few periods
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
-        candidates = []
+        return [sized(self.name, self.rule, judgment, cycle.calibration) for judgment in self.judge(cycle)]
+
+    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
+        return [
+            [sized(self.name, self.rule, judgment, cycle.calibration) for judgment in judgments]
+            for cycle, judgments in zip(cycles, self.judge_batch(cycles), strict=True)
+        ]
+
+    def judge(self, cycle: EnrichedCycle) -> list[Judgment]:
+        judgments = []
         for symbol, bars in sorted(cycle.tick.market.items()):
             close = bars.close
             if len(close) < self.min_bars:
                 continue
             raw = float(wilder_rsi(close, self.rsi_period)[-1])  # the whole window, as the producer
-            if (candidate := self._consider(cycle, symbol, bars, raw)) is not None:
-                candidates.append(candidate)
-        return candidates
+            if (judgment := self._consider(symbol, bars, raw)) is not None:
+                judgments.append(judgment)
+        return judgments
 
-    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
-        """``evaluate`` for each cycle; each symbol's windows of one length share one RSI computation."""
-        candidates: list[list[Candidate]] = [[] for _ in cycles]
-        for symbol, found in symbol_windows(cycles, self.min_bars).items():
-            closes = [bars.close for bars in found.windows]
-            rows = stack(closes)
-            raws = (
-                wilder_rsi_latest(rows, self.rsi_period).tolist()
-                if rows is not None
-                else [float(wilder_rsi(close, self.rsi_period)[-1]) for close in closes]
-            )
-            for index, bars, raw in zip(found.cycles, found.windows, raws, strict=True):
-                if (candidate := self._consider(cycles[index], symbol, bars, raw)) is not None:
-                    candidates[index].append(candidate)
-        return list(candidates)
+    def judge_batch(self, cycles: Sequence[EnrichedCycle]) -> list[list[Judgment]]:
+        """``judge`` for each cycle. Each symbol's windows are screened first (``screens.rsi_clears``): those
+        certainly not oversold are skipped, the others get the RSI ``judge`` computes, the windows of one length
+        sharing one computation (``wilder_rsi_latest``), as ``judge`` would give each."""
+        judgments: list[list[Judgment]] = [[] for _ in cycles]
+        for symbol, spans in batch_spans(cycles).items():
+            spans = at_least(spans, self.min_bars)
+            if not len(spans):
+                continue
+            one_length = bool((spans.lengths == spans.lengths[0]).all())  # else ``judge``'s own, window by window
+            for number, columns in enumerate(spans.series):
+                mine = spans.which == number
+                clears = rsi_clears(
+                    columns.close, spans.starts[mine], spans.stops[mine], self.rsi_period, self.oversold, _MARGIN
+                )
+                mine[np.flatnonzero(mine)[clears]] = False
+                if not mine.any():
+                    continue
+                doubtful = spans.select(np.flatnonzero(mine))
+                raws = (
+                    wilder_rsi_latest(doubtful.last("close", int(doubtful.lengths[0])), self.rsi_period).tolist()
+                    if one_length
+                    else [float(wilder_rsi(bars.close, self.rsi_period)[-1]) for bars in doubtful.windows]
+                )
+                for index, bars, raw in zip(doubtful.cycles, doubtful.windows, raws, strict=True):
+                    if (judgment := self._consider(symbol, bars, raw)) is not None:
+                        judgments[index].append(judgment)
+        return judgments
 
-    def _consider(self, cycle: EnrichedCycle, symbol: str, bars: BarsView, raw: float) -> Candidate | None:
-        """A candidate when the latest RSI (as computed) is oversold, else None."""
+    def _consider(self, symbol: str, bars: BarsView, raw: float) -> Judgment | None:
+        """A judgment when the latest RSI (as computed) is oversold, else None."""
         rsi = round(raw, RSI_DECIMALS)
         if math.isnan(rsi) or rsi >= self.oversold:
             return None
-        return self._judge(cycle, symbol, bars, rsi)
+        return self._judge(symbol, bars, rsi)
 
     def support(self, bars: BarsView) -> tuple[float, int] | None:
         """The support level and how many bars ago its swing low was, or None without a swing low."""
@@ -104,7 +129,7 @@ class RSIOversoldStrategy:
         lowest = int(recent[low[recent].argmin()])
         return float(low[lowest]), len(low) - 1 - lowest
 
-    def _judge(self, cycle: EnrichedCycle, symbol: str, bars: BarsView, rsi: float) -> Candidate:
+    def _judge(self, symbol: str, bars: BarsView, rsi: float) -> Judgment:
         price = bars.last_close
         oversold = f"RSI({self.rsi_period}) {rsi:.1f} < {self.oversold:g}"
         found = self.support(bars)
@@ -124,12 +149,11 @@ class RSIOversoldStrategy:
             reason = f"{oversold}, but not near support: {where}, more than {self.near_pct:g}%"
             return Candidate(symbol=symbol, taken=False, reason=reason, candle_close=bars.close_ts)
         conviction = min(10, 5 + math.floor(self.oversold - rsi + _EPSILON))
-        return self.rule.candidate(
-            strategy=self.name,
+        return Fired(
             symbol=symbol,
             direction="long",
             entry=price,
-            sizing=self.rule.size([Driver(self.name, conviction, rule=True)], cycle.calibration),
+            drivers=(Driver(self.name, conviction, rule=True),),
             setup=f"oversold near support: {oversold}, {distance_pct:.2f}% above support",
             rationale=f"{symbol}: {oversold} (conviction {conviction}); {where}",
             candle_close=bars.close_ts,

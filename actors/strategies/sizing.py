@@ -24,13 +24,18 @@ calibration it is skipped (``kelly_applied`` 0 in the record).
 
 Every number used goes into the decision record (``Candidate.sizing``), so the size can be recomputed by hand.
 Stop and target sit ``stop_pct`` and ``target_pct`` from the entry (the spec's -3% / +10%).
+
+**Shared answers.** A size is a function of the rule, the drivers, their calibrated probabilities and the
+calibration's fee and barriers, and a replay asks the same few questions over and over: ``size`` keeps its answers
+(a ``Sizing`` is shared, so its ``numbers`` are never changed), and with them the words ``candidate`` puts in a
+decision, so many candidates carry one record.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import msgspec
@@ -40,6 +45,7 @@ from b1e55ed.karma.calibration import Calibration, breakeven
 from b1e55ed.messages import Direction, Signal, SignalRef, Trade
 
 SIZE_DECIMALS = 6
+_SIZES_KEPT = 4096  # sizes kept (then forgotten all at once): a calibration's few probabilities × drivers
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,9 @@ class Driver:
 class Sizing:
     size: float
     conviction: int  # the trade's aggregated conviction: the mean reported conviction, rounded half up
-    numbers: dict[str, float]
+    numbers: dict[str, float]  # shared by every candidate sized alike: never changed
+    # The words for it, as ``SizingRule`` puts them (keyed by what they read of the rule), made once.
+    words: dict[tuple[str, float, float], str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def has_edge(self) -> bool:
@@ -78,10 +86,23 @@ class SizingRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     def size(self, drivers: Sequence[Driver], calibration: Calibration) -> Sizing:
         if not drivers:
             raise ValueError("sizing needs at least one driver")
-        reported = sum(d.conviction for d in drivers) / len(drivers)
         probabilities = [
             win_probability(calibration.rules if d.rule else calibration, d.source, d.conviction) for d in drivers
         ]
+        fee, stop, target = calibration.fee_rate, calibration.stop_pct, calibration.target_pct
+        # ±0 are equal keys, but not the same bits: sized afresh.
+        if 0.0 in probabilities or not (fee and stop and target) or any(d.conviction == 0 for d in drivers):
+            return self._size(drivers, calibration, probabilities)
+        key = (id(self), *drivers, *probabilities, fee, stop, target)
+        known = _SIZES.get(key)
+        if known is None:
+            if len(_SIZES) >= _SIZES_KEPT:
+                _SIZES.clear()
+            known = _SIZES[key] = (self, self._size(drivers, calibration, probabilities))  # ``self`` keeps its id
+        return known[1]
+
+    def _size(self, drivers: Sequence[Driver], calibration: Calibration, probabilities: list[float | None]) -> Sizing:
+        reported = sum(d.conviction for d in drivers) / len(drivers)
         calibrated = [p for p in probabilities if p is not None]
         even = breakeven(self.stop_pct, self.target_pct, calibration.fee_rate)
         effective = [
@@ -156,15 +177,16 @@ class SizingRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         """What a strategy whose rule fired proposes: the sized trade, or why not when the sizing finds no edge.
         ``setup`` says what fired (the decision's reason); ``rationale`` explains the trade, and gets the size."""
         if not sizing.has_edge:
-            reason = f"{setup}, but {self.no_edge_reason(sizing)}"
-            numbers = sizing.numbers
+            key = ("no edge", self.target_pct, self.stop_pct)
+            if (words := sizing.words.get(key)) is None:
+                words = sizing.words[key] = self.no_edge_reason(sizing)
             return Candidate(
                 symbol=symbol,
                 taken=False,
-                reason=reason,
+                reason=f"{setup}, but {words}",
                 direction=direction,
                 signals=refs,
-                sizing=numbers,
+                sizing=sizing.numbers,
                 candle_close=candle_close,
             )
         trade = self.trade(
@@ -211,7 +233,8 @@ class SizingRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
 
 def win_probability(calibration: Mapping[str, Mapping[int, float]], source: str, conviction: int) -> float | None:
-    table = calibration.get(source)
+    # Karma's calibration is its ``tables``: read them directly (``Mapping.get`` would go through a KeyError).
+    table = calibration.tables.get(source) if type(calibration) is Calibration else calibration.get(source)
     if table is None:
         return None
     p = table.get(conviction)
@@ -222,12 +245,36 @@ def win_probability(calibration: Mapping[str, Mapping[int, float]], source: str,
     return float(p)
 
 
+_SIZES: dict[tuple[object, ...], tuple[SizingRule, Sizing]] = {}
+
+
 def signal_refs(signals: Iterable[Signal], calibration: Calibration) -> tuple[SignalRef, ...]:
-    """The signals a decision looked at, each with its calibrated win probability when karma has one."""
-    return tuple(
-        SignalRef(s.producer, s.signal, s.conviction, win_probability(calibration, s.producer, s.conviction))
-        for s in signals
-    )
+    """The signals a decision looked at, each with its calibrated win probability when karma has one. A signal's
+    ref is often cited alone, by several strategies: equal ones are one tuple (one less for the collector)."""
+    tables = calibration.tables if type(calibration) is Calibration else calibration
+    refs = []
+    for s in signals:
+        producer, conviction = s.producer, s.conviction
+        table = tables.get(producer)
+        p = None if table is None else table.get(conviction)
+        if p is not None:
+            p = win_probability(tables, producer, conviction)  # checked, as a float
+        refs.append((producer, s.signal, conviction, p))
+    if len(refs) != 1:
+        return tuple(SignalRef(*ref) for ref in refs)
+    key = refs[0]
+    if (known := _REFS.get(key)) is None:
+        known = (SignalRef(*key),)
+        # Only exact keys: an int conviction (not 7.0), and no probability 0 (equal to −0.0, but not its bits).
+        if type(key[2]) is int and key[3] != 0.0:
+            if len(_REFS) >= _REFS_KEPT:
+                _REFS.clear()
+            _REFS[key] = known
+    return known
+
+
+_REFS: dict[tuple[str, str, int, float | None], tuple[SignalRef]] = {}
+_REFS_KEPT = 4096
 
 
 def signal_drivers(signals: Iterable[Signal]) -> list[Driver]:

@@ -26,6 +26,8 @@ from b1e55ed.karma.positions import BoolArray, FloatArray, IntArray, Positions
 from b1e55ed.market.bars import BarsView
 
 LOSS, WIN, TIMEOUT = 0, 1, 2  # ``Exits.result``
+_TIME_BITS = 44  # times in ms below 2**44 (the year 2527): a symbol's number shifted past them keeps them apart
+_TIME_LIMIT = 1 << _TIME_BITS
 
 
 class Bars(NamedTuple):
@@ -59,6 +61,19 @@ class Bars(NamedTuple):
 
     def after(self, symbol: IntArray, times: IntArray) -> IntArray:
         """For each time, the index among its symbol's bars of the first that closes after it."""
+        if not len(times):
+            return np.zeros(0, dtype=np.int64)
+        if (
+            len(self.closes)
+            and int(times.min()) >= 0
+            and int(times.max()) < _TIME_LIMIT
+            and int(self.closes.min()) >= 0
+            and int(self.closes.max()) < _TIME_LIMIT
+        ):
+            # One search for all symbols: each symbol's close times (increasing) shifted past the one's before.
+            keys = self.closes + (np.repeat(np.arange(len(self.length), dtype=np.int64), self.length) << _TIME_BITS)
+            found: IntArray = np.searchsorted(keys, times + (symbol << _TIME_BITS), side="right") - self.offset[symbol]
+            return found
         index = np.zeros(len(times), dtype=np.int64)
         for number, (start, count) in enumerate(zip(self.offset.tolist(), self.length.tolist(), strict=True)):
             mine = symbol == number

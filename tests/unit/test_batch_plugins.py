@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -21,12 +22,16 @@ from actors.context import pcs_context, pcs_context_batch
 from actors.producers.funding import FundingProducer
 from actors.producers.momentum import MomentumProducer
 from actors.producers.rsi import RSIProducer
+from actors.strategies.actor import strategy_actor
+from actors.strategies.batch import at_least, batch_spans
 from actors.strategies.combined import CombinedStrategy
 from actors.strategies.ma_crossover import MACrossoverStrategy
 from actors.strategies.momentum import MomentumStrategy
 from actors.strategies.rsi_oversold import RSIOversoldStrategy
 from b1e55ed.cycle import CycleTick, EnrichedCycle
 from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
+from b1e55ed.karma.book import KarmaBook
+from b1e55ed.karma.config import KarmaConfig
 from b1e55ed.market.bars import BarArrays, BarsView, MarketState
 from b1e55ed.market.funding import FundingHistory
 from b1e55ed.market.replay import load_history
@@ -227,6 +232,105 @@ def test_a_strategy_batch_judges_what_evaluate_judges_across_gaps_and_flat_stret
     state = synthetic_market()
     strategy = cls(params(DEFAULT_STRATEGIES, name, **changes))
     assert assert_strategy_batches_match(strategy, enriched(state, as_ofs(state, 2_200))) > 5
+
+
+def moving_market() -> tuple[list[int], list[dict[str, BarsView]]]:
+    """A market whose series move to new buffers while a batch's views are taken (``BarSeries``' ``keep``), and
+    cycles over it: a batch's windows then read two buffers."""
+    source = synthetic_market()
+    state = MarketState(HOUR, keep=WINDOW + 1)
+    cycles = as_ofs(source, 2_200)
+    views: list[dict[str, BarsView]] = []
+    loaded = {symbol: 0 for symbol in source.symbols}
+    for as_of in cycles:
+        for symbol in source.symbols:
+            columns = source.series(symbol).columns
+            stop = int(np.searchsorted(columns.ts, as_of - HOUR, side="right"))
+            if stop > loaded[symbol]:  # the bars closed by now, appended one call at a time
+                state.extend(symbol, columns.slice(loaded[symbol], stop))
+                loaded[symbol] = stop
+        views.append(dict(state.view(as_of, WINDOW).items()))
+    return cycles, views
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "cls", "changes"), STRATEGIES, ids=STRATEGY_IDS)
+def test_a_batch_whose_windows_read_two_buffers_judges_what_evaluate_judges(
+    name: str, cls: Callable[..., BatchStrategy], changes: dict[str, Any]
+) -> None:
+    cycles, views = moving_market()
+    producer, found = momentum_producer(), []
+    for number, (as_of, view) in enumerate(zip(cycles, views, strict=True), start=1):
+        signals = [s for symbol in sorted(view) if (s := producer.produce(symbol, view[symbol], as_of)) is not None]
+        tick = CycleTick(cycle=number, as_of=as_of, source="replay", market=view)
+        found.append(EnrichedCycle(tick=tick, signals=tuple(signals), context={}, producers={}))
+    assert any(
+        len({id(c.tick.market[s].span[0]) for c in batch if s in c.tick.market}) > 1
+        for batch in batches(found, BATCH)
+        for s in ("AAA", "BBB")
+    )
+    strategy = cls(params(DEFAULT_STRATEGIES, name, **changes))
+    assert assert_strategy_batches_match(strategy, found) > 5
+
+
+def test_spans_gather_what_each_window_holds() -> None:
+    cycles, views = moving_market()
+    tick_cycles = [
+        EnrichedCycle(tick=CycleTick(cycle=n, as_of=a, source="replay", market=v), signals=(), context={}, producers={})
+        for n, (a, v) in enumerate(zip(cycles, views, strict=True), start=1)
+    ]
+    two = 0
+    for batch in batches(tick_cycles, BATCH):
+        for symbol, spans in batch_spans(tuple(batch)).items():
+            windows = [c.tick.market[symbol] for c in batch if symbol in c.tick.market]
+            assert spans.windows == windows
+            two += len(spans.series) > 1
+            long = at_least(spans, 60)
+            kept = [w for w in windows if len(w) >= 60]
+            assert np.array_equal(long.last("close", 60), np.stack([w.close[-60:] for w in kept]))
+            assert np.array_equal(long.steps("volume", 7), np.stack([w.volume[-7:] for w in kept]).T)
+            assert long.ends() == ([w.close_ts for w in kept], [w.last_close for w in kept])
+    assert two > 0
+
+
+class Plain:
+    """A strategy that sizes by its rule, without ``judge``: the actor evaluates it again once the rule is
+    calibrated, as for any plug-in."""
+
+    sizes_by_rule = True
+
+    def __init__(self, inner: Any) -> None:
+        self.name = inner.name
+        self.evaluate = inner.evaluate
+        self.evaluate_batch = inner.evaluate_batch
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "cls", "changes"),
+    [("rsi_oversold", RSIOversoldStrategy, {"oversold": 45}), ("ma_crossover", MACrossoverStrategy, {"trend": 0})],
+)
+def test_the_actor_sizes_its_judgments_again_as_it_would_evaluate_again(
+    name: str, cls: Callable[..., BatchStrategy], changes: dict[str, Any]
+) -> None:
+    """A judging strategy is judged once per batch and sized again under the rule's calibration: the reports, and
+    the rule's karma, are those of evaluating it again."""
+    state = synthetic_market()
+    found = enriched(state, as_ofs(state, 2_200))
+    config = KarmaConfig(min_samples=3, horizon_bars=48)
+    answers = []
+    for size in (BATCH, 1):
+        for strategy in (
+            cls(params(DEFAULT_STRATEGIES, name, **changes)),
+            Plain(cls(params(DEFAULT_STRATEGIES, name, **changes))),
+        ):
+            book = KarmaBook(name, config, HOUR, WINDOW)
+            compute = strategy_actor(strategy, None, None, book)._compute  # type: ignore[arg-type]
+            answers.append([msgspec.json.encode(r) for batch in batches(found, size) for r in compute(tuple(batch))])
+    assert answers[0] == answers[1] == answers[2] == answers[3]
+    assert answers[0] == answers[1]
+    calibrated = [r for r in answers[0] if b'"win_probability"' in r]
+    assert len(calibrated) > 5
 
 
 # -- PCS context ------------------------------------------------------------------------------------------------
