@@ -58,21 +58,25 @@ class Unstorable(ValueError):
     """An event whose encoding would not decode back to it (NaN or infinity in a float field, say)."""
 
 
+_UNENCODABLE = (msgspec.EncodeError, msgspec.ValidationError, TypeError)
+
+
 def extend(head: ChainHead, events: Sequence[Event]) -> list[Record]:
     """Encode ``events`` once and chain them after ``head``. Every payload must decode back to its event."""
     records = []
     prev, seq = head.hash, head.seq
+    encode, decode, kind_of, sha256 = codec.encode, codec.decode, codec.kind_of, hashlib.sha256
     for event in events:
         seq += 1
         try:
-            payload = codec.encode(event)
-            round_trip = codec.decode(payload)
-        except (msgspec.EncodeError, msgspec.ValidationError, TypeError) as exc:
-            raise Unstorable(f"{codec.kind_of(event)} event cannot be stored: {exc}") from None
+            payload = encode(event)
+            round_trip = decode(payload)
+        except _UNENCODABLE as exc:
+            raise Unstorable(f"{kind_of(event)} event cannot be stored: {exc}") from None
         if round_trip != event:
-            raise Unstorable(f"{codec.kind_of(event)} event does not survive encoding: {event!r}")
-        digest = link(prev, seq, payload)
-        records.append(Record(seq, event.ts, codec.kind_of(event), payload, prev, digest))
+            raise Unstorable(f"{kind_of(event)} event does not survive encoding: {event!r}")
+        digest = sha256(prev + seq.to_bytes(8, "big") + payload).digest()  # link(), inline: once per event
+        records.append(Record(seq, event.ts, kind_of(event), payload, prev, digest))
         prev = digest
     return records
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Self
 
 import outcome
 import trio
 
 from b1e55ed.eventlog import codec
 from b1e55ed.eventlog.chain import ChainHead, Record, extend
-from b1e55ed.eventlog.projections import project
+from b1e55ed.eventlog.projections import PROJECTORS, Upsert
 from b1e55ed.eventlog.store import EventStore
 from b1e55ed.messages import Event
 
@@ -52,6 +54,64 @@ class _Append:
             logger.log(level, "enqueued events (%s) were not stored: %s", kinds, result.error)
 
 
+class Tap:
+    """Committed events of some classes, handed over in memory to one follower in the writer's process: what it
+    would otherwise read back from the store and decode again.
+
+    ``take`` returns, in seq order, each ``(seq, event)`` of those classes committed with a seq above ``since``
+    and not taken yet. ``position`` is the last committed seq the tap has seen (the log's head). A follower that
+    lets more than ``limit`` events pile up loses them: the tap drops what it holds and moves ``since`` to its
+    ``position``, so the follower must read ``(its place, since]`` from the store, as it does at its start.
+    """
+
+    def __init__(self, log: EventLog, classes: frozenset[type[Event]], limit: int) -> None:
+        self.classes = classes
+        self.since = self.position = log.head.seq
+        self.dropped = 0
+        self._log = log
+        self._limit = limit
+        self._items: list[tuple[int, Event]] = []
+        # Opened while a commit runs: that commit's events were sorted out before this tap was there, so it starts
+        # after that commit instead (its follower reads the commit from the store).
+        self._opened_mid_commit = log._storing
+
+    def take(self) -> list[tuple[int, Event]]:
+        items, self._items = self._items, []
+        return items
+
+    def close(self) -> None:
+        """Stop following; idempotent."""
+        if self in self._log._taps:
+            self._log._taps.remove(self)
+            self._log._tapped = frozenset().union(*(tap.classes for tap in self._log._taps))
+        self._items = []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _publish(self, followed: list[tuple[int, Event]], position: int) -> None:
+        """One commit's events of the classes any tap follows, and the seq of its last record."""
+        if self._opened_mid_commit:
+            self._opened_mid_commit = False
+            self._items = []
+            self.since = position
+        elif followed:
+            if self.classes != self._log._tapped:
+                followed = [item for item in followed if type(item[1]) in self.classes]
+            if len(self._items) + len(followed) > self._limit:
+                self._items = []
+                self.since = position
+                self.dropped += 1
+            else:
+                self._items += followed
+        self.position = position
+
+
 class EventLog:
     def __init__(
         self,
@@ -76,6 +136,9 @@ class EventLog:
         self._head: ChainHead | None = None
         self._tip: ChainHead | None = None  # the last record chained, committed or queued
         self._closed = False
+        self._taps: list[Tap] = []
+        self._tapped: frozenset[type[Event]] = frozenset()  # the classes some tap follows
+        self._storing = False  # a commit is running (see Tap)
 
     @property
     def head(self) -> ChainHead:
@@ -134,6 +197,14 @@ class EventLog:
         self._closed = True
         self._writer_idle.unpark_all()
         self._room.unpark_all()
+
+    def tap(self, *classes: type[Event], limit: int = 100_000) -> Tap:
+        """Hand every event of ``classes`` committed from now on to an in-memory ``Tap`` (see there); ``close``
+        it, or leave its ``with``, when done. Only once ``run`` has started."""
+        tap = Tap(self, frozenset(classes), limit)
+        self._taps.append(tap)
+        self._tapped |= tap.classes
+        return tap
 
     async def wait_beyond(self, seq: int) -> None:
         """Sleep until some record after ``seq`` is committed."""
@@ -225,18 +296,34 @@ class EventLog:
         return True
 
     async def _store(self, batch: list[_Append]) -> None:
-        records = [record for request in batch for record in request.records]
-        upserts = [
-            upsert
-            for request in batch
-            for record, event in zip(request.records, request.events, strict=True)
-            if (upsert := project(record.seq, record.hash, event)) is not None
-        ]
-        if records:
-            await self.store.append(records, upserts)
-            self._head = ChainHead(seq=records[-1].seq, hash=records[-1].hash)
+        records: list[Record] = []
+        upserts: list[Upsert] = []
+        followed: list[tuple[int, Event]] = []  # for the taps
+        projectors, tapped = PROJECTORS, self._tapped
         for request in batch:
-            request.resolve(outcome.Value(request.records))
+            if not request.events:
+                continue
+            records += request.records
+            for record, event in zip(request.records, request.events, strict=True):
+                cls = type(event)
+                if (fn := projectors[cls]) is not None:
+                    upserts.append(fn(record.seq, record.hash, event))
+                if cls in tapped:
+                    followed.append((record.seq, event))
+        if records:
+            self._storing = True
+            try:
+                await self.store.append(records, upserts)
+            finally:
+                self._storing = False
+            self._head = head = ChainHead(seq=records[-1].seq, hash=records[-1].hash)
+            for tap in self._taps:
+                tap._publish(followed, head.seq)
+        for request in batch:
+            if request.task is None:
+                request.abandoned = True  # resolve(Value): nobody waits for an enqueue that succeeded
+            else:
+                request.resolve(outcome.Value(request.records))
         self._committed.unpark_all()
         if self._on_commit is not None and records:
             self._on_commit(records)
