@@ -43,6 +43,7 @@ class _Part:
     first: int
     last: int = 0
     snapshots: list[tuple[int, SnapshotRecorded, list[Signal]]] = field(default_factory=list)  # seq, its signals
+    written: bool = False
 
 
 class FeatureStore:
@@ -100,10 +101,13 @@ class FeatureStore:
                                 await self._log.wait_beyond(after)
                             continue
                     if len(self._parts) > 1:  # every part but the last is complete
-                        complete, self._parts = self._parts[:-1], self._parts[-1:]
+                        complete = self._parts[:-1]
                         await trio.to_thread.run_sync(self._write, complete)
+                        del self._parts[: len(complete)]  # only once written: a failed write leaves them here
             finally:
-                self._write(self._parts)  # synchronous: cancellation cannot interrupt it
+                # Synchronous: cancellation cannot interrupt it. What a failed write left unwritten goes first, in seq
+                # order, stopping at a failure: the parts on disk never skip a cycle (a resume starts after the last).
+                self._write(self._parts)
                 self._parts = []
 
     def _follow(self, seq: int, event: Event) -> None:
@@ -129,11 +133,14 @@ class FeatureStore:
         Each cycle's features are checked against the hash in its snapshot here, from the very objects its rows
         are made of: on the worker thread, with the Parquet encoding, rather than on the trading actors' loop."""
         for part in parts:
+            if part.written:
+                continue
             path = self._root / f"date={part.day}" / f"{part.first:012d}-{part.last:012d}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             snapshot_frame([_checked(*cycle) for cycle in part.snapshots]).write_parquet(tmp)
             os.replace(tmp, path)
+            part.written = True
             part.snapshots = []  # freed here, on the worker thread, rather than on the loop
 
     def _written_up_to(self) -> int:
