@@ -13,10 +13,12 @@ import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from functools import cache, partial
+from itertools import chain as iter_chain
 from pathlib import Path
 from typing import Any, Final, TextIO
 
 import trio
+from msgspec.structs import astuple
 
 from b1e55ed.eventlog import schema
 from b1e55ed.eventlog.chain import EMPTY_HEAD, ChainHead, Record, Verified
@@ -71,12 +73,11 @@ def _insert(conn: sqlite3.Connection, records: Sequence[Record]) -> None:
     full = len(records) - len(records) % ROWS_PER_STATEMENT
     chunk_sql = _insert_sql(ROWS_PER_STATEMENT)
     for start in range(0, full, ROWS_PER_STATEMENT):
-        chunk = records[start : start + ROWS_PER_STATEMENT]
-        params = [value for r in chunk for value in (r.seq, r.ts, r.kind, r.payload, r.prev_hash, r.hash)]
+        # A record's fields are the row's columns, in order: astuple reads them in C (this thread holds the GIL).
+        params = list(iter_chain.from_iterable(map(astuple, records[start : start + ROWS_PER_STATEMENT])))
         conn.execute(chunk_sql, params)
     if full < len(records):
-        rows = [(r.seq, r.ts, r.kind, r.payload, r.prev_hash, r.hash) for r in records[full:]]
-        conn.executemany(_insert_sql(1), rows)
+        conn.executemany(_insert_sql(1), map(astuple, records[full:]))
 
 
 def _write(conn: sqlite3.Connection, records: Sequence[Record], upserts: Sequence[Upsert]) -> None:
