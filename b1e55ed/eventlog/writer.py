@@ -6,7 +6,8 @@ event survives ``kill -9``. Appends that queue up while a commit runs go into th
 to ``max_batch`` events; an appender waits once, for its commit, which is what lets the log take tens of
 thousands of durable events a second. If a batch fails, its appends are retried one by one, so a bad append
 fails alone (see ``_recover`` for what was chained onto it). When more than ``max_queued`` events wait,
-appenders wait for room: backpressure, not an unbounded queue.
+appenders wait for room: backpressure, not an unbounded queue. A follower in the same process (the feature store)
+can ``tap`` the log: it is handed the committed events themselves, rather than reading them back and decoding them.
 """
 
 from __future__ import annotations
