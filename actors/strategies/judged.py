@@ -63,3 +63,27 @@ class JudgingStrategy(Protocol):
     def judge(self, cycle: EnrichedCycle) -> list[Judgment]: ...
 
     def judge_batch(self, cycles: Sequence[EnrichedCycle]) -> list[list[Judgment]]: ...
+
+
+class SizedJudgments:
+    """``evaluate`` and ``evaluate_batch`` for a strategy that judges (``JudgingStrategy``): its judgments, each
+    sized under its cycle's calibration."""
+
+    name: str
+    rule: SizingRule
+    sizes_by_rule = True  # its own rule drives the size: karma calibrates it
+
+    def judge(self, cycle: EnrichedCycle) -> list[Judgment]:
+        raise NotImplementedError
+
+    def judge_batch(self, cycles: Sequence[EnrichedCycle]) -> list[list[Judgment]]:
+        raise NotImplementedError
+
+    def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
+        return [sized(self.name, self.rule, judgment, cycle.calibration) for judgment in self.judge(cycle)]
+
+    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
+        return [
+            [sized(self.name, self.rule, judgment, cycle.calibration) for judgment in judgments]
+            for cycle, judgments in zip(cycles, self.judge_batch(cycles), strict=True)
+        ]

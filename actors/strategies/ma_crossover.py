@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from actors.strategies.batch import Spans, at_least, batch_spans
-from actors.strategies.judged import Fired, Judgment, sized
+from actors.strategies.judged import Fired, Judgment, SizedJudgments
 from actors.strategies.screens import sma_cross_possible
 from actors.strategies.sizing import Driver, SizingRule
 from b1e55ed.cycle import Candidate, EnrichedCycle
@@ -161,9 +161,7 @@ class CrossParams(SizingRule, frozen=True, kw_only=True):
             raise ValueError(f"`fast` ({self.fast}) must be below slow ({self.slow})")
 
 
-class MACrossoverStrategy:
-    sizes_by_rule = True  # its own rule drives the size: karma calibrates it
-
+class MACrossoverStrategy(SizedJudgments):
     class Params(CrossParams, frozen=True, kw_only=True):
         conviction: Annotated[int, msgspec.Meta(ge=1, le=10)] = 6
         directions: tuple[Direction, ...] = DIRECTIONS
@@ -173,15 +171,6 @@ class MACrossoverStrategy:
         self.rule = params = setup.params_as(self.Params)
         self.fast, self.slow, self.kind, self.trend = params.fast, params.slow, params.ma, params.trend
         self.conviction, self.directions = params.conviction, params.directions
-
-    def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
-        return [sized(self.name, self.rule, judgment, cycle.calibration) for judgment in self.judge(cycle)]
-
-    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
-        return [
-            [sized(self.name, self.rule, judgment, cycle.calibration) for judgment in judgments]
-            for cycle, judgments in zip(cycles, self.judge_batch(cycles), strict=True)
-        ]
 
     def judge(self, cycle: EnrichedCycle) -> list[Judgment]:
         judgments = []

@@ -27,7 +27,7 @@ import msgspec
 import numpy as np
 
 from actors.strategies.batch import at_least, batch_spans
-from actors.strategies.judged import Fired, Judgment, sized
+from actors.strategies.judged import Fired, Judgment, SizedJudgments
 from actors.strategies.screens import rsi_clears
 from actors.strategies.sizing import Driver, SizingRule
 from b1e55ed.cycle import Candidate, EnrichedCycle
@@ -40,9 +40,7 @@ _EPSILON = 1e-9
 _MARGIN = 1e-3  # a screened RSI this far above ``oversold`` stays at or above it once rounded to RSI_DECIMALS
 
 
-class RSIOversoldStrategy:
-    sizes_by_rule = True  # its own rule drives the size: karma calibrates it
-
+class RSIOversoldStrategy(SizedJudgments):
     class Params(SizingRule, frozen=True, kw_only=True):
         rsi_period: Annotated[int, msgspec.Meta(ge=1)] = 14
         oversold: float = 30.0
@@ -62,15 +60,6 @@ class RSIOversoldStrategy:
         self.swing_bars, self.swing_count = params.swing_bars, params.swing_count
         self.support_bars = params.support_bars
         self.min_bars = max(self.rsi_period * 3 + 1, self.support_bars)  # Wilder smoothing needs a few periods
-
-    def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
-        return [sized(self.name, self.rule, judgment, cycle.calibration) for judgment in self.judge(cycle)]
-
-    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
-        return [
-            [sized(self.name, self.rule, judgment, cycle.calibration) for judgment in judgments]
-            for cycle, judgments in zip(cycles, self.judge_batch(cycles), strict=True)
-        ]
 
     def judge(self, cycle: EnrichedCycle) -> list[Judgment]:
         judgments = []
