@@ -165,24 +165,22 @@ class Enricher:
         return tuple(
             self._enrich(tick, answers[tick.cycle], context, statuses, cycle_alerts)
             for tick, context, statuses, cycle_alerts in zip(
-                batch, contexts, self._statuses(by_producer), alerts, strict=True
+                batch, contexts, self._statuses(batch, by_producer), alerts, strict=True
             )
         )
 
-    def _statuses(self, by_producer: Sequence[Sequence[ProducerReport]]) -> list[dict[str, str]]:
+    def _statuses(self, batch: Ticks, by_producer: Sequence[Sequence[ProducerReport]]) -> list[dict[str, str]]:
         """Each cycle's statuses by producer, as the snapshot records them: each is made once per batch for what it
         depends on (status, detail, and the signals' directions)."""
         made: dict[tuple[str, str, tuple[str, ...]], str] = {}
-        columns = []
-        for reports in by_producer:
-            column = []
-            for report in reports:
+        statuses: list[dict[str, str]] = [{} for _ in batch]
+        for name, reports in zip(self._producers, by_producer, strict=True):
+            for cycle_statuses, report in zip(statuses, reports, strict=True):
                 key = (report.status, report.detail, tuple(map(_VALUE, report.signals)))
                 if (status := made.get(key)) is None:
                     made[key] = status = _describe(report)
-                column.append(status)
-            columns.append(column)
-        return [dict(zip(self._producers, row, strict=True)) for row in zip(*columns, strict=True)]
+                cycle_statuses[name] = status
+        return statuses
 
     def _enrich(
         self,

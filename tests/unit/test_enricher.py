@@ -486,6 +486,17 @@ async def test_in_a_batch_each_trouble_counts_at_its_own_cycle_and_a_batch_answe
         assert [a.message for a in alerts] == ["producer flaky missed 3 cycles in a row (last: cycle 12)"]
 
 
+async def test_without_producers_each_cycle_of_a_batch_still_gets_its_snapshot(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with enricher([], deadline_s=None) as rig:  # a strategy on candles alone
+        await rig.ticks.send(tuple(rig.tick(cycle) for cycle in (1, 2, 3)))
+        batch = await rig.outputs["oms"].receive()
+        assert [(cycle.cycle, cycle.producers, [type(e).__name__ for e in cycle.events]) for cycle in batch] == [
+            (cycle, {}, ["SnapshotRecorded"]) for cycle in (1, 2, 3)
+        ]
+
+
 async def test_a_cancelled_enricher_closes_every_output(autojump_clock: trio.testing.MockClock) -> None:
     """Shutdown relies on it: each downstream stage ends when its input ends."""
     async with enricher(["rsi"], deadline_s=None) as rig:
