@@ -10,6 +10,7 @@ has scored the rule's firings: the same candidates ``evaluate`` gives each cycle
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -65,19 +66,19 @@ class JudgingStrategy(Protocol):
     def judge_batch(self, cycles: Sequence[EnrichedCycle]) -> list[list[Judgment]]: ...
 
 
-class SizedJudgments:
+class SizedJudgments(ABC):
     """``evaluate`` and ``evaluate_batch`` for a strategy that judges (``JudgingStrategy``): its judgments, each
-    sized under its cycle's calibration."""
+    sized under its cycle's calibration. A subclass gives ``judge`` and ``judge_batch``."""
 
     name: str
     rule: SizingRule
     sizes_by_rule = True  # its own rule drives the size: karma calibrates it
 
-    def judge(self, cycle: EnrichedCycle) -> list[Judgment]:
-        raise NotImplementedError
+    @abstractmethod
+    def judge(self, cycle: EnrichedCycle) -> list[Judgment]: ...
 
-    def judge_batch(self, cycles: Sequence[EnrichedCycle]) -> list[list[Judgment]]:
-        raise NotImplementedError
+    @abstractmethod
+    def judge_batch(self, cycles: Sequence[EnrichedCycle]) -> list[list[Judgment]]: ...
 
     def evaluate(self, cycle: EnrichedCycle) -> Sequence[Candidate]:
         return [sized(self.name, self.rule, judgment, cycle.calibration) for judgment in self.judge(cycle)]

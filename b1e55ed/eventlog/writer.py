@@ -65,16 +65,24 @@ class Tap:
     ``position``, so the follower must read ``(its place, since]`` from the store, as it does at its start.
     """
 
-    def __init__(self, log: EventLog, classes: frozenset[type[Event]], limit: int) -> None:
+    def __init__(
+        self,
+        classes: frozenset[type[Event]],
+        limit: int,
+        *,
+        head: int,
+        mid_commit: bool,
+        on_close: Callable[[Tap], None],
+    ) -> None:
         self.classes = classes
-        self.since = self.position = log.head.seq
+        self.since = self.position = head
         self.dropped = 0
-        self._log = log
         self._limit = limit
+        self._on_close = on_close
         self._items: list[tuple[int, Event]] = []
         # Opened while a commit runs: that commit's events were sorted out before this tap was there, so it starts
         # after that commit instead (its follower reads the commit from the store).
-        self._opened_mid_commit = log._storing
+        self._opened_mid_commit = mid_commit
 
     def take(self) -> list[tuple[int, Event]]:
         items, self._items = self._items, []
@@ -82,9 +90,7 @@ class Tap:
 
     def close(self) -> None:
         """Stop following; idempotent."""
-        if self in self._log._taps:
-            self._log._taps.remove(self)
-            self._log._tapped = frozenset().union(*(tap.classes for tap in self._log._taps))
+        self._on_close(self)
         self._items = []
 
     def __enter__(self) -> Self:
@@ -95,14 +101,14 @@ class Tap:
     ) -> None:
         self.close()
 
-    def _publish(self, followed: list[tuple[int, Event]], position: int) -> None:
-        """One commit's events of the classes any tap follows, and the seq of its last record."""
+    def _publish(self, followed: list[tuple[int, Event]], position: int, tapped: frozenset[type[Event]]) -> None:
+        """One commit's events of the classes any tap follows (``tapped``), and the seq of its last record."""
         if self._opened_mid_commit:
             self._opened_mid_commit = False
             self._items = []
             self.since = position
         elif followed:
-            if self.classes != self._log._tapped:
+            if self.classes != tapped:
                 followed = [item for item in followed if type(item[1]) in self.classes]
             if len(self._items) + len(followed) > self._limit:
                 self._items = []
@@ -202,10 +208,15 @@ class EventLog:
     def tap(self, *classes: type[Event], limit: int = 100_000) -> Tap:
         """Hand every event of ``classes`` committed from now on to an in-memory ``Tap`` (see there); ``close``
         it, or leave its ``with``, when done. Only once ``run`` has started."""
-        tap = Tap(self, frozenset(classes), limit)
+        tap = Tap(frozenset(classes), limit, head=self.head.seq, mid_commit=self._storing, on_close=self._untap)
         self._taps.append(tap)
         self._tapped |= tap.classes
         return tap
+
+    def _untap(self, tap: Tap) -> None:
+        if tap in self._taps:
+            self._taps.remove(tap)
+            self._tapped = frozenset().union(*(other.classes for other in self._taps))
 
     async def wait_beyond(self, seq: int) -> None:
         """Sleep until some record after ``seq`` is committed."""
@@ -319,7 +330,7 @@ class EventLog:
                 self._storing = False
             self._head = head = ChainHead(seq=records[-1].seq, hash=records[-1].hash)
             for tap in self._taps:
-                tap._publish(followed, head.seq)
+                tap._publish(followed, head.seq, tapped)
         for request in batch:
             if request.task is None:
                 request.abandoned = True  # resolve(Value): nobody waits for an enqueue that succeeded
