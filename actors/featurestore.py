@@ -6,9 +6,9 @@ then a rename): one part per day, or per ``part_cycles`` cycles, and the rest wh
 on (everything after the last part on disk, at its start) it reads back from the store and decodes; what commits
 after that the writer hands over in memory (``EventLog.tap``): the very events that were appended, with nothing to
 read or decode again. If it falls so far behind that the tap drops them, it reads those from the store as well.
-The parts completed by each pass are written together on a worker thread, so building their rows, checking each
-cycle against the ``features_hash`` the enricher put in the log, and the Parquet encoding all run beside the
-trading actors rather than between them.
+The parts completed by each pass are written together on a worker thread: building their rows, checking each
+cycle against the ``features_hash`` the enricher put in the log, and the Parquet encoding run off the actors' trio
+loop (the Python of it still takes turns with them for the interpreter lock; the Parquet encoding does not).
 """
 
 from __future__ import annotations
