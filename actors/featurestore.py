@@ -1,49 +1,41 @@
 """The feature store: every cycle's enriched signals and context, frozen as Parquet partitioned by date.
 
-It follows the event log from the last sequence number already on disk, so it is off the trading path, never loses
-a cycle across a crash (what was not flushed is read again), and writes each part atomically (a temporary file,
-then a rename): one part per day, or per ``part_cycles`` cycles, and the rest when it stops. What it has to catch up
-on (everything after the last part on disk, at its start) it reads back from the store and decodes; what commits
-after that the writer hands over in memory (``EventLog.tap``): the very events that were appended, with nothing to
-read or decode again. If it falls so far behind that the tap drops them, it reads those from the store as well.
-The parts completed by each pass are written together on a worker thread: building their rows, checking each
-cycle against the ``features_hash`` the enricher put in the log, and the Parquet encoding run off the actors' trio
-loop (the Python of it still takes turns with them for the interpreter lock; the Parquet encoding does not).
+This actor follows the event log from the last sequence number already on disk and hands each batch it follows to a
+writer process (``b1e55ed.feature_parts``), which builds the rows, checks every cycle against the ``features_hash``
+the enricher logged, and writes the parts: that work never takes the trading loop's interpreter lock, and it is off
+the trading path. What it has to catch up on (everything after the last part on disk, at its start) it reads back
+from the store; what commits after that the writer hands over in memory (``EventLog.tap``): the very events that
+were appended, with nothing to read or decode again. If it falls so far behind that the tap drops them, it reads
+those from the store as well. When it stops, or when this process dies, the writer process's input ends: it writes
+the rest and exits, so what committed is on disk, and a restart resumes after the last part there.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
-import os
-import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import subprocess
+import sys
 from pathlib import Path
+from typing import TextIO
 
 import trio
 
-from b1e55ed.eventlog.writer import EventLog
-from b1e55ed.features import Snapshot, snapshot_frame, snapshot_hash
-from b1e55ed.messages import Event, Signal, SignalRecorded, SnapshotRecorded
+from b1e55ed.eventlog.writer import EventLog, Tap
+from b1e55ed.feature_parts import encode_batch, written_up_to
+from b1e55ed.messages import Event, SignalRecorded, SnapshotRecorded
 
 logger = logging.getLogger(__name__)
 
 _FOLLOWED = frozenset({"signal", "snapshot"})
-
 _IDLE_CHECK_S = 0.2
-_PART = re.compile(r"^(\d+)-(\d+)\.parquet$")
-_DAY_MS = 86_400_000
+_LOCK_POLL_S = 0.1
+_FLUSH_TIMEOUT_S = 120.0  # a cancelled store still lets its writer write what it was sent, up to this long
 
 
-@dataclass
-class _Part:
-    """One part file's cycles: one day's, ``part_cycles`` at most, from seq ``first`` to ``last``."""
-
-    day: str
-    first: int
-    last: int = 0
-    snapshots: list[tuple[int, SnapshotRecorded, list[Signal]]] = field(default_factory=list)  # seq, its signals
-    written: bool = False
+class FeatureWriterFailed(OSError):
+    """The writer process ended before its input did, or without writing everything: its last report says why
+    (a full disk, say). Not a fault of ours: the supervisor restarts the store, which resumes after the last part."""
 
 
 class FeatureStore:
@@ -51,15 +43,12 @@ class FeatureStore:
         self, *, log: EventLog, root: Path, stopping: trio.Event, part_cycles: int = 1000, tap_limit: int = 100_000
     ) -> None:
         """``tap_limit``: how many events the writer holds for this store before it drops them, and this store reads
-        them from the log instead (see ``EventLog.tap``)."""
+        them from the log instead (see ``EventLog.tap``). ``part_cycles``: the most cycles in one part file."""
         self._log = log
         self._tap_limit = tap_limit
         self._stopping = stopping
         self._root = root
         self._part_cycles = part_cycles
-        self._parts: list[_Part] = []  # in seq order; only the last can still grow
-        self._signals: list[Signal] = []  # the signals since the last snapshot
-        self._day = (-1, "")  # the last snapshot's day: (days since the epoch, its date)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -68,93 +57,93 @@ class FeatureStore:
             await self._log.wait_beyond(0)
             first = await self._log.store.read(0, 1)
         # One folder per chain, named by its first record: another database's parts never mix with these.
-        self._root = self._root / f"chain={first[0].hash.hex()[:16]}"
-        after = self._written_up_to()
-        self._signals = []
-        # What commits from now on comes from the writer in memory, as it was appended; what came before (since the
-        # last part on disk), or what the tap dropped while this fell behind, is read from the log and decoded.
+        root = self._root / f"chain={first[0].hash.hex()[:16]}"
+        # One writer process per folder, or two would write overlapping parts: one that outlived its trading
+        # process (still writing what it was sent) holds the lock until it exits. The lock is this open file, which
+        # the writer process inherits: held while either has it open.
+        root.mkdir(parents=True, exist_ok=True)
+        with (root / ".lock").open("a") as lock:
+            while not _locked(lock):  # noqa: ASYNC110 (another process holds it: nothing here can signal its release)
+                await trio.sleep(_LOCK_POLL_S)
+            await self._follow(root, lock)
+
+    async def _follow(self, root: Path, lock: TextIO) -> None:
+        after = written_up_to(root)
+        # Opened before the writer process starts: what commits meanwhile is handed over, not read back.
         with self._log.tap(SignalRecorded, SnapshotRecorded, limit=self._tap_limit) as tap:
+            command = [sys.executable, "-m", "b1e55ed.feature_parts", str(root), str(self._part_cycles)]
+            process = await trio.lowlevel.open_process(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(lock.fileno(),)
+            )
+            writer, reports = process.stdin, process.stdout
+            assert writer is not None
+            assert reports is not None
             try:
-                while True:
-                    if after < tap.since:
-                        records = await self._log.store.read(after, min(5_000, tap.since - after))
-                        if not records:  # not expected: ``since`` is committed
-                            if self._stopping.is_set():
-                                return
-                            with trio.move_on_after(_IDLE_CHECK_S):
-                                await self._log.wait_beyond(after)
-                            continue
-                        for record in records:
-                            if record.kind in _FOLLOWED:  # decoding only what it keeps
-                                self._follow(record.seq, record.event())
-                        after = records[-1].seq
-                    else:
-                        items = tap.take()
-                        for seq, event in items:
-                            if seq > after:  # not read from the log already
-                                self._follow(seq, event)
-                        after = max(after, tap.position)
-                        if not items:
-                            if self._stopping.is_set():
-                                return  # caught up with a log that takes no new cycles: flush, and done
-                            with trio.move_on_after(_IDLE_CHECK_S):
-                                await self._log.wait_beyond(after)
-                            continue
-                    if len(self._parts) > 1:  # every part but the last is complete
-                        complete = self._parts[:-1]
-                        await trio.to_thread.run_sync(self._write, complete)
-                        del self._parts[: len(complete)]  # only once written: a failed write leaves them here
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(_watch, process, reports)
+                    await self._forward(tap, after, writer)
+                    await writer.aclose()  # the end of its input: it writes the rest and exits
             finally:
-                # Synchronous: cancellation cannot interrupt it. What a failed write left unwritten goes first, in seq
-                # order, stopping at a failure: the parts on disk never skip a cycle (a resume starts after the last).
-                self._write(self._parts)
-                self._parts = []
+                with trio.CancelScope(shield=True):
+                    await writer.aclose()
+                    with trio.move_on_after(_FLUSH_TIMEOUT_S) as waited:
+                        await _relay(reports)
+                        await process.wait()
+                    if waited.cancelled_caught:
+                        process.kill()
 
-    def _follow(self, seq: int, event: Event) -> None:
-        if isinstance(event, SignalRecorded):
-            self._signals.append(event.signal)
-        elif isinstance(event, SnapshotRecorded):
-            self._add(seq, event, self._signals)
-            self._signals = []
-
-    def _add(self, seq: int, snapshot: SnapshotRecorded, signals: list[Signal]) -> None:
-        days = snapshot.as_of // _DAY_MS
-        if days != self._day[0]:
-            self._day = (days, datetime.fromtimestamp(snapshot.as_of / 1000, UTC).strftime("%Y-%m-%d"))
-        day = self._day[1]
-        if not self._parts or self._parts[-1].day != day or len(self._parts[-1].snapshots) >= self._part_cycles:
-            self._parts.append(_Part(day, seq))
-        part = self._parts[-1]
-        part.snapshots.append((seq, snapshot, signals))  # checked and turned into rows by ``_write``
-        part.last = seq
-
-    def _write(self, parts: list[_Part]) -> None:
-        """Each part into its day's folder, atomically, in seq order (so a resume after a crash starts right).
-        Each cycle's features are checked against the hash in its snapshot here, from the very objects its rows
-        are made of: on the worker thread, with the Parquet encoding, rather than on the trading actors' loop."""
-        for part in parts:
-            if part.written:
-                continue
-            path = self._root / f"date={part.day}" / f"{part.first:012d}-{part.last:012d}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            snapshot_frame([_checked(*cycle) for cycle in part.snapshots]).write_parquet(tmp)
-            os.replace(tmp, path)
-            part.written = True
-            part.snapshots = []  # freed here, on the worker thread, rather than on the loop
-
-    def _written_up_to(self) -> int:
-        """The last seq already on disk: the store resumes after it."""
-        last = 0
-        for file in self._root.glob("date=*/*.parquet"):
-            if match := _PART.match(file.name):
-                last = max(last, int(match.group(2)))
-        return last
+    async def _forward(self, tap: Tap, after: int, writer: trio.abc.SendStream) -> None:
+        """What commits after ``after``, signals and snapshots, to the writer process, until told to stop."""
+        while True:
+            items: list[tuple[int, Event]]
+            if after < tap.since:
+                records = await self._log.store.read(after, min(5_000, tap.since - after))
+                if not records:  # not expected: ``since`` is committed
+                    if self._stopping.is_set():
+                        return
+                    with trio.move_on_after(_IDLE_CHECK_S):
+                        await self._log.wait_beyond(after)
+                    continue
+                items = [(record.seq, record.event()) for record in records if record.kind in _FOLLOWED]
+                after = records[-1].seq
+            else:
+                taken = tap.take()
+                items = [(seq, event) for seq, event in taken if seq > after]  # not read from the log already
+                after = max(after, tap.position)
+                if not taken:
+                    if self._stopping.is_set():
+                        return  # caught up with a log that takes no new cycles
+                    with trio.move_on_after(_IDLE_CHECK_S):
+                        await self._log.wait_beyond(after)
+                    continue
+            if items:
+                try:
+                    await writer.send_all(encode_batch(items))
+                except trio.BrokenResourceError:
+                    await trio.sleep_forever()  # it exited: ``_watch`` raises with its reason
 
 
-def _checked(seq: int, snapshot: SnapshotRecorded, signals: list[Signal]) -> Snapshot:
-    """One cycle's row data, with its features hash recomputed; a mismatch with the logged one is an error."""
-    features_hash = snapshot_hash(snapshot.cycle, snapshot.as_of, snapshot.context, signals)
-    if snapshot.features_hash and snapshot.features_hash != features_hash:
-        logger.error("cycle %d: features do not match the hash in the log (seq %d)", snapshot.cycle, seq)
-    return snapshot.cycle, snapshot.as_of, snapshot.context, signals, features_hash
+def _locked(lock: TextIO) -> bool:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+async def _watch(process: trio.Process, reports: trio.abc.ReceiveStream) -> None:
+    """Log the writer process's reports; when it exits, raise unless it wrote everything."""
+    last = await _relay(reports)
+    if (code := await process.wait()) != 0:
+        raise FeatureWriterFailed(f"the feature store's writer process exited with {code}: {last or 'no report'}")
+
+
+async def _relay(reports: trio.abc.ReceiveStream) -> str:
+    """Each ``LEVEL message`` line to this module's logger, until the stream ends; the last message."""
+    pending, last = b"", ""
+    async for chunk in reports:
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            level, _, last = line.decode(errors="replace").partition(" ")
+            logger.log(int(level) if level.isdigit() else logging.ERROR, "%s", last)
+    return last

@@ -1,10 +1,15 @@
-"""The feature store in process, over an in-memory log: the rows it writes from events handed over by the writer are
-those it writes from the log read back, whether it follows live, catches up, falls behind the tap or resumes."""
+"""The feature store over an in-memory log, with its real writer process: the rows it writes from events handed over
+by the log's writer are those it writes from the log read back, whether it follows live, catches up, falls behind
+the tap or resumes; and its writer process writes what it was sent when its input ends, as when the actor dies."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import io
 import logging
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +23,7 @@ from actors.featurestore import FeatureStore
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.store import MemoryStore
 from b1e55ed.eventlog.writer import EventLog
+from b1e55ed.feature_parts import PartWriter, encode_batch
 from b1e55ed.features import read_features, snapshot_frame, snapshot_hash
 from b1e55ed.messages import Alert, Event, Signal, SignalRecorded, SnapshotRecorded
 from tests.eventlog_helpers import running_log
@@ -214,4 +220,46 @@ async def test_a_part_that_failed_to_write_is_written_before_any_later_one(tmp_p
     assert failed.group_contains(OSError, depth=None)
     blocked.unlink()
     await run_after(tmp_path / "run", store)  # the restart: resumes after the last part on disk
+    assert same_parts(parts(tmp_path / "run"), parts(tmp_path / "read"))
+
+
+def test_the_writer_process_writes_every_cycle_it_was_sent_when_its_input_ends_even_inside_a_frame(
+    tmp_path: Path,
+) -> None:
+    """What the actor's death (a kill -9) looks like to its writer process: its input ends, maybe inside a frame."""
+    followed = [e for events in CYCLES for e in events if isinstance(e, SignalRecorded | SnapshotRecorded)]
+    items = list(enumerate(followed, start=1))
+    sent = items[:100]
+    frames = b"".join(encode_batch(sent[i : i + 30]) for i in range(0, len(sent), 30))
+    cut_short = encode_batch(items[100:])[:-7]
+    done = subprocess.run(
+        [sys.executable, "-m", "b1e55ed.feature_parts", str(tmp_path / "process"), "7"],
+        input=frames + cut_short, capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    expected = PartWriter(tmp_path / "here", 7, io.StringIO())
+    expected.follow(sent)
+    expected.write_all()
+    assert same_parts(parts(tmp_path / "process"), parts(tmp_path / "here"))
+    snapshots = sum(isinstance(event, SnapshotRecorded) for _, event in sent)
+    assert read_features(tmp_path / "process").height == snapshots * 2
+
+
+async def test_a_writer_process_still_writing_for_a_dead_store_is_waited_for(tmp_path: Path) -> None:
+    """One that outlived its trading process (kill -9) holds the folder's lock until it has written what it was
+    sent; a new store starts after it, from the parts it left, so no two write overlapping parts."""
+    store = MemoryStore()
+    async with running_log(store) as log:
+        for events in CYCLES:
+            await log.append(*events)
+    await run_after(tmp_path / "read", store)
+    chain = next((tmp_path / "read").iterdir()).name
+    (tmp_path / "run" / chain).mkdir(parents=True)
+    with (tmp_path / "run" / chain / ".lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_after, tmp_path / "run", store)
+            await trio.sleep(0.5)
+            assert not parts(tmp_path / "run")
+            fcntl.flock(held, fcntl.LOCK_UN)
     assert same_parts(parts(tmp_path / "run"), parts(tmp_path / "read"))
