@@ -7,7 +7,8 @@ Workloads (``--figure``; the default runs both headline figures, ``--quick`` the
 Each run is ``b1e55ed.cli.main(["run", ...])`` in-process in a fresh subprocess (``bench/replay_child.py``), default
 config (all producers and strategies), ``--funding ../shared/data/funding --fear-greed ../shared/data/fear_greed``,
 into a fresh durable brain.db: an untimed 3-day warm-up replay first (imports, plug-ins), then the timed one. So each
-run's peak RSS (``ru_maxrss``, warm-up included) is its own and no warm cache carries over between runs.
+run's peak RSS (``ru_maxrss``, warm-up included) is its own and no warm cache carries over between runs; the feature
+store's writer process (a child of the run) is reported apart, as ``feature_writer_peak_rss_mb``.
 
 Baseline, THE DURABLE FLOOR, measured right after each run in another fresh subprocess: the run's own events, as
 stored (encoded payloads read from its brain.db), appended to a fresh log in exactly the run's transactions (each
@@ -176,6 +177,7 @@ def report(load: Workload, results: list[dict[str, Any]], data: str) -> None:
     extra |= {"runs_count": len(results), "deterministic": len({r["summary"].head for r in results}) == 1}
     extra["peak_rss_mb_runs"] = [r["peak_rss_mb"] for r in results]
     extra["peak_rss_mb_median"] = statistics.median(r["peak_rss_mb"] for r in results)
+    extra["feature_writer_peak_rss_mb_median"] = statistics.median(r["feature_writer_peak_rss_mb"] for r in results)
     extra["floor_peak_rss_mb_median"] = statistics.median(r["floor"]["peak_rss_mb"] for r in results)
     extra["rss_after_imports_mb_median"] = statistics.median(r["rss_after_imports_mb"] for r in results)
     extra["shutdown_s_median"] = round(statistics.median(r["cli_end_to_end"] - r["until_last_settled"]

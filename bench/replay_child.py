@@ -6,7 +6,8 @@ call's first and last seq) so the floor can repeat the same transactions.
 ``floor``: the run's stored events (already encoded payloads, read from its brain.db and decoded before the clock
 starts) appended to a fresh ``SqliteStore`` in the same transactions, each with its projection rows, as the writer
 does it (``project`` then ``store.append``), with no actors.
-Either prints one JSON object on stdout: seconds, and this process's peak RSS (``ru_maxrss``).
+Either prints one JSON object on stdout: seconds, and this process's peak RSS (``ru_maxrss``); ``run`` also its
+children's, the feature store's writer processes (the largest of them).
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ EXIT_STALLED = 3
 DATA_DIR = "B1E55ED_DATA_DIR"
 
 
-def peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return round(resource.getrusage(who).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
 class LastSettled(logging.Handler):
@@ -129,7 +130,8 @@ def run(args: argparse.Namespace, argv: list[str], warmup: list[str]) -> dict[st
             pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(args.profile)
             print(f"[bench] profile by {order} (the trio thread only):\n{out.getvalue()}", file=sys.stderr)
     return {"until_last_settled": settled, "cli_end_to_end": returned, "commits": commits.ranges,
-            "peak_rss_mb": peak_rss_mb(), "rss_after_imports_mb": rss_imported}  # fmt: skip
+            "peak_rss_mb": peak_rss_mb(), "rss_after_imports_mb": rss_imported,
+            "feature_writer_peak_rss_mb": peak_rss_mb(resource.RUSAGE_CHILDREN)}  # fmt: skip
 
 
 def read_records(db: Path) -> list[Record]:
