@@ -13,7 +13,7 @@ from msgspec.structs import replace
 
 from b1e55ed.eventlog.chain import EMPTY_HEAD, GENESIS, ChainHead, Unstorable, extend, link
 from b1e55ed.eventlog.projections import PROJECTION_TABLES
-from b1e55ed.eventlog.sqlite_store import SqliteStore
+from b1e55ed.eventlog.sqlite_store import ROWS_PER_STATEMENT, SqliteStore
 from b1e55ed.eventlog.store import EventStore, MemoryStore, StoreError
 from b1e55ed.messages import ConsumerAdvanced, Event
 from tests.eventlog_helpers import alert, lifecycle, running_log, signal
@@ -60,6 +60,16 @@ async def test_each_hash_chains_the_previous_one_over_the_stored_bytes(store: Ev
     verified = await store.verify()
     assert verified.count == 5
     assert verified.head == ChainHead(seq=5, hash=prev) == await store.head()
+
+
+async def test_a_commit_of_more_rows_than_one_statement_holds_reads_back_byte_for_byte(store: EventStore) -> None:
+    count = 2 * ROWS_PER_STATEMENT + 5  # two full multi-row statements and a rest
+    async with running_log(store) as log:
+        returned = await log.append(*[alert(i) for i in range(count)])
+    records = await store.read(limit=count)
+    assert records == returned
+    assert all(type(field) is bytes for r in records for field in (r.payload, r.prev_hash, r.hash))
+    assert (await store.verify()).count == count
 
 
 async def test_the_head_hash_depends_only_on_the_events(store: EventStore) -> None:
