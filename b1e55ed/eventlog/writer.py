@@ -12,6 +12,7 @@ can ``tap`` the log: it is handed the committed events themselves, rather than r
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -308,20 +309,10 @@ class EventLog:
         return True
 
     async def _store(self, batch: list[_Append]) -> None:
-        records: list[Record] = []
-        upserts: list[Upsert] = []
-        followed: list[tuple[int, Event]] = []  # for the taps
-        projectors, tapped = PROJECTORS, self._tapped
-        for request in batch:
-            if not request.events:
-                continue
-            records += request.records
-            for record, event in zip(request.records, request.events, strict=True):
-                cls = type(event)
-                if (fn := projectors[cls]) is not None:
-                    upserts.append(fn(record.seq, record.hash, event))
-                if cls in tapped:
-                    followed.append((record.seq, event))
+        records = list(itertools.chain.from_iterable(request.records for request in batch))
+        events = list(itertools.chain.from_iterable(request.events for request in batch))
+        tapped = self._tapped  # a tap opened while this commit runs starts after it
+        upserts, followed = _route(records, events, tapped)
         if records:
             self._storing = True
             try:
@@ -339,3 +330,23 @@ class EventLog:
         self._committed.unpark_all()
         if self._on_commit is not None and records:
             self._on_commit(records)
+
+
+def _route(
+    records: list[Record], events: list[Event], tapped: frozenset[type[Event]]
+) -> tuple[list[Upsert], list[tuple[int, Event]]]:
+    """A commit's projections, and the ``(seq, event)`` of the ``tapped`` classes, in seq order.
+
+    Most events (decisions, cycles, settlements) go to neither: they are passed over by their class, without a
+    step of Python each."""
+    classes = list(map(type, events))
+    routed = {cls for cls in set(classes) if PROJECTORS[cls] is not None or cls in tapped}
+    upserts: list[Upsert] = []
+    followed: list[tuple[int, Event]] = []
+    for record, event in itertools.compress(zip(records, events, strict=True), map(routed.__contains__, classes)):
+        cls = type(event)
+        if (project := PROJECTORS[cls]) is not None:
+            upserts.append(project(record.seq, record.hash, event))
+        if cls in tapped:
+            followed.append((record.seq, event))
+    return upserts, followed
