@@ -14,8 +14,9 @@ from b1e55ed.messages import AnyEvent, Event
 GENESIS = bytes(32)
 
 
-class Record(msgspec.Struct, frozen=True):
-    """One row of ``events``: exactly what is stored and hashed."""
+class Record(msgspec.Struct, frozen=True, gc=False):
+    """One row of ``events``: exactly what is stored and hashed. Untracked by the cycle collector: it holds only
+    numbers, a string and bytes, so it can be part of no reference cycle."""
 
     seq: int
     ts: int
@@ -65,7 +66,7 @@ def extend(head: ChainHead, events: Sequence[Event]) -> list[Record]:
     """Encode ``events`` once and chain them after ``head``. Every payload must decode back to its event."""
     records = []
     prev, seq = head.hash, head.seq
-    encode, decode, kind_of, sha256 = codec.encode, codec.decode, codec.kind_of, hashlib.sha256
+    encode, decode, kinds, kind_of, sha256 = codec.encode, codec.decode, codec.KINDS, codec.kind_of, hashlib.sha256
     for event in events:
         seq += 1
         try:
@@ -76,7 +77,7 @@ def extend(head: ChainHead, events: Sequence[Event]) -> list[Record]:
         if round_trip != event:
             raise Unstorable(f"{kind_of(event)} event does not survive encoding: {event!r}")
         digest = sha256(prev + seq.to_bytes(8, "big") + payload).digest()  # link(), inline: once per event
-        records.append(Record(seq, event.ts, kind_of(event), payload, prev, digest))
+        records.append(Record(seq, event.ts, kinds[type(event)], payload, prev, digest))
         prev = digest
     return records
 

@@ -28,14 +28,19 @@ decode: Callable[[bytes], AnyEvent] = _decoder.decode
 decode_header: Callable[[bytes], Header] = _header_decoder.decode
 
 
-_kinds: dict[type[Event], str] = {}
+class _Kinds(dict[type[Event], str]):
+    """Each event class's tag, read from the class the first time it is looked up."""
+
+    def __missing__(self, cls: type[Event]) -> str:
+        tag = cls.__struct_config__.tag
+        assert isinstance(tag, str), f"{cls.__name__} is not a tagged event"
+        self[cls] = tag
+        return tag
+
+
+KINDS = _Kinds()
+"""``KINDS[type(event)]`` is ``kind_of(event)`` without a call: for loops over many events."""
 
 
 def kind_of(event: Event) -> str:
-    try:
-        return _kinds[type(event)]
-    except KeyError:
-        tag = type(event).__struct_config__.tag
-        assert isinstance(tag, str), f"{type(event).__name__} is not a tagged event"
-        _kinds[type(event)] = tag
-        return tag
+    return KINDS[type(event)]
