@@ -224,12 +224,12 @@ def _row_means(x: Floats) -> Floats:
     return means
 
 
-def _smooth_latest(x: Floats, decay: float, seed: Floats) -> Floats:
+def _smooth_latest(x: Floats, decay: float, seed: Floats, *, scratch: bool) -> Floats:
     """The last value of ``_smooth`` for each column of time-major ``x`` (time along axis 0, at least one step).
 
     The same steps as ``_smooth`` on each column: per block, the terms ``x / decay**k`` summed in cumsum's order,
-    first to last, then the closed form for the block's last value. ``x`` is the caller's scratch: the terms
-    overwrite it, since a fresh array of this size costs more in page faults than the arithmetic.
+    first to last, then the closed form for the block's last value. With ``scratch``, the terms overwrite ``x``
+    (a fresh array of this size costs more in page faults than the arithmetic); else ``x`` is only read (a view).
     """
     if decay == 0.0:
         return np.array(x[-1])
@@ -239,16 +239,27 @@ def _smooth_latest(x: Floats, decay: float, seed: Floats) -> Floats:
     level = seed
     for start in range(0, length, block):
         stop = min(start + block, length)
-        grow = powers[: stop - start]
-        terms = x[start:stop]
-        np.divide(terms, grow[:, None], out=terms)
-        total = terms[0].copy()
-        for term in terms[1:]:
-            total += term
+        grow = powers[: stop - start].reshape((-1,) + (1,) * (x.ndim - 1))
+        terms = np.divide(x[start:stop], grow, out=x[start:stop] if scratch else np.empty(x[start:stop].shape))
+        total = _sum_in_order(terms)
         total *= 1.0 - decay
         total += level
         level = total * grow[-1]
     return level
+
+
+def _sum_in_order(terms: Floats) -> Floats:
+    """``terms`` (C-contiguous, at least one row) summed along axis 0, first row to last, as a loop adds them.
+
+    ``np.add.reduce`` adds along a slow axis exactly so, row after row; it sums pairwise only along the fast axis
+    in memory, which is where a row of one value would put it: those few go through the loop."""
+    if terms[0].size > 1:
+        total: Floats = np.add.reduce(terms, axis=0)
+        return total
+    total = terms[0].copy()
+    for term in terms[1:]:
+        total += term
+    return total
 
 
 def _wilder_latest(x: Floats, period: int) -> Floats:
@@ -259,7 +270,7 @@ def _wilder_latest(x: Floats, period: int) -> Floats:
     seed = _row_means(x[:period])
     if len(x) == period:
         return seed
-    return _smooth_latest(x[period:], 1.0 - 1.0 / period, seed)
+    return _smooth_latest(x[period:], 1.0 - 1.0 / period, seed, scratch=True)
 
 
 def _in_chunks(latest: Callable[..., Floats], *columns: Floats) -> Floats:
@@ -292,7 +303,10 @@ def _rsi_of_moves(moves: Floats, period: int) -> Floats:
     """The RSI of each window from its time-major gains (the first half of the columns) and losses (scratch)."""
     count = moves.shape[1] // 2
     averages = _wilder_latest(moves, period)
-    avg_gain, avg_loss = averages[:count], averages[count:]
+    return _rsi_of_averages(averages[:count], averages[count:])
+
+
+def _rsi_of_averages(avg_gain: Floats, avg_loss: Floats) -> Floats:
     total = avg_gain + avg_loss
     with np.errstate(divide="ignore", invalid="ignore"):
         rsi: Floats = 100.0 * avg_gain / total

@@ -169,3 +169,22 @@ def test_a_tail_longer_than_a_window_or_no_window_at_all_does_not_stack() -> Non
     source = np.arange(10.0)
     assert stack([source[0:4], source[0:2]], last=3) is None
     assert stack([]) is None
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_a_few_windows_over_one_series_give_what_each_gives_alone(count: int) -> None:
+    columns = synthetic_columns(6)
+    series = ("high", "low", "close")
+    starts = np.arange(700, 700 + count, dtype=np.int64)
+    high, low, close = (windows(columns, name, WINDOW, range(700 + WINDOW, 700 + WINDOW + count)) for name in series)
+    rsi = [ind.wilder_rsi(c)[-1] for c in close]
+    atr = [ind.atr_pct(h, lo, c)[-1] for h, lo, c in zip(high, low, close, strict=True)]
+    assert_same_bits(wind.wilder_rsi_windows(columns["close"], starts, WINDOW), rsi)
+    assert_same_bits(wind.atr_pct_windows(columns["high"], columns["low"], columns["close"], starts, WINDOW), atr)
+
+
+def test_more_windows_over_one_series_than_one_chunk_give_what_each_gives_alone() -> None:
+    columns = synthetic_columns(7, bars=2_400)
+    starts = np.arange(0, 2_400 - 60, dtype=np.int64)  # more than a chunk of windows
+    closes = [columns["close"][start : start + 60] for start in starts.tolist()]
+    assert_same_bits(wind.wilder_rsi_windows(columns["close"], starts, 60), [ind.wilder_rsi(c)[-1] for c in closes])
