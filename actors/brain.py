@@ -10,7 +10,9 @@ manual scan. Either way a cycle's tick carries its id, its as-of time and read-o
 that time, and a run into a database that already holds settled cycles resumes after the last of them.
 
 Driven by history at full speed, the brain hands the stages ``batch`` consecutive cycles in one message: the same
-cycles, the same events, far fewer scheduler rounds and commits. It hands on the next batch once the OMS has queued
+cycles, the same events, far fewer scheduler rounds and commits. It reads the feed in runs of that many closes,
+candles in columns, and makes the batch's markets together (``market_batch``: each symbol's windows in one pass,
+which the stages that work symbol by symbol read back from it). It hands on the next batch once the OMS has queued
 the last one's events, so the stages compute it while the log commits (the OMS logs it only after that commit). Each
 cycle's tick still sees the market as of its own time only, although the market already holds the batch's later
 bars.
@@ -24,10 +26,12 @@ driven by history the candles set the pace, so a manual scan is refused.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TypeVar
 
 import trio
 
@@ -38,8 +42,10 @@ from b1e55ed.errors import ScanRefused
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.health import ActorHealth
 from b1e55ed.market.bars import MarketState
-from b1e55ed.market.feed import CloseBatch, Feed, PricePoller
+from b1e55ed.market.batch import market_batch
+from b1e55ed.market.feed import Feed, PricePoller
 from b1e55ed.market.mids import PriceBoard
+from b1e55ed.market.runs import RunFeed, runs_of
 from b1e55ed.messages import CycleSettled, CycleStarted
 
 logger = logging.getLogger(__name__)
@@ -138,17 +144,15 @@ class Brain:
     async def _follow_history(
         self, feed: Feed, resume_as_of: int, outputs: list[trio.MemorySendChannel[Ticks]]
     ) -> None:
-        due: list[tuple[int, list[str]]] = []  # (as_of, symbols) of the cycles not yet handed on
-        async with _closing(feed.closes()) as closes:
-            async for batch in closes:
-                self._market.add(batch)
-                if batch.close_ts > resume_as_of:
-                    due.append((batch.close_ts, sorted(batch.bars)))
-                if len(due) >= self._batch:
-                    await self._run_cycles(due, feed, outputs)
-                    due = []
-        if due:
-            await self._run_cycles(due, feed, outputs)
+        runs = feed.runs(self._batch) if isinstance(feed, RunFeed) else runs_of(feed.closes(), self._batch)
+        async with _closing(runs) as closes:
+            async for run in closes:
+                for symbol, bars in run.bars.items():
+                    self._market.extend(symbol, bars)
+                first = bisect.bisect_right(run.close_ts, resume_as_of)  # the cycles not settled before
+                if first < len(run.close_ts):
+                    holding = {symbol: (at[at >= first] - first).tolist() for symbol, at in run.at.items()}
+                    await self._run_cycles(run.close_ts[first:], holding, feed, outputs)
         await self._barrier.wait(self.cycle)
         logger.info("market data exhausted after cycle %d", self.cycle)
         self._on_exhausted()
@@ -179,7 +183,7 @@ class Brain:
             if seen is None and resume_as_of and latest:  # resumed: what the last settled cycle saw is not new
                 seen = self._latest_closes(resume_as_of)
             if latest and (scan or latest != seen):
-                await self._run_cycles([(as_of, sorted(latest))], feed, outputs)
+                await self._run_cycles([as_of], dict.fromkeys(latest, (0,)), feed, outputs)
                 seen = latest
             self.next_cycle_ms = self._clock.now_ms() + int(self._interval_s * 1000)
             with trio.move_on_after(self._interval_s):
@@ -197,17 +201,22 @@ class Brain:
                 self._market.add(batch)
 
     async def _run_cycles(
-        self, due: list[tuple[int, list[str]]], feed: Feed, outputs: list[trio.MemorySendChannel[Ticks]]
+        self,
+        as_ofs: list[int],
+        holding: Mapping[str, Sequence[int]],
+        feed: Feed,
+        outputs: list[trio.MemorySendChannel[Ticks]],
     ) -> None:
+        """Run the cycles as of ``as_ofs``, each holding the symbols ``holding`` lists it under (by position)."""
+        markets = market_batch(self._market, as_ofs, holding, self._window)
+        source, first = feed.source, self.cycle + 1
         ticks = []
-        markets = self._market.views([as_of for as_of, _ in due], self._window)
-        for (as_of, symbols), full in zip(due, markets, strict=True):
-            self.cycle += 1
-            view = {symbol: full[symbol] for symbol in symbols if symbol in full}
-            closes = {symbol: bars.last_close for symbol, bars in view.items()}
+        for offset, (as_of, market, closes) in enumerate(zip(as_ofs, markets.markets, markets.closes, strict=True)):
+            cycle = first + offset
             ts = as_of if self._driven else self._clock.now_ms()
-            started = CycleStarted(ts=ts, cycle=self.cycle, as_of=as_of, source=feed.source, closes=closes)
-            ticks.append(CycleTick(cycle=self.cycle, as_of=as_of, source=feed.source, market=view, started=started))
+            started = CycleStarted(ts=ts, cycle=cycle, as_of=as_of, source=source, closes=closes)
+            ticks.append(CycleTick(cycle=cycle, as_of=as_of, source=source, market=market, started=started))
+        self.cycle += len(ticks)
         batch = tuple(ticks)
         started_at = time.perf_counter()  # how long the cycles took, for /metrics: a measurement, not event time
         for attempt in range(1, STALL_ATTEMPTS + 1):
@@ -228,8 +237,11 @@ class Brain:
         raise RuntimeError(f"cycle {self.cycle} did not settle after {STALL_ATTEMPTS} attempts")
 
 
+_Item = TypeVar("_Item")
+
+
 @asynccontextmanager
-async def _closing(batches: AsyncIterator[CloseBatch]) -> AsyncIterator[AsyncIterator[CloseBatch]]:
+async def _closing(batches: AsyncIterator[_Item]) -> AsyncIterator[AsyncIterator[_Item]]:
     """Close a feed's generator when the brain stops (cancelled mid-history), not when it is collected."""
     try:
         yield batches

@@ -11,13 +11,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from b1e55ed.market.feed import CloseBatch
 from b1e55ed.messages import Bar
+
+if TYPE_CHECKING:
+    from b1e55ed.market.batch import MarketBatch
 
 Prices = npt.NDArray[np.float64]
 Times = npt.NDArray[np.int64]
@@ -252,8 +255,32 @@ class BarSeries:
         stops: list[int] = self._buffers.ts[: self._size].searchsorted(open_ts, side="right").tolist()
         return stops
 
+    def stops_after(self, open_ts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """``index_after`` of each time, as an array."""
+        stops: npt.NDArray[np.int64] = self._buffers.ts[: self._size].searchsorted(open_ts, side="right")
+        return stops
+
     def view(self, start: int, stop: int, timeframe_ms: int) -> BarsView:
         return BarsView(self.symbol, self._read_only, start, stop, timeframe_ms)
+
+    def views(self, starts: Sequence[int], stops: Sequence[int], timeframe_ms: int) -> list[BarsView]:
+        """``view`` of each ``[start, stop)``, made without looking at the columns again: they are read-only."""
+        symbol, columns = self.symbol, self._read_only
+        views = []
+        for start, stop in zip(starts, stops, strict=True):
+            view = object.__new__(BarsView)  # not ``__init__``, which would look at every column's flags again
+            view.symbol = symbol
+            view.timeframe_ms = timeframe_ms
+            view._columns = columns
+            view._start = start
+            view._stop = stop
+            views.append(view)
+        return views
+
+    @property
+    def read_only_columns(self) -> BarArrays:
+        """The whole buffers, read-only, as the views made now read them (rows past ``len`` are not bars yet)."""
+        return self._read_only
 
     def bars(self, start: int, stop: int) -> list[Bar]:
         return [self._buffers.bar(index) for index in range(start, min(stop, self._size))]
@@ -278,13 +305,15 @@ def _allocate(capacity: int) -> BarArrays:
 
 
 class MarketView(Mapping[str, BarsView]):
-    """The market as of ``as_of``: each symbol with at least one closed bar, as a read-only window."""
+    """The market as of ``as_of``: each symbol with at least one closed bar, as a read-only window. ``batch``: the
+    batch of cycles' markets it was made with (``market.batch``), if it was."""
 
-    __slots__ = ("_views", "as_of")
+    __slots__ = ("_views", "as_of", "batch")
 
-    def __init__(self, as_of: int, views: dict[str, BarsView]) -> None:
+    def __init__(self, as_of: int, views: dict[str, BarsView], batch: MarketBatch | None = None) -> None:
         self.as_of = as_of
         self._views = views
+        self.batch = batch
 
     def __getitem__(self, symbol: str) -> BarsView:
         return self._views[symbol]
@@ -313,6 +342,10 @@ class MarketState:
     @property
     def symbols(self) -> list[str]:
         return sorted(self._series)
+
+    def find(self, symbol: str) -> BarSeries | None:
+        """The symbol's history, if it has one."""
+        return self._series.get(symbol)
 
     def series(self, symbol: str) -> BarSeries:
         series = self._series.get(symbol)

@@ -25,6 +25,7 @@ import trio
 from b1e55ed.errors import WorldError
 from b1e55ed.market.bars import BarArrays
 from b1e55ed.market.feed import CloseBatch
+from b1e55ed.market.runs import CloseRun
 from b1e55ed.messages import Bar, MarketSource
 
 COLUMNS = ("ts", "open", "high", "low", "close", "volume")
@@ -248,6 +249,31 @@ class ReplayFeed:
                 for slot, bar in zip((positions[lo:hi] - chunk_start).tolist(), part.to_bars(), strict=True):
                     chunk[slot][symbol] = bar
             yield from map(CloseBatch, self.close_times[chunk_start:chunk_stop].tolist(), chunk)
+
+    async def runs(self, limit: int) -> AsyncIterator[CloseRun]:
+        """The batches of ``closes`` in runs of ``limit`` consecutive closes, candles in columns as loaded; a paced
+        replay yields each run when its last candle has closed."""
+        if limit < 1:
+            raise ValueError(f"a run holds at least one close, got {limit}")
+        started = trio.current_time()
+        first_close: int | None = None
+        for start in range(self._first, len(self.close_times), limit):
+            stop = min(start + limit, len(self.close_times))
+            close_ts: list[int] = self.close_times[start:stop].tolist()
+            bars: dict[str, BarArrays] = {}
+            at: dict[str, npt.NDArray[np.int64]] = {}
+            for symbol, positions in zip(self._symbols, self._positions, strict=True):
+                lo, hi = np.searchsorted(positions, (start, stop)).tolist()
+                if hi > lo:
+                    bars[symbol] = self.data.bars[symbol].slice(lo, hi)
+                    at[symbol] = positions[lo:hi] - start
+            if self.speed is None:
+                await trio.lowlevel.checkpoint()
+            else:
+                if first_close is None:
+                    first_close = close_ts[0]
+                await trio.sleep_until(started + (close_ts[-1] - first_close) / 1000 / self.speed)
+            yield CloseRun(close_ts, bars, at)
 
     async def closes(self) -> AsyncIterator[CloseBatch]:
         started = trio.current_time()

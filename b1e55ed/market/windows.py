@@ -6,7 +6,8 @@ the same order, as the per-window functions do, and give the same bits. Windows 
 history, where each cycle adds a bar) do not stack: the caller then goes window by window.
 
 Windows of one length over one series (``one_series``: a replay's consecutive cycles) need no stacking at all: a
-quantity of one bar (a true range) is computed once for the series, then gathered for every window.
+quantity of one bar (a true range) is computed once for the series, then read for every window. A batch's windows
+made together (``batch.Windows``) say where they lie without being looked at one by one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from b1e55ed.market.bars import BarArrays, BarsView
+from b1e55ed.market.batch import Windows
 
 _Scalar = TypeVar("_Scalar", bound=np.generic)
 
@@ -59,6 +61,10 @@ def one_series(windows: Sequence[BarsView]) -> Series | None:
     """The series every window reads, when they all read one with one length; None otherwise."""
     if not windows:
         return None
+    if isinstance(windows, Windows):  # a batch's, made together: its rows are numbers already
+        lengths = windows.stops - windows.starts
+        length = int(lengths[0])
+        return Series(windows.columns, windows.starts, length) if bool((lengths == length).all()) else None
     columns, _, _ = windows[0].span
     length = len(windows[0])
     starts = []

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from b1e55ed.market.bars import BarArrays, BarSeries, MarketState
+from b1e55ed.market.batch import batch_of, market_batch, windows_by_symbol
 from b1e55ed.market.feed import CloseBatch
+from b1e55ed.market.windows import one_series
 from b1e55ed.messages import Bar
 
 HOUR = 3_600_000
@@ -185,3 +187,50 @@ def test_a_bounded_market_gives_the_same_windows_as_an_unbounded_one() -> None:
         assert list(bounded.view(as_of, 40)["BTC"].close) == list(unbounded.view(as_of, 40)["BTC"].close)
         after = as_of - 5 * 60_000
         assert bounded.new_bars("BTC", after, as_of) == unbounded.new_bars("BTC", after, as_of)
+
+
+def test_a_batch_gives_each_cycle_the_views_of_the_symbols_it_holds_as_view_does() -> None:
+    state = state_with({"BTC": [0, 1, 2, 3, 4], "ETH": [0, 1, 4], "SOL": [3, 4]})
+    as_ofs = [T0 + hour * HOUR for hour in (1, 2, 3, 4, 5)]
+    holding = {"BTC": [0, 1, 2, 3, 4], "ETH": [0, 4], "SOL": [3, 4], "XRP": [2]}  # XRP: no bars at all
+    batch = market_batch(state, as_ofs, holding, window=2)
+    for index, (as_of, market, closes) in enumerate(zip(as_ofs, batch.markets, batch.closes, strict=True)):
+        whole = state.view(as_of, window=2)
+        held = [symbol for symbol in sorted(holding) if index in holding[symbol] and symbol in whole]
+        assert market.as_of == as_of
+        assert list(market) == held
+        assert {s: bars.span for s, bars in market.items()} == {s: whole[s].span for s in held}
+        assert closes == {s: whole[s].last_close for s in held}
+    assert batch.symbols["ETH"].cycles == [0, 4]
+    assert batch.symbols["ETH"].as_ofs == [as_ofs[0], as_ofs[4]]
+    assert list(batch.symbols["SOL"].windows) == [batch.markets[3]["SOL"], batch.markets[4]["SOL"]]
+    assert "XRP" not in batch.symbols
+
+
+def test_a_batchs_windows_say_where_they_lie_as_each_window_does() -> None:
+    state = state_with({"BTC": list(range(12))})
+    early = market_batch(state, [T0 + hour * HOUR for hour in range(2, 13)], {"BTC": range(11)}, window=4)
+    assert one_series(early.symbols["BTC"].windows) is one_series(list(early.symbols["BTC"].windows)) is None
+    late = market_batch(state, [T0 + hour * HOUR for hour in range(5, 13)], {"BTC": range(8)}, window=4)
+    shared, own = one_series(late.symbols["BTC"].windows), one_series(list(late.symbols["BTC"].windows))
+    assert shared is not None
+    assert own is not None
+    assert (shared.columns, shared.starts.tolist(), shared.length) == (own.columns, own.starts.tolist(), own.length)
+
+
+def test_stages_find_the_batch_their_markets_were_made_in_or_gather_the_windows_themselves() -> None:
+    state = state_with({"BTC": [0, 1, 2, 3], "ETH": [1, 3]})
+    as_ofs = [T0 + hour * HOUR for hour in (2, 3, 4)]
+    batch = market_batch(state, as_ofs, {"BTC": [0, 1, 2], "ETH": [0, 2]}, window=3)
+    assert batch_of(batch.markets) is batch
+    assert batch_of(batch.markets[1:]) is None
+    assert batch_of([dict(market) for market in batch.markets]) is None
+    assert windows_by_symbol(batch.markets, as_ofs) is batch.symbols
+    gathered = windows_by_symbol([dict(market) for market in batch.markets], as_ofs)
+    assert list(gathered) == ["BTC", "ETH"]
+    for symbol, (cycles, times, windows) in gathered.items():
+        assert (cycles, times, list(windows)) == (
+            batch.symbols[symbol].cycles,
+            batch.symbols[symbol].as_ofs,
+            list(batch.symbols[symbol].windows),
+        )

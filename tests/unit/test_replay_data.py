@@ -14,6 +14,8 @@ import trio
 
 from b1e55ed.market.feed import CloseBatch
 from b1e55ed.market.replay import DataError, ReplayFeed, SkippedRow, load_history
+from b1e55ed.market.runs import CloseRun, close_run, runs_of
+from b1e55ed.messages import Bar
 
 HOUR = 3_600_000
 T0 = 1_700_000_000_000 // HOUR * HOUR
@@ -143,6 +145,16 @@ async def test_paced_replay_sleeps_market_time_over_speed(tmp_path: Path, autoju
     assert [round(elapsed, 6) for _, elapsed in seen] == [0.0, 1.0, 2.0, 5.0]
 
 
+async def test_a_paced_run_comes_when_its_last_candle_has_closed(
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    write(tmp_path, "BTC", rows(0, 1, 2, 5, 6))
+    feed = ReplayFeed(load_history(tmp_path, timeframe_ms=HOUR), speed=3600.0)
+    start = trio.current_time()
+    seen = [(run.close_ts, round(trio.current_time() - start, 6)) async for run in feed.runs(2)]
+    assert seen == [([T0 + HOUR, T0 + 2 * HOUR], 1.0), ([T0 + 3 * HOUR, T0 + 6 * HOUR], 5.0), ([T0 + 7 * HOUR], 6.0)]
+
+
 def test_speed_must_be_positive(tmp_path: Path) -> None:
     write(tmp_path, "BTC", rows(0, 1))
     with pytest.raises(ValueError, match="speed"):
@@ -180,3 +192,35 @@ def test_a_row_without_a_timestamp_is_skipped_and_a_text_column_is_refused(tmp_p
     pl.DataFrame(rows(0, 1)).with_columns(pl.col("close").cast(pl.String)).write_parquet(tmp_path / "ETHUSDT.parquet")
     with pytest.raises(DataError, match=r"ETHUSDT\.parquet: column 'close' is String, not numeric"):
         load_history(tmp_path / "ETHUSDT.parquet")
+
+
+def closes_of(runs: Sequence[CloseRun]) -> list[tuple[int, dict[str, Bar]]]:
+    """The runs' closes, one by one, as ``closes`` yields them."""
+    found = []
+    for run in runs:
+        bars = {symbol: arrays.to_bars() for symbol, arrays in run.bars.items()}
+        for index, close_ts in enumerate(run.close_ts):
+            at = {symbol: run.at[symbol].tolist().index(index) for symbol in run.at if index in run.at[symbol]}
+            found.append((close_ts, {symbol: bars[symbol][row] for symbol, row in sorted(at.items())}))
+    return found
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5, 100])
+async def test_runs_hold_the_same_closes_as_the_batches_however_long(tmp_path: Path, limit: int) -> None:
+    write(tmp_path, "BTC", rows(*range(9)))
+    write(tmp_path, "ETH", rows(0, 3, 4, 8))  # gaps: ETH sits out most closes
+    feed = ReplayFeed(load_history(tmp_path, timeframe_ms=HOUR), start_after=T0 + 2 * HOUR)
+    runs = [run async for run in feed.runs(limit)]
+    assert all(len(run.close_ts) <= limit for run in runs)
+    expected = [(batch.close_ts, dict(sorted(batch.bars.items()))) for batch in await collect(feed)]
+    assert closes_of(runs) == expected
+    assert closes_of([close_run([CloseBatch(ts, bars) for ts, bars in expected])]) == expected
+
+
+async def test_any_feeds_closes_make_the_same_runs(tmp_path: Path) -> None:
+    write(tmp_path, "BTC", rows(*range(7)))
+    write(tmp_path, "SOL", rows(2, 5))
+    feed = ReplayFeed(load_history(tmp_path, timeframe_ms=HOUR))
+    made = [run async for run in runs_of(feed.closes(), 3)]
+    assert [run.close_ts for run in made] == [run.close_ts async for run in feed.runs(3)]
+    assert closes_of(made) == [(batch.close_ts, dict(sorted(batch.bars.items()))) for batch in await collect(feed)]

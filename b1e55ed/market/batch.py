@@ -1,0 +1,120 @@
+"""A batch of cycles' markets, made together: each cycle's ``MarketView``, and each symbol's windows across the
+batch, in cycle order.
+
+A history-driven run hands the stages many consecutive cycles at once. Their windows are found symbol by symbol,
+by one search over its bars for every cycle, and made in one pass (``market_batch``). A stage that works symbol by
+symbol (a producer's ``produce_batch``, the enricher's PCS context) reads them back from ``MarketBatch.symbols``
+instead of gathering them from the cycles again: the same windows, the same objects, and their rows as numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple, overload
+
+import numpy as np
+
+from b1e55ed.market.bars import BarArrays, BarsView, MarketState, MarketView, Times
+
+
+class Windows(Sequence[BarsView]):
+    """One symbol's windows, in order: rows ``[starts[i], stops[i])`` of ``columns``, which every one reads."""
+
+    __slots__ = ("_views", "columns", "starts", "stops")
+
+    def __init__(self, views: list[BarsView], columns: BarArrays, starts: Times, stops: Times) -> None:
+        self._views = views
+        self.columns = columns
+        self.starts = starts
+        self.stops = stops
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    @overload
+    def __getitem__(self, index: int) -> BarsView: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[BarsView]: ...
+
+    def __getitem__(self, index: int | slice) -> BarsView | list[BarsView]:
+        return self._views[index]
+
+
+class SymbolWindows(NamedTuple):
+    """One symbol in a batch: the cycles that hold it (their positions in the batch), their as-of times, and its
+    window in each."""
+
+    cycles: list[int]
+    as_ofs: list[int]
+    windows: Sequence[BarsView]
+
+
+class MarketBatch:
+    """The markets of a batch of cycles (``markets``, one per cycle, in order), each symbol's latest close in each
+    (``closes``), and the same windows symbol by symbol (``symbols``, in name order)."""
+
+    __slots__ = ("closes", "markets", "symbols")
+
+    def __init__(self, markets: list[MarketView], closes: list[dict[str, float]], symbols: dict[str, SymbolWindows]):
+        self.markets = markets
+        self.closes = closes
+        self.symbols = symbols
+
+
+def market_batch(
+    state: MarketState, as_ofs: Sequence[int], holding: Mapping[str, Sequence[int]], window: int
+) -> MarketBatch:
+    """The markets as of each of ``as_ofs``, each holding the symbols that ``holding`` lists it under (by its
+    position in ``as_ofs``, ascending): a symbol's window is its last ``window`` bars closed by then, as
+    ``MarketState.view`` gives it, and a symbol without any is left out of that cycle."""
+    if window <= 0:
+        raise ValueError(f"window must be positive, got {window}")
+    times = np.asarray(as_ofs, dtype=np.int64)
+    views: list[dict[str, BarsView]] = [{} for _ in as_ofs]
+    closes: list[dict[str, float]] = [{} for _ in as_ofs]
+    symbols: dict[str, SymbolWindows] = {}
+    for symbol in sorted(holding):
+        series = state.find(symbol)
+        if series is None:
+            continue
+        cycles = np.asarray(holding[symbol], dtype=np.int64)
+        stops = series.stops_after(times[cycles] - state.timeframe_ms)
+        closed = stops > 0
+        cycles, stops = cycles[closed], stops[closed]
+        starts = np.maximum(stops - window, 0)
+        columns = series.read_only_columns
+        made = series.views(starts.tolist(), stops.tolist(), state.timeframe_ms)
+        at = cycles.tolist()
+        for index, view, close in zip(at, made, columns.close[stops - 1].tolist(), strict=True):
+            views[index][symbol] = view
+            closes[index][symbol] = close
+        symbols[symbol] = SymbolWindows(at, times[cycles].tolist(), Windows(made, columns, starts, stops))
+    batch = MarketBatch([], closes, symbols)
+    batch.markets = [MarketView(as_of, cycle, batch) for as_of, cycle in zip(as_ofs, views, strict=True)]
+    return batch
+
+
+def batch_of(markets: Sequence[Mapping[str, BarsView]]) -> MarketBatch | None:
+    """The batch these markets were made in, when they are exactly its markets, in its order."""
+    first = markets[0] if markets else None
+    batch = first.batch if isinstance(first, MarketView) else None
+    if batch is None or len(batch.markets) != len(markets):
+        return None
+    return batch if all(made is given for made, given in zip(batch.markets, markets, strict=True)) else None
+
+
+def windows_by_symbol(markets: Sequence[Mapping[str, BarsView]], as_ofs: Sequence[int]) -> dict[str, SymbolWindows]:
+    """Each symbol's windows in these markets (as of ``as_ofs``), in order, by symbol in name order: the batch's own
+    when the markets are one (``batch_of``), else gathered from them."""
+    batch = batch_of(markets)
+    if batch is not None:
+        return batch.symbols
+    gathered: dict[str, tuple[list[int], list[int], list[BarsView]]] = {}
+    for index, (market, as_of) in enumerate(zip(markets, as_ofs, strict=True)):
+        for symbol, bars in market.items():
+            cycles, times, windows = gathered.setdefault(symbol, ([], [], []))
+            cycles.append(index)
+            times.append(as_of)
+            windows.append(bars)
+    return {symbol: SymbolWindows(*gathered[symbol]) for symbol in sorted(gathered)}
