@@ -29,6 +29,7 @@ from b1e55ed.cycle import CycleTick, EnrichedCycle, EnrichedCycles, ProducerRepo
 from b1e55ed.features import snapshot_hash
 from b1e55ed.health import HealthRegistry
 from b1e55ed.market.bars import BarsView
+from b1e55ed.market.batch import windows_by_symbol
 from b1e55ed.messages import Alert, SignalRecorded, SnapshotRecorded
 from b1e55ed.plugins import DailyIndex
 
@@ -130,70 +131,90 @@ class Enricher:
 
     async def _collect(
         self, batch: Ticks, reports: trio.MemoryReceiveChannel[ProducerReports]
-    ) -> dict[int, dict[str, ProducerReport]]:
-        answers: dict[int, dict[str, ProducerReport]] = {tick.cycle: {} for tick in batch}
+    ) -> list[Sequence[ProducerReport]]:
+        """Each producer's report for each cycle of the batch: by producer (in name order), in the batch's order.
+        A producer that answers the whole batch at once, as it was asked, is taken as it answered."""
+        position = {tick.cycle: index for index, tick in enumerate(batch)}
+        whole: dict[str, ProducerReports] = {}
+        found: dict[str, list[ProducerReport | None]] = {name: [None] * len(batch) for name in self._producers}
+        counts = dict.fromkeys(self._producers, 0)
         expected = len(batch) * len(self._producers)
         received = 0
         deadline = trio.move_on_after(self._deadline_s) if self._deadline_s is not None else nullcontext()
         with deadline:
             while received < expected:
-                for report in await reports.receive():
-                    if report.producer not in self._troubles:
-                        logger.warning(
-                            "report from unknown producer %r ignored (cycle %d)", report.producer, report.cycle
-                        )
-                    elif (found := answers.get(report.cycle)) is not None and report.producer not in found:
-                        found[report.producer] = report
+                answer = await reports.receive()
+                name = answer[0].producer if answer else ""
+                if counts.get(name) == 0 and _answers_batch(answer, name, batch):
+                    whole[name] = answer
+                    counts[name] = len(answer)
+                    received += len(answer)
+                    continue
+                for report in answer:
+                    name = report.producer
+                    if name not in counts:
+                        logger.warning("report from unknown producer %r ignored (cycle %d)", name, report.cycle)
+                    elif (index := position.get(report.cycle)) is not None and found[name][index] is None:
+                        found[name][index] = report
+                        counts[name] += 1
                         received += 1
                     # An older cycle's report came after its deadline: that cycle went on without it.
-        for cycle, reported in answers.items():
-            for name in self._producers:
-                if name not in reported:
-                    reported[name] = ProducerReport(cycle=cycle, producer=name, status="missed")
-        return answers
+        return [whole[name] if name in whole else _or_missed(found[name], name, batch) for name in self._producers]
 
-    def _enrich_batch(self, batch: Ticks, answers: Mapping[int, Mapping[str, ProducerReport]]) -> EnrichedCycles:
-        """The batch's cycles, each with exactly what it would get alone; what can be is worked out per batch (the
-        PCS context and sources per symbol, statuses per producer), the rest per cycle."""
-        by_producer = [[answers[tick.cycle][name] for tick in batch] for name in self._producers]
+    def _enrich_batch(self, batch: Ticks, by_producer: Sequence[Sequence[ProducerReport]]) -> EnrichedCycles:
+        """The batch's cycles, each with exactly what it would get alone (``by_producer``: each producer's report
+        for each cycle); what can be is worked out per batch (the PCS context and sources per symbol, statuses per
+        producer), the rest per cycle."""
         alerts = self._alerts(batch, by_producer)
         contexts = self._contexts(batch)
         if self._plugins:
             for tick, context in zip(batch, contexts, strict=True):
                 for symbol, fields in context.items():
                     self._add_plugins(symbol, tick.market[symbol], tick.as_of, fields)
+        reports = zip(*by_producer, strict=True) if by_producer else ((),) * len(batch)
         return tuple(
-            self._enrich(tick, answers[tick.cycle], context, statuses, cycle_alerts)
-            for tick, context, statuses, cycle_alerts in zip(
-                batch, contexts, self._statuses(batch, by_producer), alerts, strict=True
+            self._enrich(tick, answers, context, statuses, cycle_alerts)
+            for tick, answers, context, statuses, cycle_alerts in zip(
+                batch, reports, contexts, self._statuses(batch, by_producer), alerts, strict=True
             )
         )
 
     def _statuses(self, batch: Ticks, by_producer: Sequence[Sequence[ProducerReport]]) -> list[dict[str, str]]:
-        """Each cycle's statuses by producer, as the snapshot records them: each is made once per batch for what it
-        depends on (status, detail, and the signals' directions)."""
-        made: dict[tuple[str, str, tuple[str, ...]], str] = {}
-        statuses: list[dict[str, str]] = [{} for _ in batch]
-        for name, reports in zip(self._producers, by_producer, strict=True):
-            for cycle_statuses, report in zip(statuses, reports, strict=True):
-                key = (report.status, report.detail, tuple(map(_VALUE, report.signals)))
+        """Each cycle's statuses by producer, as the snapshot records them. Each status is made once per batch for
+        what it depends on (an answer's status and detail; an ok one's signals' directions), and cycles whose
+        statuses are all alike share one dict."""
+        made: dict[tuple[str, ...], str] = {}
+        columns = []
+        for reports in by_producer:
+            column = []
+            for report in reports:
+                key = tuple(map(_VALUE, report.signals)) if report.status == "ok" else (report.status, report.detail)
                 if (status := made.get(key)) is None:
                     made[key] = status = _describe(report)
-                cycle_statuses[name] = status
-        return statuses
+                column.append(status)
+            columns.append(column)
+        if not columns:
+            return [{} for _ in batch]
+        shared: dict[tuple[str, ...], dict[str, str]] = {}
+        names = self._producers
+        return [
+            shared.get(row) or shared.setdefault(row, dict(zip(names, row, strict=True)))
+            for row in zip(*columns, strict=True)
+        ]
 
     def _enrich(
         self,
         tick: CycleTick,
-        answers: Mapping[str, ProducerReport],
+        answers: Sequence[ProducerReport],
         context: dict[str, dict[str, float]],
         statuses: dict[str, str],
         alerts: Sequence[Alert],
     ) -> EnrichedCycle:
-        """The cycle's signals (those of its symbols, by producer and symbol) and events; ``context`` holds the
-        cycle's symbols, sorted."""
-        signals = [s for name in self._producers for s in answers[name].signals if s.symbol in context]
-        signals.sort(key=_BY_PRODUCER_AND_SYMBOL)
+        """The cycle's signals (those of its symbols, by producer and symbol) and events; ``answers``: each
+        producer's report for it, ``context`` holds the cycle's symbols, sorted."""
+        signals = [s for report in answers for s in report.signals if s.symbol in context]
+        if len(signals) > 1:
+            signals.sort(key=_BY_PRODUCER_AND_SYMBOL)
         now = tick.ts
         directional = [s for s in signals if s.signal != "neutral"]
         snapshot = SnapshotRecorded(
@@ -212,11 +233,9 @@ class Enricher:
         together; then each source's field, asked once per symbol for the times of the cycles that hold it. A
         source's None, or a value that is not a finite number, leaves the field out for that symbol and cycle."""
         contexts: list[dict[str, dict[str, float]]] = [{} for _ in batch]
-        markets = [tick.market for tick in batch]
-        for symbol in sorted({symbol for market in markets for symbol in market}):
-            having = [index for index, market in enumerate(markets) if symbol in market]
-            fields = pcs_context_batch([markets[index][symbol] for index in having])
-            times = [batch[index].as_of for index in having]
+        symbols = windows_by_symbol([tick.market for tick in batch], [tick.as_of for tick in batch])
+        for symbol, (having, times, windows) in symbols.items():
+            fields = pcs_context_batch(windows)
             for name, answer in self._sources.items():
                 for symbol_fields, value in zip(fields, answer(symbol, times), strict=True):
                     if value is not None and math.isfinite(value):
@@ -274,6 +293,21 @@ class Enricher:
             return None
         message = f"producer {name} {report.status} {ALERT_AFTER} cycles in a row (last: cycle {tick.cycle})"
         return Alert(ts=tick.ts, severity="warning", source="enricher", message=message)
+
+
+def _or_missed(reports: list[ProducerReport | None], producer: str, batch: Ticks) -> list[ProducerReport]:
+    """The reports, a "missed" one for each cycle without one."""
+    return [
+        ProducerReport(cycle=tick.cycle, producer=producer, status="missed") if report is None else report
+        for report, tick in zip(reports, batch, strict=True)
+    ]
+
+
+def _answers_batch(answer: ProducerReports, producer: str, batch: Ticks) -> bool:
+    """Whether ``answer`` is ``producer``'s report for each cycle of ``batch``, in its order."""
+    return len(answer) == len(batch) and all(
+        report.cycle == tick.cycle and report.producer == producer for report, tick in zip(answer, batch, strict=True)
+    )
 
 
 def _describe(report: ProducerReport) -> str:

@@ -18,7 +18,7 @@ import trio
 from msgspec.structs import replace
 
 from b1e55ed.cycle import CycleTick, ProducerReport, ProducerReports, ReportStatus, Ticks
-from b1e55ed.market.bars import BarsView
+from b1e55ed.market.batch import windows_by_symbol
 from b1e55ed.messages import Signal
 from b1e55ed.plugins import BatchProducer, NetworkProducer, Producer
 
@@ -83,15 +83,10 @@ class ProducerActor:
         return None
 
     def _signals_by_batch(self, producer: BatchProducer, batch: Ticks) -> list[list[Signal]]:
-        windows: dict[str, list[tuple[int, BarsView, int]]] = {}
-        for index, tick in enumerate(batch):
-            for symbol, bars in tick.market.items():
-                windows.setdefault(symbol, []).append((index, bars, tick.as_of))
         found: list[list[Signal]] = [[] for _ in batch]  # each cycle's, by symbol: the symbols go in order
-        for symbol in sorted(windows):
-            rows = windows[symbol]
-            answers = producer.produce_batch(symbol, [bars for _, bars, _ in rows], [as_of for _, _, as_of in rows])
-            for (index, _, _), signal in zip(rows, answers, strict=True):
+        symbols = windows_by_symbol([tick.market for tick in batch], [tick.as_of for tick in batch])
+        for symbol, (cycles, as_ofs, windows) in symbols.items():
+            for index, signal in zip(cycles, producer.produce_batch(symbol, windows, as_ofs), strict=True):
                 if signal is not None:
                     found[index].append(signal)
         return found
