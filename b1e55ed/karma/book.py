@@ -13,7 +13,8 @@ bar. Every count is a sum of these weights.
 
 **Batches.** A position's exit is a function of the bars after it opened, so a batch of cycles is scored at once:
 the positions are held in columns (``positions``), and every position's exit and weight is found in the batch's
-bars together (``exits``). The outcomes are then put in the order they are logged, and the cycles where some
+bars together (``exits``): each symbol's bars from its first window in the batch to its latest, when the brain
+made the batch's markets together (``market.batch``). The outcomes are then put in the order they are logged, and the cycles where some
 mature are walked in order: each adds its outcomes to the tallies and recalibrates the sources they came from.
 An opening carries the calibration in force after its own cycle's. A cycle's outcome reads only bars that
 closed by its as-of time, and sums are exact (``math.fsum``'s) or taken in one fixed order, so the events are the
@@ -34,6 +35,7 @@ from b1e55ed.karma.config import KarmaConfig
 from b1e55ed.karma.exits import WIN, Bars, Exits, Lives, Matured, find_exits, uniqueness
 from b1e55ed.karma.positions import FloatArray, IntArray, Names, Positions, levels
 from b1e55ed.market.bars import BarsView
+from b1e55ed.market.batch import batch_of
 from b1e55ed.messages import (
     CycleStarted,
     Decision,
@@ -83,7 +85,8 @@ _NEVER = np.iinfo(np.int64).max
 
 class KarmaBook:
     def __init__(self, name: str, config: KarmaConfig, timeframe_ms: int, window_bars: int) -> None:
-        """``window_bars``: the bars each cycle's view holds; a batch is scored in spans its views cover."""
+        """``window_bars``: the bars each cycle's view holds; cycles whose markets were not made together as one
+        batch are scored in spans their latest views cover."""
         self.name = name
         self.config = config
         self.timeframe_ms = timeframe_ms
@@ -107,19 +110,25 @@ class KarmaBook:
 
     def score(self, cycles: Sequence[KarmaCycle]) -> list[Scoring]:
         """Each cycle's karma, in order: the outcomes that matured by its as-of time and the calibration then in
-        force; each cycle's openings join the book after its own scoring."""
+        force; each cycle's openings join the book after its own scoring.
+
+        A batch whose markets were made together (``market.batch``) is scored at once, against each symbol's bars
+        from its first window in the batch to its latest. Other cycles go in spans short enough that their latest
+        windows hold every bar their positions need."""
+        if (covering := _covering_views(cycles)) is not None:
+            return self._score_span(cycles, covering)
         scorings: list[Scoring] = []
         for start in range(0, len(cycles), self._span):
-            scorings += self._score_span(cycles[start : start + self._span])
+            scorings += self._score_span(cycles[start : start + self._span], None)
         return scorings
 
-    def _score_span(self, cycles: Sequence[KarmaCycle]) -> list[Scoring]:
-        """Cycles whose latest views hold every bar their positions need: all checked against those bars at once."""
+    def _score_span(self, cycles: Sequence[KarmaCycle], views: Mapping[str, BarsView] | None) -> list[Scoring]:
+        """Cycles checked against the same bars at once: each symbol's in ``views``, or in its latest view."""
         if not self.holds_any and not any(c.openings for c in cycles):
             return [Scoring(None, self.tables)] * len(cycles)  # nothing open, nothing opening
         as_ofs = np.array([c.as_of for c in cycles], dtype=np.int64)
         held, start, at = self._held(cycles, as_ofs)
-        bars = self._bars(cycles, held)
+        bars = self._bars(cycles, held, views)
         first = bars.after(held.symbol, held.opened)
         exits = find_exits(held, first, bars, self.config.horizon_bars)
         weights = uniqueness(held, first, exits, self._lives, bars)
@@ -167,12 +176,13 @@ class KarmaBook:
         conviction = conviction[kept].astype(np.int64)
         return Positions(symbol, source, long, conviction, opened[kept], entry, stop, target, [None] * len(kept)), kept
 
-    def _bars(self, cycles: Sequence[KarmaCycle], held: Positions) -> Bars:
-        """The bars of the symbols held: each one's latest view among ``cycles``."""
+    def _bars(self, cycles: Sequence[KarmaCycle], held: Positions, views: Mapping[str, BarsView] | None) -> Bars:
+        """The bars of the symbols held: each one's in ``views``, or its latest view among ``cycles``."""
         names = self._symbols.names
-        held_by = np.bincount(held.symbol, minlength=len(names)).nonzero()[0]
-        views = _latest_views(cycles, {names[number] for number in held_by.tolist()})
-        return Bars.of([views.get(name) for name in names], self.timeframe_ms)
+        held_by = {names[number] for number in np.bincount(held.symbol, minlength=len(names)).nonzero()[0].tolist()}
+        if views is None:
+            views = _latest_views(cycles, held_by)
+        return Bars.of([views.get(name) if name in held_by else None for name in names], self.timeframe_ms)
 
     def _matured(
         self, held: Positions, exits: Exits, weights: FloatArray, as_ofs: IntArray
@@ -366,6 +376,20 @@ class KarmaBook:
             conviction = rule_conviction(event.sizing)
             return NewOpening(event.strategy, event.symbol, event.direction, conviction, closes.get(event.symbol, 0.0))
         return None
+
+
+def _covering_views(cycles: Sequence[KarmaCycle]) -> dict[str, BarsView] | None:
+    """When the cycles' markets are a batch made together, each symbol's bars from its first window among them to
+    its latest, as one view (they all read the same columns); else None."""
+    batch = batch_of([cycle.market for cycle in cycles])
+    if batch is None:
+        return None
+    covering = {}
+    for symbol, (_, _, windows) in batch.symbols.items():
+        columns, start, _ = windows[0].span
+        _, _, stop = windows[-1].span
+        covering[symbol] = BarsView(symbol, columns, start, stop, windows[-1].timeframe_ms)
+    return covering
 
 
 def _latest_views(cycles: Sequence[KarmaCycle], symbols: set[str]) -> dict[str, BarsView]:

@@ -5,7 +5,7 @@ the same floats as the plain Python it replaces."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pytest
@@ -17,6 +17,7 @@ from b1e55ed.karma.config import KarmaConfig
 from b1e55ed.karma.exits import LOSS, TIMEOUT, WIN, Bars, find_exits, mean_inverse
 from b1e55ed.karma.positions import Positions, levels, round_like_python
 from b1e55ed.market.bars import BarArrays, BarsView, MarketState
+from b1e55ed.market.batch import market_batch
 from b1e55ed.messages import (
     CycleStarted,
     Direction,
@@ -55,9 +56,10 @@ def run(
     cycles: range | None = None,
     batch: int = 1,
     window: int = 200,
+    together: bool = False,
 ) -> tuple[KarmaBook, list[KarmaScored]]:
     """Score one cycle per bar, ``batch`` cycles at a time, opening ``opens[bar]`` (source, direction, conviction)
-    at that bar's close."""
+    at that bar's close; ``together``: each batch's markets made together, as the brain makes them."""
     book = book or KarmaBook(PRODUCERS, config or KarmaConfig(), HOUR, window)
     bars = range(len(state.series("BTC"))) if cycles is None else cycles
     inputs = []
@@ -70,7 +72,11 @@ def run(
         inputs.append(KarmaCycle(cycle=bar, as_of=as_of(bar), ts=as_of(bar), market=view, openings=openings))
     scored = []
     for start in range(0, len(inputs), batch):
-        scored += [s.event for s in book.score(inputs[start : start + batch]) if s.event is not None]
+        cycles = inputs[start : start + batch]
+        if together:
+            made = market_batch(state, [cycle.as_of for cycle in cycles], {"BTC": range(len(cycles))}, window)
+            cycles = [cycle._replace(market=market) for cycle, market in zip(cycles, made.markets, strict=True)]
+        scored += [s.event for s in book.score(cycles) if s.event is not None]
     return book, scored
 
 
@@ -172,9 +178,11 @@ def test_nothing_after_t_changes_anything_scored_at_or_before_t() -> None:
     assert original != altered
 
 
+@pytest.mark.parametrize("together", [False, True])
 @pytest.mark.parametrize(("batch", "window"), [(7, 200), (64, 200), (500, 200), (500, 60)])
-def test_batches_score_exactly_as_cycle_by_cycle(batch: int, window: int) -> None:
-    """Any batch, even one longer than a window minus the horizon (scored in spans), gives the same events."""
+def test_batches_score_exactly_as_cycle_by_cycle(batch: int, window: int, together: bool) -> None:
+    """Any batch, even one longer than a window minus the horizon (scored in spans, or at once when its markets
+    were made together), gives the same events."""
     rng = np.random.default_rng(11)
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, 400)))
     rows = [(c, c * 1.012, c * 0.988, c) for c in close]
@@ -184,7 +192,7 @@ def test_batches_score_exactly_as_cycle_by_cycle(batch: int, window: int) -> Non
     }
     config = KarmaConfig(min_samples=3, horizon_bars=24)
     _, one = run(state, opens, config=config, window=window)
-    _, many = run(state, opens, config=config, batch=batch, window=window)
+    _, many = run(state, opens, config=config, batch=batch, window=window, together=together)
     assert len(one) > 100
     assert many == one
 
@@ -295,6 +303,35 @@ def test_a_symbol_missing_from_a_cycle_keeps_its_positions_until_its_bars_return
     (outcome,) = scoring.event.outcomes
     assert (outcome.symbol, outcome.opened) == ("ETH", as_of(0))
     assert not book.holds_any
+
+
+def test_a_batch_made_together_with_a_gap_in_a_symbols_bars_scores_as_cycle_by_cycle() -> None:
+    """As in a replay: a symbol without a candle at a close (ETH from bar 20 to 30) is absent from that cycle."""
+    full = two_symbols(90)
+    holding = {"BTC": list(range(90)), "ETH": [bar for bar in range(90) if not 20 <= bar <= 30]}
+    state = MarketState(HOUR)
+    for symbol, bars in holding.items():
+        state.extend(symbol, full.series(symbol).columns.select(np.isin(np.arange(90), bars)))
+    config = KarmaConfig(horizon_bars=6, min_samples=2)
+
+    def cycle(bar: int, market: Mapping[str, BarsView]) -> KarmaCycle:
+        closes = {symbol: bars.last_close for symbol, bars in market.items()}
+        direction: Direction = "long" if bar % 4 else "short"
+        openings = [NewOpening("rsi", symbol, direction, 1 + bar % 10, close) for symbol, close in closes.items()]
+        return KarmaCycle(bar, as_of(bar), as_of(bar), market, openings)
+
+    alone, together = KarmaBook(PRODUCERS, config, HOUR, 40), KarmaBook(PRODUCERS, config, HOUR, 40)
+    one_by_one, batched = [], []
+    for bar in range(90):
+        view = state.view(as_of(bar), window=40)
+        one_by_one += alone.score([cycle(bar, {s: view[s] for s in holding if bar in holding[s]})])
+    for start in (0, 45):
+        bars = range(start, start + 45)
+        held = {symbol: [bar - start for bar in holding[symbol] if bar in bars] for symbol in holding}
+        made = market_batch(state, [as_of(bar) for bar in bars], held, 40)
+        batched += together.score([cycle(bar, market) for bar, market in zip(bars, made.markets, strict=True)])
+    assert [s.event for s in batched] == [s.event for s in one_by_one]
+    assert any(s.event is not None and any(o.symbol == "ETH" for o in s.event.outcomes) for s in batched)
 
 
 # -- the columns under the book ----------------------------------------------------------------------------------
