@@ -14,7 +14,7 @@ At start, before the first cycle, every book is rebuilt from the log (one pass),
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import trio
 from msgspec.structs import replace
@@ -23,6 +23,7 @@ from b1e55ed.cycle import CycleTick, EnrichedCycle, EnrichedCycles
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.karma.book import KarmaBook, KarmaCycle, NewOpening
 from b1e55ed.karma.calibration import Calibration
+from b1e55ed.market.bars import BarsView
 from b1e55ed.messages import Event
 
 logger = logging.getLogger(__name__)
@@ -96,15 +97,21 @@ def karma_cycle(tick: CycleTick, openings: list[NewOpening]) -> KarmaCycle:
 
 
 def signal_openings(enriched: EnrichedCycle) -> list[NewOpening]:
-    """A virtual position for each directional signal of the cycle, at its symbol's close."""
+    """A virtual position for each directional signal of the cycle, at its symbol's close: as the cycle's tick
+    recorded it (what a restart reads back), or, for a tick without its event, as its market shows it."""
     if not enriched.signals:
         return []
-    market = enriched.tick.market
+    tick = enriched.tick
+    closes = tick.started.closes if tick.started is not None else _closes(tick.market)
     return [
-        NewOpening(s.producer, s.symbol, s.signal, s.conviction, market[s.symbol].last_close)
+        NewOpening(s.producer, s.symbol, s.signal, s.conviction, closes[s.symbol])
         for s in enriched.signals
-        if s.signal != "neutral" and s.symbol in market and len(market[s.symbol])
+        if s.signal != "neutral" and s.symbol in closes
     ]
+
+
+def _closes(market: Mapping[str, BarsView]) -> dict[str, float]:
+    return {symbol: bars.last_close for symbol, bars in market.items() if len(bars)}
 
 
 RESTORED_KINDS = frozenset({"cycle", "signal", "karma", "snapshot", "decision"})

@@ -14,8 +14,9 @@ bar. Every count is a sum of these weights.
 **Batches.** A position's exit is a function of the bars after it opened, so a batch of cycles is scored at once:
 the positions are held in columns (``positions``), and every position's exit and weight is found in the batch's
 bars together (``exits``): each symbol's bars from its first window in the batch to its latest, when the brain
-made the batch's markets together (``market.batch``). The outcomes are then put in the order they are logged, and the cycles where some
-mature are walked in order: each adds its outcomes to the tallies and recalibrates the sources they came from.
+made the batch's markets together (``market.batch``). The outcomes are then put in the order they are logged, and
+the cycles where some mature are walked in order: each adds its outcomes to the tallies and recalibrates the
+sources they came from.
 An opening carries the calibration in force after its own cycle's. A cycle's outcome reads only bars that
 closed by its as-of time, and sums are exact (``math.fsum``'s) or taken in one fixed order, so the events are the
 same for every batch size, and after a restart (``restore`` rebuilds the book from the log).

@@ -72,11 +72,11 @@ def run(
         inputs.append(KarmaCycle(cycle=bar, as_of=as_of(bar), ts=as_of(bar), market=view, openings=openings))
     scored = []
     for start in range(0, len(inputs), batch):
-        cycles = inputs[start : start + batch]
+        chunk = inputs[start : start + batch]
         if together:
-            made = market_batch(state, [cycle.as_of for cycle in cycles], {"BTC": range(len(cycles))}, window)
-            cycles = [cycle._replace(market=market) for cycle, market in zip(cycles, made.markets, strict=True)]
-        scored += [s.event for s in book.score(cycles) if s.event is not None]
+            made = market_batch(state, [cycle.as_of for cycle in chunk], {"BTC": range(len(chunk))}, window)
+            chunk = [cycle._replace(market=market) for cycle, market in zip(chunk, made.markets, strict=True)]
+        scored += [s.event for s in book.score(chunk) if s.event is not None]
     return book, scored
 
 
@@ -326,10 +326,10 @@ def test_a_batch_made_together_with_a_gap_in_a_symbols_bars_scores_as_cycle_by_c
         view = state.view(as_of(bar), window=40)
         one_by_one += alone.score([cycle(bar, {s: view[s] for s in holding if bar in holding[s]})])
     for start in (0, 45):
-        bars = range(start, start + 45)
-        held = {symbol: [bar - start for bar in holding[symbol] if bar in bars] for symbol in holding}
-        made = market_batch(state, [as_of(bar) for bar in bars], held, 40)
-        batched += together.score([cycle(bar, market) for bar, market in zip(bars, made.markets, strict=True)])
+        span = range(start, start + 45)
+        held = {symbol: [bar - start for bar in holding[symbol] if bar in span] for symbol in holding}
+        made = market_batch(state, [as_of(bar) for bar in span], held, 40)
+        batched += together.score([cycle(bar, market) for bar, market in zip(span, made.markets, strict=True)])
     assert [s.event for s in batched] == [s.event for s in one_by_one]
     assert any(s.event is not None and any(o.symbol == "ETH" for o in s.event.outcomes) for s in batched)
 
