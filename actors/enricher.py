@@ -165,7 +165,8 @@ class Enricher:
         """The batch's cycles, each with exactly what it would get alone (``by_producer``: each producer's report
         for each cycle); what can be is worked out per batch (the PCS context and sources per symbol, statuses per
         producer), the rest per cycle."""
-        alerts = self._alerts(batch, by_producer)
+        alike = [_alike(reports) for reports in by_producer]
+        alerts = self._alerts(batch, by_producer, alike)
         contexts = self._contexts(batch)
         if self._plugins:
             for tick, context in zip(batch, contexts, strict=True):
@@ -175,17 +176,23 @@ class Enricher:
         return tuple(
             self._enrich(tick, answers, context, statuses, cycle_alerts)
             for tick, answers, context, statuses, cycle_alerts in zip(
-                batch, reports, contexts, self._statuses(batch, by_producer), alerts, strict=True
+                batch, reports, contexts, self._statuses(batch, by_producer, alike), alerts, strict=True
             )
         )
 
-    def _statuses(self, batch: Ticks, by_producer: Sequence[Sequence[ProducerReport]]) -> list[dict[str, str]]:
+    def _statuses(
+        self, batch: Ticks, by_producer: Sequence[Sequence[ProducerReport]], alike: Sequence[bool]
+    ) -> list[dict[str, str]]:
         """Each cycle's statuses by producer, as the snapshot records them. Each status is made once per batch for
         what it depends on (an answer's status and detail; an ok one's signals' directions), and cycles whose
-        statuses are all alike share one dict."""
+        statuses are all alike share one dict. ``alike``: whether each producer answered every cycle with one
+        status and detail."""
         made: dict[tuple[str, ...], str] = {}
         columns = []
-        for reports in by_producer:
+        for reports, same in zip(by_producer, alike, strict=True):
+            if same and reports[0].status != "ok":
+                columns.append([_describe(reports[0])] * len(reports))
+                continue
             column = []
             for report in reports:
                 key = tuple(map(_VALUE, report.signals)) if report.status == "ok" else (report.status, report.detail)
@@ -215,17 +222,17 @@ class Enricher:
         signals = [s for report in answers for s in report.signals if s.symbol in context]
         if len(signals) > 1:
             signals.sort(key=_BY_PRODUCER_AND_SYMBOL)
-        now = tick.ts
+        now, cycle, as_of = tick.ts, tick.cycle, tick.as_of
         directional = [s for s in signals if s.signal != "neutral"]
         snapshot = SnapshotRecorded(
             ts=now,
-            cycle=tick.cycle,
-            as_of=tick.as_of,
+            cycle=cycle,
+            as_of=as_of,
             context=context,
             producers=statuses,
-            features_hash=snapshot_hash(tick.cycle, tick.as_of, context, directional),
+            features_hash=snapshot_hash(cycle, as_of, context, directional),
         )
-        events = (*(SignalRecorded(ts=now, cycle=tick.cycle, signal=s) for s in directional), snapshot, *alerts)
+        events = (*[SignalRecorded(ts=now, cycle=cycle, signal=s) for s in directional], snapshot, *alerts)
         return EnrichedCycle(tick=tick, signals=tuple(signals), context=context, producers=statuses, events=events)
 
     def _contexts(self, batch: Ticks) -> list[dict[str, dict[str, float]]]:
@@ -260,19 +267,20 @@ class Enricher:
                     continue
                 context[f"{plugin.name}.{key}"] = float(value)
 
-    def _alerts(self, batch: Ticks, by_producer: Sequence[Sequence[ProducerReport]]) -> list[list[Alert]]:
+    def _alerts(
+        self, batch: Ticks, by_producer: Sequence[Sequence[ProducerReport]], alike: Sequence[bool]
+    ) -> list[Sequence[Alert]]:
         """Each cycle's alerts, by producer (``by_producer``: each producer's reports, in the batch's order). A
-        producer that answered every cycle of the batch alike, and fine, is looked at once: what ``_track`` does
-        with such an answer, it does the same the second time."""
-        alerts: list[list[Alert]] = [[] for _ in batch]
-        for name, reports in zip(self._producers, by_producer, strict=True):
-            first = reports[0]
-            if first.status in _FINE and all(r.status == first.status and r.detail == first.detail for r in reports):
-                self._track(name, first, batch[0])
+        producer that answered every cycle of the batch alike (``alike``), and fine, is looked at once: what
+        ``_track`` does with such an answer, it does the same the second time."""
+        alerts: list[Sequence[Alert]] = [()] * len(batch)
+        for name, reports, same in zip(self._producers, by_producer, alike, strict=True):
+            if same and reports[0].status in _FINE:
+                self._track(name, reports[0], batch[0])
                 continue
-            for found, tick, report in zip(alerts, batch, reports, strict=True):
+            for index, (tick, report) in enumerate(zip(batch, reports, strict=True)):
                 if (alert := self._track(name, report, tick)) is not None:
-                    found.append(alert)
+                    alerts[index] = (*alerts[index], alert)
         return alerts
 
     def _track(self, name: str, report: ProducerReport, tick: CycleTick) -> Alert | None:
@@ -293,6 +301,13 @@ class Enricher:
             return None
         message = f"producer {name} {report.status} {ALERT_AFTER} cycles in a row (last: cycle {tick.cycle})"
         return Alert(ts=tick.ts, severity="warning", source="enricher", message=message)
+
+
+def _alike(reports: Sequence[ProducerReport]) -> bool:
+    """Whether every report has the first one's status and detail."""
+    first = reports[0]
+    status, detail = first.status, first.detail
+    return all(report.status == status and report.detail == detail for report in reports)
 
 
 def _or_missed(reports: list[ProducerReport | None], producer: str, batch: Ticks) -> list[ProducerReport]:
