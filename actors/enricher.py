@@ -154,6 +154,8 @@ class Enricher:
                     name = report.producer
                     if name not in counts:
                         logger.warning("report from unknown producer %r ignored (cycle %d)", name, report.cycle)
+                    elif name in whole:
+                        continue  # this batch's answer came whole already: a repeat
                     elif (index := position.get(report.cycle)) is not None and found[name][index] is None:
                         found[name][index] = report
                         counts[name] += 1

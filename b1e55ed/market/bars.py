@@ -252,7 +252,7 @@ class BarSeries:
 
     def indices_after(self, open_ts: npt.NDArray[np.int64]) -> list[int]:
         """``index_after`` of each time."""
-        stops: list[int] = self._buffers.ts[: self._size].searchsorted(open_ts, side="right").tolist()
+        stops: list[int] = self.stops_after(open_ts).tolist()
         return stops
 
     def stops_after(self, open_ts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -458,6 +458,23 @@ async def test_a_batch_of_ticks_goes_on_as_one_batch_in_order_whatever_order_the
         ] * 3
 
 
+async def test_a_whole_batch_answered_twice_counts_once_and_the_batch_still_waits_for_the_others(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """As when the brain sends a stalled batch again and a producer answers it again."""
+    async with enricher(["momentum", "rsi"], deadline_s=None) as rig:
+        await rig.ticks.send(tuple(rig.tick(cycle) for cycle in (4, 5)))
+        answer = tuple(ok(cycle, "rsi", sig("rsi", "BTC")) for cycle in (4, 5))
+        await rig.reports.send(answer)
+        await rig.reports.send(answer)
+        await rig.nothing_out_yet()
+        await rig.reports.send(tuple(ok(cycle, "momentum", sig("momentum", "ETH", "short")) for cycle in (4, 5)))
+        batch = await rig.outputs["oms"].receive()
+        assert [cycle.producers for cycle in batch] == [
+            {"momentum": "ok: 1 directional, 0 neutral", "rsi": "ok: 1 directional, 0 neutral"}
+        ] * 2
+
+
 async def test_in_a_batch_each_trouble_counts_at_its_own_cycle_and_a_batch_answered_alike_sets_the_health_once(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
