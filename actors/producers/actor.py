@@ -12,13 +12,13 @@ cycle. An exception inside ``produce`` is a "failed" report too, never a crash.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import trio
 from msgspec.structs import replace
 
 from b1e55ed.cycle import CycleTick, ProducerReport, ProducerReports, ReportStatus, Ticks
-from b1e55ed.market.batch import windows_by_symbol
+from b1e55ed.market.batch import SymbolWindows, windows_by_symbol
 from b1e55ed.messages import Signal
 from b1e55ed.plugins import BatchProducer, NetworkProducer, Producer
 
@@ -53,14 +53,13 @@ class ProducerActor:
             return tuple(_disabled(tick.cycle, self.name, reason) for tick in batch)
         if len(batch) == 1 or self._batch is None:
             return tuple([await self.report(tick) for tick in batch])
-        if self._network is not None:
-            # Batches come only from history-driven runs, where a network producer is offline or reads its
-            # history by as-of time: it is asked once per batch, as of the batch's first cycle.
-            symbols = sorted({symbol for tick in batch for symbol in tick.market})
-            if (unready := await self._unready(symbols, batch[0])) is not None:
-                return tuple(replace(unready, cycle=tick.cycle) for tick in batch)
+        symbols = windows_by_symbol([tick.market for tick in batch], [tick.as_of for tick in batch])
+        # Batches come only from history-driven runs, where a network producer is offline or reads its history by
+        # as-of time: it is asked once per batch, as of the batch's first cycle.
+        if self._network is not None and (unready := await self._unready(list(symbols), batch[0])) is not None:
+            return tuple(replace(unready, cycle=tick.cycle) for tick in batch)
         try:
-            signals = self._signals_by_batch(self._batch, batch)
+            signals = self._signals_by_batch(self._batch, len(batch), symbols)
         except Exception:
             logger.debug("producer %s failed on a batch: answering cycle by cycle", self.name, exc_info=True)
             return tuple([await self.report(tick) for tick in batch])
@@ -82,11 +81,14 @@ class ProducerActor:
             return ProducerReport(cycle=tick.cycle, producer=self.name, status="failed", detail=detail)
         return None
 
-    def _signals_by_batch(self, producer: BatchProducer, batch: Ticks) -> list[list[Signal]]:
-        found: list[list[Signal]] = [[] for _ in batch]  # each cycle's, by symbol: the symbols go in order
-        symbols = windows_by_symbol([tick.market for tick in batch], [tick.as_of for tick in batch])
-        for symbol, (cycles, as_ofs, windows) in symbols.items():
-            for index, signal in zip(cycles, producer.produce_batch(symbol, windows, as_ofs), strict=True):
+    @staticmethod
+    def _signals_by_batch(
+        producer: BatchProducer, cycles: int, symbols: Mapping[str, SymbolWindows]
+    ) -> list[list[Signal]]:
+        """Each cycle's signals (``cycles`` of them), by symbol: ``symbols`` holds each one's windows, in order."""
+        found: list[list[Signal]] = [[] for _ in range(cycles)]
+        for symbol, (at, as_ofs, windows) in symbols.items():
+            for index, signal in zip(at, producer.produce_batch(symbol, windows, as_ofs), strict=True):
                 if signal is not None:
                     found[index].append(signal)
         return found
