@@ -9,7 +9,7 @@ the history is. Bars only ever go in after the last one, so a view taken earlier
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -323,6 +323,19 @@ class MarketView(Mapping[str, BarsView]):
 
     def __len__(self) -> int:
         return len(self._views)
+
+    # The dict's own answers: Mapping's would look each symbol up again, one Python call at a time.
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self._views
+
+    def keys(self) -> KeysView[str]:
+        return self._views.keys()
+
+    def items(self) -> ItemsView[str, BarsView]:
+        return self._views.items()
+
+    def values(self) -> ValuesView[BarsView]:
+        return self._views.values()
 
     def __repr__(self) -> str:
         return f"MarketView(as_of={self.as_of}, symbols={sorted(self._views)})"

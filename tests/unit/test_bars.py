@@ -234,3 +234,16 @@ def test_stages_find_the_batch_their_markets_were_made_in_or_gather_the_windows_
             batch.symbols[symbol].as_ofs,
             list(batch.symbols[symbol].windows),
         )
+
+
+def test_a_market_view_reads_as_the_mapping_of_its_windows() -> None:
+    state = state_with({"BTC": [0, 1, 2], "ETH": [1, 2]})
+    view = state.view(T0 + 3 * HOUR, window=2)
+    windows = {"BTC": view["BTC"], "ETH": view["ETH"]}
+    assert dict(view.items()) == windows
+    assert list(view.keys()) == list(windows)
+    assert list(view.values()) == list(windows.values())
+    assert "ETH" in view
+    assert "SOL" not in view
+    assert view.get("SOL") is None
+    assert view == windows
