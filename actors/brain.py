@@ -208,10 +208,10 @@ class Brain:
         outputs: list[trio.MemorySendChannel[Ticks]],
     ) -> None:
         """Run the cycles as of ``as_ofs``, each holding the symbols ``holding`` lists it under (by position)."""
-        markets = market_batch(self._market, as_ofs, holding, self._window)
+        markets, closes_by_cycle, _ = market_batch(self._market, as_ofs, holding, self._window)
         source, first = feed.source, self.cycle + 1
         ticks = []
-        for offset, (as_of, market, closes) in enumerate(zip(as_ofs, markets.markets, markets.closes, strict=True)):
+        for offset, (as_of, market, closes) in enumerate(zip(as_ofs, markets, closes_by_cycle, strict=True)):
             cycle = first + offset
             ts = as_of if self._driven else self._clock.now_ms()
             started = CycleStarted(ts=ts, cycle=cycle, as_of=as_of, source=source, closes=closes)

@@ -305,15 +305,18 @@ def _allocate(capacity: int) -> BarArrays:
 
 
 class MarketView(Mapping[str, BarsView]):
-    """The market as of ``as_of``: each symbol with at least one closed bar, as a read-only window. ``batch``: the
-    batch of cycles' markets it was made with (``market.batch``), if it was."""
+    """The market as of ``as_of``: each symbol with at least one closed bar, as a read-only window. ``batch``: what
+    the markets of a batch of cycles made together share (``market.batch``), this one the ``position``-th of them."""
 
-    __slots__ = ("_views", "as_of", "batch")
+    __slots__ = ("_views", "as_of", "batch", "position")
 
-    def __init__(self, as_of: int, views: dict[str, BarsView], batch: MarketBatch | None = None) -> None:
+    def __init__(
+        self, as_of: int, views: dict[str, BarsView], batch: MarketBatch | None = None, position: int = 0
+    ) -> None:
         self.as_of = as_of
         self._views = views
         self.batch = batch
+        self.position = position
 
     def __getitem__(self, symbol: str) -> BarsView:
         return self._views[symbol]

@@ -51,23 +51,32 @@ class SymbolWindows(NamedTuple):
 
 
 class MarketBatch:
-    """The markets of a batch of cycles (``markets``, one per cycle, in order), each symbol's latest close in each
-    (``closes``), and the same windows symbol by symbol (``symbols``, in name order)."""
+    """What the markets of a batch of cycles share (``market.batch``): how many they are, and their windows symbol
+    by symbol (``symbols``, in name order). It refers to no market, so the markets go, as before, with the last
+    reference to them (a cycle of references would wait for the garbage collector)."""
 
-    __slots__ = ("closes", "markets", "symbols")
+    __slots__ = ("size", "symbols")
 
-    def __init__(self, markets: list[MarketView], closes: list[dict[str, float]], symbols: dict[str, SymbolWindows]):
-        self.markets = markets
-        self.closes = closes
+    def __init__(self, size: int, symbols: dict[str, SymbolWindows]) -> None:
+        self.size = size
         self.symbols = symbols
+
+
+class BatchMarkets(NamedTuple):
+    """A batch's markets (in cycle order), each one's symbols' latest closes, and what they share."""
+
+    markets: list[MarketView]
+    closes: list[dict[str, float]]
+    batch: MarketBatch
 
 
 def market_batch(
     state: MarketState, as_ofs: Sequence[int], holding: Mapping[str, Sequence[int]], window: int
-) -> MarketBatch:
+) -> BatchMarkets:
     """The markets as of each of ``as_ofs``, each holding the symbols that ``holding`` lists it under (by its
-    position in ``as_ofs``, ascending): a symbol's window is its last ``window`` bars closed by then, as
-    ``MarketState.view`` gives it, and a symbol without any is left out of that cycle."""
+    position in ``as_ofs``, ascending), made together: each is the ``position``-th of their ``batch``. A symbol's
+    window is its last ``window`` bars closed by then, as ``MarketState.view`` gives it, and a symbol without any is
+    left out of that cycle."""
     if window <= 0:
         raise ValueError(f"window must be positive, got {window}")
     times = np.asarray(as_ofs, dtype=np.int64)
@@ -90,18 +99,25 @@ def market_batch(
             views[index][symbol] = view
             closes[index][symbol] = close
         symbols[symbol] = SymbolWindows(at, times[cycles].tolist(), Windows(made, columns, starts, stops))
-    batch = MarketBatch([], closes, symbols)
-    batch.markets = [MarketView(as_of, cycle, batch) for as_of, cycle in zip(as_ofs, views, strict=True)]
-    return batch
+    batch = MarketBatch(len(as_ofs), symbols)
+    markets = [
+        MarketView(as_of, cycle, batch, position)
+        for position, (as_of, cycle) in enumerate(zip(as_ofs, views, strict=True))
+    ]
+    return BatchMarkets(markets, closes, batch)
 
 
 def batch_of(markets: Sequence[Mapping[str, BarsView]]) -> MarketBatch | None:
     """The batch these markets were made in, when they are exactly its markets, in its order."""
     first = markets[0] if markets else None
     batch = first.batch if isinstance(first, MarketView) else None
-    if batch is None or len(batch.markets) != len(markets):
+    if batch is None or batch.size != len(markets):
         return None
-    return batch if all(made is given for made, given in zip(batch.markets, markets, strict=True)) else None
+    made = all(
+        isinstance(market, MarketView) and market.batch is batch and market.position == position
+        for position, market in enumerate(markets)
+    )
+    return batch if made else None
 
 
 def windows_by_symbol(markets: Sequence[Mapping[str, BarsView]], as_ofs: Sequence[int]) -> dict[str, SymbolWindows]:

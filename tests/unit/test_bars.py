@@ -193,8 +193,8 @@ def test_a_batch_gives_each_cycle_the_views_of_the_symbols_it_holds_as_view_does
     state = state_with({"BTC": [0, 1, 2, 3, 4], "ETH": [0, 1, 4], "SOL": [3, 4]})
     as_ofs = [T0 + hour * HOUR for hour in (1, 2, 3, 4, 5)]
     holding = {"BTC": [0, 1, 2, 3, 4], "ETH": [0, 4], "SOL": [3, 4], "XRP": [2]}  # XRP: no bars at all
-    batch = market_batch(state, as_ofs, holding, window=2)
-    for index, (as_of, market, closes) in enumerate(zip(as_ofs, batch.markets, batch.closes, strict=True)):
+    markets, closes_by_cycle, batch = market_batch(state, as_ofs, holding, window=2)
+    for index, (as_of, market, closes) in enumerate(zip(as_ofs, markets, closes_by_cycle, strict=True)):
         whole = state.view(as_of, window=2)
         held = [symbol for symbol in sorted(holding) if index in holding[symbol] and symbol in whole]
         assert market.as_of == as_of
@@ -203,15 +203,16 @@ def test_a_batch_gives_each_cycle_the_views_of_the_symbols_it_holds_as_view_does
         assert closes == {s: whole[s].last_close for s in held}
     assert batch.symbols["ETH"].cycles == [0, 4]
     assert batch.symbols["ETH"].as_ofs == [as_ofs[0], as_ofs[4]]
-    assert list(batch.symbols["SOL"].windows) == [batch.markets[3]["SOL"], batch.markets[4]["SOL"]]
+    assert list(batch.symbols["SOL"].windows) == [markets[3]["SOL"], markets[4]["SOL"]]
+    assert [(market.batch, market.position) for market in markets] == [(batch, index) for index in range(5)]
     assert "XRP" not in batch.symbols
 
 
 def test_a_batchs_windows_say_where_they_lie_as_each_window_does() -> None:
     state = state_with({"BTC": list(range(12))})
-    early = market_batch(state, [T0 + hour * HOUR for hour in range(2, 13)], {"BTC": range(11)}, window=4)
+    early = market_batch(state, [T0 + hour * HOUR for hour in range(2, 13)], {"BTC": range(11)}, window=4).batch
     assert one_series(early.symbols["BTC"].windows) is one_series(list(early.symbols["BTC"].windows)) is None
-    late = market_batch(state, [T0 + hour * HOUR for hour in range(5, 13)], {"BTC": range(8)}, window=4)
+    late = market_batch(state, [T0 + hour * HOUR for hour in range(5, 13)], {"BTC": range(8)}, window=4).batch
     shared, own = one_series(late.symbols["BTC"].windows), one_series(list(late.symbols["BTC"].windows))
     assert shared is not None
     assert own is not None
@@ -221,12 +222,13 @@ def test_a_batchs_windows_say_where_they_lie_as_each_window_does() -> None:
 def test_stages_find_the_batch_their_markets_were_made_in_or_gather_the_windows_themselves() -> None:
     state = state_with({"BTC": [0, 1, 2, 3], "ETH": [1, 3]})
     as_ofs = [T0 + hour * HOUR for hour in (2, 3, 4)]
-    batch = market_batch(state, as_ofs, {"BTC": [0, 1, 2], "ETH": [0, 2]}, window=3)
-    assert batch_of(batch.markets) is batch
-    assert batch_of(batch.markets[1:]) is None
-    assert batch_of([dict(market) for market in batch.markets]) is None
-    assert windows_by_symbol(batch.markets, as_ofs) is batch.symbols
-    gathered = windows_by_symbol([dict(market) for market in batch.markets], as_ofs)
+    markets, _, batch = market_batch(state, as_ofs, {"BTC": [0, 1, 2], "ETH": [0, 2]}, window=3)
+    assert batch_of(markets) is batch
+    assert batch_of(markets[1:]) is None
+    assert batch_of(markets[::-1]) is None
+    assert batch_of([dict(market) for market in markets]) is None
+    assert windows_by_symbol(markets, as_ofs) is batch.symbols
+    gathered = windows_by_symbol([dict(market) for market in markets], as_ofs)
     assert list(gathered) == ["BTC", "ETH"]
     for symbol, (cycles, times, windows) in gathered.items():
         assert (cycles, times, list(windows)) == (

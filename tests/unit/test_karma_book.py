@@ -74,8 +74,8 @@ def run(
     for start in range(0, len(inputs), batch):
         chunk = inputs[start : start + batch]
         if together:
-            made = market_batch(state, [cycle.as_of for cycle in chunk], {"BTC": range(len(chunk))}, window)
-            chunk = [cycle._replace(market=market) for cycle, market in zip(chunk, made.markets, strict=True)]
+            made = market_batch(state, [cycle.as_of for cycle in chunk], {"BTC": range(len(chunk))}, window).markets
+            chunk = [cycle._replace(market=market) for cycle, market in zip(chunk, made, strict=True)]
         scored += [s.event for s in book.score(chunk) if s.event is not None]
     return book, scored
 
