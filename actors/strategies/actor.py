@@ -10,12 +10,16 @@ calibrated, the cycles where it fired are judged again, together, each with the 
 (for a strategy whose ``sizes_by_rule`` is true: one that sizes with ``Driver(self.name, …, rule=True)``). The
 answer is the same whatever the batch. A strategy that also judges apart from calibration (``judged.py``:
 ``judge``, ``judge_batch``) is judged once per batch, and only sized again.
+
+A batch is worked on as answers (each cycle's candidates, in symbol order, and the cycles that failed) and made
+into reports once, at the end. Most cycles fire nothing: what karma needs is found only where something fired.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TypeVar
 
 import trio
 from msgspec.structs import replace
@@ -26,11 +30,16 @@ from actors.strategies.judged import JudgingStrategy, Judgment, sized
 from b1e55ed.cycle import Candidate, EnrichedCycle, EnrichedCycles, StrategyReport, StrategyReports
 from b1e55ed.karma.book import KarmaBook, KarmaCycle, NewOpening, Scoring, rule_conviction
 from b1e55ed.karma.calibration import Calibration
+from b1e55ed.messages import Event
 from b1e55ed.plugins import BatchStrategy, Strategy
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 Judged = Sequence[list[Judgment] | Exception]  # each cycle's judgments, or why judging it failed
+Found = list[tuple[Candidate, ...]]  # each cycle's candidates, in symbol order (none for a cycle that failed)
+Failures = dict[int, Exception]  # why judging failed, by the cycle's position in the batch
 
 
 def strategy_actor(
@@ -39,61 +48,67 @@ def strategy_actor(
     reports: trio.MemorySendChannel[StrategyReports],
     book: KarmaBook | None = None,
 ) -> PureActor[EnrichedCycles, StrategyReports]:
+    name = strategy.name
     batched = strategy if isinstance(strategy, BatchStrategy) else None
     sizes_by_rule = getattr(strategy, "sizes_by_rule", False) is True
     judging = strategy if sizes_by_rule and isinstance(strategy, JudgingStrategy) else None
 
-    def report_of(cycle: EnrichedCycle) -> StrategyReport:
-        try:
-            candidates = strategy.evaluate(cycle)
-        except Exception as exc:
-            logger.exception("%s failed in cycle %d", strategy.name, cycle.cycle)
-            return failed(cycle, exc)
-        return ok(cycle, candidates)
-
     def compute(batch: EnrichedCycles) -> StrategyReports:
         judgments = judge(batch) if judging is not None else None
-        reports = evaluate(batch) if judgments is None else sized_reports(batch, judgments)
-        if book is None or (not book.holds_any and not any(c.direction for r in reports for c in r.candidates)):
-            return reports  # nothing open, nothing opening: no outcome can come of this batch
-        # Where and which way the rule fired does not depend on its calibration: score the batch's firings at once.
-        cycles = [
-            quiet if not (openings := firings(cycle, report)) else quiet._replace(openings=openings)
-            for cycle, report, quiet in zip(batch, reports, quiet_cycles(batch), strict=True)
-        ]
-        scorings = book.score(cycles)
-        return tuple(
-            report if scoring.event is None else replace(report, karma=(scoring.event,))
-            for report, scoring in zip(rejudged(batch, reports, scorings, judgments), scorings, strict=True)
-        )
+        found, failures = evaluate(batch) if judgments is None else sized_answers(batch, judgments)
+        karma: list[tuple[int, Event]] = []
+        if book is not None:
+            fired = [i for i, candidates in enumerate(found) if candidates and _directional(candidates)]
+            if fired or book.holds_any:  # else nothing open, nothing opening: no outcome can come of this batch
+                # Where and which way the rule fired does not depend on its calibration: score the firings at once.
+                scorings = book.score(karma_cycles(batch, found, fired))
+                if sizes_by_rule and book.config.sizing:
+                    rejudge(batch, found, failures, fired, scorings, judgments)
+                karma = [(i, scoring.event) for i, scoring in enumerate(scorings) if scoring.event is not None]
+        return made(batch, found, failures, karma)
 
-    def rejudged(
-        batch: EnrichedCycles, reports: StrategyReports, scorings: list[Scoring], judgments: Judged | None
-    ) -> StrategyReports:
-        """The reports, those of the cycles where the rule fired judged again, together, with the rule's
-        calibration then in force, for a strategy that sizes by it."""
-        if not sizes_by_rule or book is None or not book.config.sizing:
-            return reports
-        again = [
-            (index, table)
-            for index, (report, scoring) in enumerate(zip(reports, scorings, strict=True))
-            if (table := scoring.tables.get(strategy.name)) is not None
-            and any(c.direction is not None for c in report.candidates)
+    def karma_cycles(batch: EnrichedCycles, found: Found, fired: list[int]) -> list[KarmaCycle]:
+        """Each cycle as the book scores it: the quiet ones shared, those where the rule fired with its openings."""
+        quiet = quiet_cycles(batch)
+        cycles = quiet
+        for index in fired:
+            if openings := firings(batch[index], found[index]):
+                if cycles is quiet:
+                    cycles = list(quiet)
+                cycles[index] = quiet[index]._replace(openings=openings)
+        return cycles
+
+    def firings(cycle: EnrichedCycle, candidates: tuple[Candidate, ...]) -> list[NewOpening]:
+        market = cycle.tick.market
+        return [
+            NewOpening(name, c.symbol, c.direction, rule_conviction(c.sizing), market[c.symbol].last_close)
+            for c in candidates
+            if c.direction is not None and c.symbol in market and len(market[c.symbol])
         ]
+
+    def rejudge(
+        batch: EnrichedCycles,
+        found: Found,
+        failures: Failures,
+        fired: list[int],
+        scorings: list[Scoring],
+        judgments: Judged | None,
+    ) -> None:
+        """Judge again, together, the cycles where the rule fired once it was calibrated, each with the rule's
+        calibration then in force (in ``found`` and ``failures``)."""
+        again = [(index, table) for index in fired if (table := scorings[index].tables.get(name)) is not None]
         if not again:
-            return reports
-        found = list(reports)
+            return
         if judgments is not None:  # judged already: sized again
             for index, table in again:
-                calibration = batch[index].calibration.with_rule(strategy.name, table)
-                found[index] = sized_report(batch[index], judgments[index], calibration)
-            return tuple(found)
-        judged = evaluate(
-            tuple(replace(batch[i], calibration=batch[i].calibration.with_rule(strategy.name, t)) for i, t in again)
-        )
-        for (index, _), report in zip(again, judged, strict=True):
-            found[index] = report
-        return tuple(found)
+                cycle = batch[index]
+                calibration = cycle.calibration.with_rule(name, table)
+                keep(found, failures, index, sized_answer(cycle, judgments[index], calibration))
+            return
+        recalibrated = tuple(replace(batch[i], calibration=batch[i].calibration.with_rule(name, t)) for i, t in again)
+        answers, failed_again = evaluate(recalibrated)
+        for position, (index, _) in enumerate(again):
+            keep(found, failures, index, failed_again.get(position, answers[position]))
 
     def judge(batch: EnrichedCycles) -> Judged:
         """Each cycle's judgments (``judging``'s), or why they failed; a batch it fails on is judged again cycle by
@@ -101,72 +116,113 @@ def strategy_actor(
         assert judging is not None
         if len(batch) > 1:
             try:
-                return judging.judge_batch(batch)
+                judged = judging.judge_batch(batch)
             except Exception:
-                logger.debug("%s failed on a batch: judging cycle by cycle", strategy.name, exc_info=True)
+                logger.debug("%s failed on a batch: judging cycle by cycle", name, exc_info=True)
+            else:
+                return _one_each(batch, judged)
         found: list[list[Judgment] | Exception] = []
         for cycle in batch:
             try:
                 found.append(judging.judge(cycle))
             except Exception as exc:
-                logger.exception("%s failed in cycle %d", strategy.name, cycle.cycle)
+                logger.exception("%s failed in cycle %d", name, cycle.cycle)
                 found.append(exc)
         return found
 
-    def sized_reports(batch: EnrichedCycles, judgments: Judged) -> StrategyReports:
-        return tuple(
-            sized_report(cycle, judged, cycle.calibration) for cycle, judged in zip(batch, judgments, strict=True)
-        )
+    def sized_answers(batch: EnrichedCycles, judgments: Judged) -> tuple[Found, Failures]:
+        """Each cycle's judgments sized under its calibration."""
+        found: Found = [()] * len(batch)
+        failures: Failures = {}
+        for index in [i for i, judged in enumerate(judgments) if judged]:
+            cycle = batch[index]
+            keep(found, failures, index, sized_answer(cycle, judgments[index], cycle.calibration))
+        return found, failures
 
-    def sized_report(
+    def sized_answer(
         cycle: EnrichedCycle, judged: list[Judgment] | Exception, calibration: Calibration
-    ) -> StrategyReport:
-        """What ``evaluate`` reports for ``cycle`` under ``calibration``, from its judgments."""
+    ) -> Sequence[Candidate] | Exception:
+        """What ``evaluate`` answers for ``cycle`` under ``calibration``, from its judgments."""
         if isinstance(judged, Exception):
-            return failed(cycle, judged)
-        if not judged:
-            return StrategyReport(cycle.cycle, strategy.name, "ok")
+            return judged
         assert judging is not None
         try:
-            candidates = [sized(strategy.name, judging.rule, judgment, calibration) for judgment in judged]
+            return [sized(name, judging.rule, judgment, calibration) for judgment in judged]
         except Exception as exc:
-            logger.exception("%s failed in cycle %d", strategy.name, cycle.cycle)
-            return failed(cycle, exc)
-        return ok(cycle, candidates)
+            logger.exception("%s failed in cycle %d", name, cycle.cycle)
+            return exc
 
-    def firings(cycle: EnrichedCycle, report: StrategyReport) -> list[NewOpening]:
-        if not report.candidates:
-            return []
-        market = cycle.tick.market
-        return [
-            NewOpening(strategy.name, c.symbol, c.direction, rule_conviction(c.sizing), market[c.symbol].last_close)
-            for c in report.candidates
-            if c.direction is not None and c.symbol in market and len(market[c.symbol])
-        ]
-
-    def evaluate(batch: EnrichedCycles) -> StrategyReports:
+    def evaluate(batch: EnrichedCycles) -> tuple[Found, Failures]:
         if batched is None or len(batch) == 1:
-            return tuple(report_of(cycle) for cycle in batch)
+            return one_by_one(batch)
         try:
             answers = batched.evaluate_batch(batch)
         except Exception:
-            logger.debug("%s failed on a batch: judging cycle by cycle", strategy.name, exc_info=True)
-            return tuple(report_of(cycle) for cycle in batch)
-        return tuple(ok(cycle, found) for cycle, found in zip(batch, answers, strict=True))
+            logger.debug("%s failed on a batch: judging cycle by cycle", name, exc_info=True)
+            return one_by_one(batch)
+        return _in_order(_one_each(batch, answers)), {}
 
-    def ok(cycle: EnrichedCycle, candidates: Sequence[Candidate]) -> StrategyReport:
-        if len(candidates) > 1:
-            candidates = sorted(candidates, key=_symbol)
-        return StrategyReport(cycle.cycle, strategy.name, "ok", tuple(candidates))
+    def one_by_one(batch: EnrichedCycles) -> tuple[Found, Failures]:
+        found: Found = []
+        failures: Failures = {}
+        for index, cycle in enumerate(batch):
+            try:
+                found.append(_ordered(strategy.evaluate(cycle)))
+            except Exception as exc:
+                logger.exception("%s failed in cycle %d", name, cycle.cycle)
+                failures[index] = exc
+                found.append(())
+        return found, failures
+
+    def made(
+        batch: EnrichedCycles, found: Found, failures: Failures, karma: list[tuple[int, Event]]
+    ) -> StrategyReports:
+        """The batch's reports: each cycle's candidates, or why it failed, with the rule's karma event."""
+        reports = [StrategyReport(cycle.tick.cycle, name, "ok", c) for cycle, c in zip(batch, found, strict=True)]
+        for index, exc in failures.items():
+            reports[index] = failed(batch[index], exc)
+        for index, event in karma:
+            reports[index] = replace(reports[index], karma=(event,))
+        return tuple(reports)
 
     def failed(cycle: EnrichedCycle, exc: Exception) -> StrategyReport:
         detail = f"{type(exc).__name__}: {exc}"
-        return StrategyReport(cycle=cycle.cycle, strategy=strategy.name, status="failed", detail=detail)
+        return StrategyReport(cycle=cycle.cycle, strategy=name, status="failed", detail=detail)
 
     def batch_failed(batch: EnrichedCycles, exc: Exception) -> StrategyReports:
         return tuple(failed(cycle, exc) for cycle in batch)
 
-    return PureActor(strategy.name, cycles, reports, compute, batch_failed)
+    return PureActor(name, cycles, reports, compute, batch_failed)
+
+
+def keep(found: Found, failures: Failures, index: int, answer: Sequence[Candidate] | Exception) -> None:
+    """Put a cycle's answer at ``index``: its candidates, or why it failed."""
+    if isinstance(answer, Exception):
+        found[index] = ()
+        failures[index] = answer
+    else:
+        found[index] = _ordered(answer)
+
+
+def _one_each(batch: EnrichedCycles, answers: Sequence[T]) -> Sequence[T]:
+    """``answers``, when there is one for each cycle of ``batch``."""
+    if len(answers) != len(batch):
+        raise ValueError(f"{len(answers)} answers for a batch of {len(batch)} cycles")
+    return answers
+
+
+def _directional(candidates: tuple[Candidate, ...]) -> bool:
+    return any(c.direction is not None for c in candidates)
+
+
+def _in_order(answers: Sequence[Sequence[Candidate]]) -> Found:
+    """Each cycle's candidates in symbol order."""
+    return [tuple(candidates) if len(candidates) < 2 else _ordered(candidates) for candidates in answers]
+
+
+def _ordered(candidates: Sequence[Candidate]) -> tuple[Candidate, ...]:
+    """The candidates in symbol order."""
+    return tuple(sorted(candidates, key=_symbol)) if len(candidates) > 1 else tuple(candidates)
 
 
 _quiet: list[tuple[EnrichedCycles, list[KarmaCycle]]] = []

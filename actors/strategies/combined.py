@@ -20,11 +20,12 @@ import numpy as np
 
 from actors.strategies.batch import at_least, batch_spans
 from actors.strategies.ma_crossover import Cross, CrossParams, latest_cross, moving_average, span_crosses
-from actors.strategies.momentum import batch_directional_signals, directional_signals
+from actors.strategies.momentum import directional_signals
+from actors.strategies.signals import batch_signals
 from actors.strategies.sizing import signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.market.bars import BarsView
-from b1e55ed.messages import Signal
+from b1e55ed.messages import Signal, SignalRef
 from b1e55ed.plugins import PluginSetup
 
 CROSSED = (("long", "above"), ("short", "below"))  # the fast MA crossed ... the slow one
@@ -55,14 +56,16 @@ class CombinedStrategy:
                 continue
             cross = latest_cross(close, self.fast, self.slow, self.kind, within=self.within_bars)
             if cross is not None:
-                judged = self._judge(cycle, symbol, bars, cross, signals.get(symbol), bars.close_ts, bars.last_close)
-                candidates.append(judged)
+                signal = signals.get(symbol)
+                refs = signal_refs([signal], cycle.calibration) if signal is not None else ()
+                candidates.append(self._judge(cycle, symbol, bars, cross, signal, refs, bars.close_ts, bars.last_close))
         return candidates
 
     def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
         """``evaluate`` for each cycle, each symbol's crosses found over all its windows at once."""
         candidates: list[list[Candidate]] = [[] for _ in cycles]
-        signals = batch_directional_signals(cycles, self.producer)
+        found = batch_signals(cycles)
+        signals = found.of_producer(self.producer)
         for symbol, spans in batch_spans(cycles).items():
             spans = at_least(spans, self.trend + 1)
             answers = span_crosses(spans, self.fast, self.slow, self.kind, within=self.within_bars)
@@ -75,8 +78,10 @@ class CombinedStrategy:
                 crossed, spans.cycles, spans.windows, close_ts, prices, strict=True
             ):
                 signal = signals[index].get(symbol)
+                refs = found.refs(index, (signal,)) if signal is not None else ()
                 last = bars.last_close if price is None else price
-                candidates[index].append(self._judge(cycles[index], symbol, bars, cross, signal, closed, last))
+                judged = self._judge(cycles[index], symbol, bars, cross, signal, refs, closed, last)
+                candidates[index].append(judged)
         return list(candidates)
 
     def _judge(
@@ -86,14 +91,14 @@ class CombinedStrategy:
         bars: BarsView,
         cross: Cross,
         signal: Signal | None,
+        refs: tuple[SignalRef, ...],
         candle_close: int,
         price: float,
     ) -> Candidate:
-        """The candidate for a cross on ``symbol``; ``candle_close`` and ``price`` are the window's ``close_ts`` and
-        ``last_close``."""
+        """The candidate for a cross on ``symbol``, with the producer's ``signal`` (and its ``refs``);
+        ``candle_close`` and ``price`` are the window's ``close_ts`` and ``last_close``."""
         ago = "on the latest bar" if cross.bars_ago == 0 else f"{cross.bars_ago} bars ago"
         what = f"{self._crossed[cross.direction]}{ago} (now {cross.fast:,.6g} vs {cross.slow:,.6g})"
-        refs = signal_refs([signal], cycle.calibration) if signal is not None else ()
         blocked = None
         if signal is None:
             blocked = self._no_signal

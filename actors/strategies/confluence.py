@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from actors.strategies.signals import batch_signals
 from actors.strategies.sizing import SizingRule, signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
-from b1e55ed.messages import Direction, Signal
+from b1e55ed.messages import Direction, Signal, SignalRef
 from b1e55ed.plugins import PluginSetup
 
 
@@ -31,22 +32,47 @@ class ConfluenceStrategy:
         directional = _directional(cycle)
         if not directional:
             return []
-        return [
-            self._judge(cycle, symbol, directional[symbol], bars.last_close, bars.close_ts)
-            for symbol, bars in sorted(cycle.tick.market.items())
-            if symbol in directional
-        ]
+        candidates = []
+        for symbol, bars in sorted(cycle.tick.market.items()):
+            if (signals := directional.get(symbol)) is not None:
+                refs = signal_refs(signals, cycle.calibration)
+                candidates.append(self._judge(cycle, symbol, signals, bars.last_close, bars.close_ts, refs))
+        return candidates
+
+    def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
+        """``evaluate`` for each cycle, from the batch's directional signals (gathered once for every strategy)."""
+        signals = batch_signals(cycles)
+        candidates: list[Sequence[Candidate]] = []
+        for index, (cycle, directional) in enumerate(zip(cycles, signals.by_symbol, strict=True)):
+            if not directional:
+                candidates.append(())
+                continue
+            market = cycle.tick.market
+            candidates.append(
+                [
+                    self._judge(cycle, symbol, found, bars.last_close, bars.close_ts, signals.refs(index, found))
+                    for symbol, found in sorted(directional.items())
+                    if (bars := market.get(symbol)) is not None
+                ]
+            )
+        return candidates
 
     def _judge(
-        self, cycle: EnrichedCycle, symbol: str, signals: list[Signal], price: float, candle_close: int
+        self,
+        cycle: EnrichedCycle,
+        symbol: str,
+        signals: list[Signal],
+        price: float,
+        candle_close: int,
+        refs: tuple[SignalRef, ...],
     ) -> Candidate:
+        """The candidate for ``symbol``'s directional ``signals``, whose refs are ``refs``."""
         longs, shorts = [], []
         for s in signals:
             if s.signal == "long":
                 longs.append(s)
             elif s.signal == "short":
                 shorts.append(s)
-        refs = signal_refs(signals, cycle.calibration)
         counts = len(longs), len(shorts)
         direction: Direction
         if counts[0] >= self.min_agreeing and counts[1] < counts[0]:

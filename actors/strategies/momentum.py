@@ -23,10 +23,11 @@ import numpy as np
 import numpy.typing as npt
 
 from actors.strategies.batch import batch_spans
+from actors.strategies.signals import batch_signals
 from actors.strategies.sizing import SizingRule, signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
 from b1e55ed.market.bars import BarsView
-from b1e55ed.messages import Signal
+from b1e55ed.messages import Signal, SignalRef
 from b1e55ed.plugins import PluginSetup
 
 
@@ -50,22 +51,6 @@ def volume_ratios(volumes: npt.NDArray[np.float64], recent: int) -> npt.NDArray[
 def directional_signals(cycle: EnrichedCycle, producer: str) -> dict[str, Signal]:
     """The named producer's long or short signals in this cycle, by symbol."""
     return {s.symbol: s for s in cycle.signals if s.producer == producer and s.signal != "neutral"}
-
-
-_batch_signals: list[tuple[Sequence[EnrichedCycle], str, list[dict[str, Signal]]]] = []
-
-
-def batch_directional_signals(cycles: Sequence[EnrichedCycle], producer: str) -> list[dict[str, Signal]]:
-    """``directional_signals`` of each cycle; for a tuple, kept for the next strategy that asks (momentum and
-    combined read the same producer's)."""
-    for kept, name, found in _batch_signals:
-        if kept is cycles and name == producer:
-            return found
-    found = [directional_signals(cycle, producer) for cycle in cycles]
-    if isinstance(cycles, tuple):
-        _batch_signals.insert(0, (cycles, producer, found))
-        del _batch_signals[1:]
-    return found
 
 
 class MomentumStrategy:
@@ -92,13 +77,15 @@ class MomentumStrategy:
             signal = signals.get(symbol)
             if signal is not None:
                 ratio = volume_ratio(bars.volume, self.volume_bars, self.baseline_bars)
-                candidates.append(self._judge(cycle, signal, bars, ratio, bars.close_ts, None))
+                refs = signal_refs([signal], cycle.calibration)
+                candidates.append(self._judge(cycle, signal, refs, bars, ratio, bars.close_ts, None))
         return candidates
 
     def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
         """``evaluate`` for each cycle, each symbol's volume ratios computed over all its windows at once."""
         candidates: list[list[Candidate]] = [[] for _ in cycles]
-        signals = batch_directional_signals(cycles, self.producer)
+        found = batch_signals(cycles)
+        signals = found.of_producer(self.producer)
         if not any(signals):
             return list(candidates)
         span = self.volume_bars + self.baseline_bars
@@ -115,22 +102,24 @@ class MomentumStrategy:
             for index, bars, ratio, closed, price in zip(
                 spans.cycles, spans.windows, ratios.tolist(), close_ts, prices, strict=True
             ):
-                candidates[index].append(self._judge(cycles[index], signals[index][symbol], bars, ratio, closed, price))
+                signal = signals[index][symbol]
+                refs = found.refs(index, (signal,))
+                candidates[index].append(self._judge(cycles[index], signal, refs, bars, ratio, closed, price))
         return list(candidates)
 
     def _judge(
         self,
         cycle: EnrichedCycle,
         signal: Signal,
+        refs: tuple[SignalRef, ...],
         bars: BarsView,
         ratio: float,
         candle_close: int,
         price: float | None,
     ) -> Candidate:
-        """The candidate for ``signal``; ``candle_close`` and ``price`` are the window's ``close_ts`` and
-        ``last_close`` (None: read it from ``bars``)."""
+        """The candidate for ``signal``, whose refs are ``refs``; ``candle_close`` and ``price`` are the window's
+        ``close_ts`` and ``last_close`` (None: read it from ``bars``)."""
         symbol = signal.symbol
-        refs = signal_refs([signal], cycle.calibration)
         known = not math.isnan(ratio)
         volume = f"volume {ratio:.2f}{self._volume_words}" if known else self._unknown_volume
         momentum = f"{self.producer} {signal.signal} {signal.conviction} ({signal.rationale})"

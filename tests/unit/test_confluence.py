@@ -286,6 +286,30 @@ def test_same_cycle_gives_the_same_candidates() -> None:
     assert confluence().evaluate(enriched) == confluence().evaluate(enriched)
 
 
+def test_a_batch_judges_what_evaluate_judges_for_each_cycle() -> None:
+    """Cycles without signals, with one, agreeing, opposing, neutral, for a symbol without bars, and calibrated."""
+    closes = {"BTC": 50_000.0, "ETH": 3_000.0}
+    calibrated = Calibration({"rsi": {8: 0.4}, "momentum": {6: 0.6}}, stop_pct=3, target_pct=10)
+    signal_sets = [
+        [],
+        [signal("BTC", "neutral", 5, "rsi")],
+        [signal("BTC", "long", 6, "momentum")],
+        [signal("ETH", "long", 8, "rsi"), signal("BTC", "long", 6, "momentum"), signal("ETH", "long", 6, "momentum")],
+        [signal("BTC", "long", 8, "rsi"), signal("BTC", "short", 6, "momentum"), signal("SOL", "long", 7, "rsi")],
+        [signal("BTC", "short", 8, "rsi"), signal("BTC", "short", 6, "momentum"), signal("BTC", "long", 3, "x")],
+    ]
+    cycles = tuple(
+        replace(cycle(signals, closes, number=number), calibration=calibration)
+        for number, signals in enumerate(signal_sets * 2, start=1)
+        for calibration in [calibrated if number > len(signal_sets) else Calibration()]
+    )
+    strategy = confluence()
+    expected = [list(strategy.evaluate(c)) for c in cycles]
+    assert sum(len(candidates) for candidates in expected) == 10
+    assert [list(candidates) for candidates in strategy.evaluate_batch(cycles)] == expected
+    assert [list(candidates) for candidates in strategy.evaluate_batch(cycles)] == expected  # asked again
+
+
 # -- the strategy as an actor -------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,76 @@
+"""A batch's directional signals, gathered once for every strategy that reads them.
+
+Confluence reads every long and short signal of a cycle by symbol; momentum and combined read one producer's.
+Each decision cites the signals it looked at, with their calibrated win probability (``sizing.signal_refs``), and
+the same signal is cited by several strategies. So a batch's directional signals are gathered in one pass, each
+one's ref made once, and every strategy of a replay (they receive the same batch: one tuple) reads the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from actors.strategies.sizing import signal_refs
+from b1e55ed.cycle import EnrichedCycle
+from b1e55ed.messages import Signal, SignalRef
+
+_KEPT = 1  # the batch the strategies are at: an older one is kept alive no longer
+
+
+class BatchSignals:
+    """Each cycle's long and short signals by symbol (in the cycle's order), and the ref of each."""
+
+    __slots__ = ("_by_producer", "_refs", "by_symbol")
+
+    def __init__(self, cycles: Sequence[EnrichedCycle]) -> None:
+        self.by_symbol: list[dict[str, list[Signal]]] = []
+        # Each cycle's refs, by the signal's id (a signal lives as long as its batch; one may be in two cycles).
+        self._refs: list[dict[int, tuple[SignalRef, ...]]] = []
+        self._by_producer: dict[str, list[dict[str, Signal]]] = {}
+        for cycle in cycles:
+            found: dict[str, list[Signal]] = {}
+            refs: dict[int, tuple[SignalRef, ...]] = {}
+            for signal in cycle.signals:
+                if signal.signal != "neutral":
+                    if (same := found.get(signal.symbol)) is None:
+                        found[signal.symbol] = [signal]
+                    else:
+                        same.append(signal)
+                    refs[id(signal)] = signal_refs((signal,), cycle.calibration)
+            self.by_symbol.append(found)
+            self._refs.append(refs)
+
+    def refs(self, index: int, signals: Sequence[Signal]) -> tuple[SignalRef, ...]:
+        """What ``signal_refs(signals, calibration)`` gives for directional signals of the batch's cycle
+        ``index``, under its calibration."""
+        refs = self._refs[index]
+        if len(signals) == 1:
+            return refs[id(signals[0])]
+        return tuple(refs[id(signal)][0] for signal in signals)
+
+    def of_producer(self, producer: str) -> list[dict[str, Signal]]:
+        """Each cycle's long or short signal from ``producer``, by symbol (the last, should it say two)."""
+        found = self._by_producer.get(producer)
+        if found is None:
+            found = self._by_producer[producer] = [
+                {symbol: s for symbol, signals in cycle.items() for s in signals if s.producer == producer}
+                for cycle in self.by_symbol
+            ]
+        return found
+
+
+_kept: list[tuple[Sequence[EnrichedCycle], BatchSignals]] = []
+
+
+def batch_signals(cycles: Sequence[EnrichedCycle]) -> BatchSignals:
+    """The directional signals of ``cycles``. The answer for a tuple is kept: the same tuple asked again (by the
+    next strategy) gets the same answer."""
+    if isinstance(cycles, tuple):
+        for kept, signals in _kept:
+            if kept is cycles:
+                return signals
+    signals = BatchSignals(cycles)
+    if isinstance(cycles, tuple):
+        _kept.insert(0, (cycles, signals))
+        del _kept[_KEPT:]
+    return signals
