@@ -212,7 +212,10 @@ def _one_each(batch: EnrichedCycles, answers: Sequence[T]) -> Sequence[T]:
 
 
 def _directional(candidates: tuple[Candidate, ...]) -> bool:
-    return any(c.direction is not None for c in candidates)
+    for candidate in candidates:
+        if candidate.direction is not None:
+            return True
+    return False
 
 
 def _in_order(answers: Sequence[Sequence[Candidate]]) -> Found:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
+from actors.strategies.batch import batch_spans
 from actors.strategies.signals import batch_signals
 from actors.strategies.sizing import SizingRule, signal_drivers, signal_refs
 from b1e55ed.cycle import Candidate, EnrichedCycle
@@ -40,22 +43,23 @@ class ConfluenceStrategy:
         return candidates
 
     def evaluate_batch(self, cycles: Sequence[EnrichedCycle]) -> list[Sequence[Candidate]]:
-        """``evaluate`` for each cycle, from the batch's directional signals (gathered once for every strategy)."""
+        """``evaluate`` for each cycle: symbol by symbol (in name order), the windows of cycles with a directional
+        signal for it, from the batch's signals (gathered once for every strategy)."""
         signals = batch_signals(cycles)
-        candidates: list[Sequence[Candidate]] = []
-        for index, (cycle, directional) in enumerate(zip(cycles, signals.by_symbol, strict=True)):
-            if not directional:
-                candidates.append(())
+        directional = signals.by_symbol
+        candidates: list[list[Candidate]] = [[] for _ in cycles]
+        for symbol, spans in batch_spans(cycles).items():
+            judged = np.flatnonzero(np.fromiter((symbol in directional[i] for i in spans.cycles), np.bool_, len(spans)))
+            if not len(judged):
                 continue
-            market = cycle.tick.market
-            candidates.append(
-                [
-                    self._judge(cycle, symbol, found, bars.last_close, bars.close_ts, signals.refs(index, found))
-                    for symbol, found in sorted(directional.items())
-                    if (bars := market.get(symbol)) is not None
-                ]
-            )
-        return candidates
+            spans = spans.select(judged)
+            close_ts, prices = spans.ends()
+            for index, bars, closed, price in zip(spans.cycles, spans.windows, close_ts, prices, strict=True):
+                found = directional[index][symbol]
+                last = bars.last_close if price is None else price  # an empty window raises, as in ``evaluate``
+                refs = signals.refs(index, found)
+                candidates[index].append(self._judge(cycles[index], symbol, found, last, closed, refs))
+        return list(candidates)
 
     def _judge(
         self,
