@@ -75,7 +75,7 @@ def strategy_actor(
             if openings := firings(batch[index], found[index]):
                 if cycles is quiet:
                     cycles = list(quiet)
-                cycles[index] = quiet[index]._replace(openings=openings)
+                cycles[index] = karma_cycle(batch[index].tick, openings)
         return cycles
 
     def firings(cycle: EnrichedCycle, candidates: tuple[Candidate, ...]) -> list[NewOpening]:
@@ -212,10 +212,7 @@ def _one_each(batch: EnrichedCycles, answers: Sequence[T]) -> Sequence[T]:
 
 
 def _directional(candidates: tuple[Candidate, ...]) -> bool:
-    for candidate in candidates:
-        if candidate.direction is not None:
-            return True
-    return False
+    return any(candidate.direction is not None for candidate in candidates)
 
 
 def _in_order(answers: Sequence[Sequence[Candidate]]) -> Found:
