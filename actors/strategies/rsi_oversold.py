@@ -26,7 +26,7 @@ from typing import Annotated
 import msgspec
 import numpy as np
 
-from actors.strategies.batch import at_least, batch_spans
+from actors.strategies.batch import Floats, IntArray, at_least, batch_spans
 from actors.strategies.judged import Fired, Judgment, SizedJudgments
 from actors.strategies.screens import rsi_clears
 from actors.strategies.sizing import Driver, SizingRule
@@ -96,9 +96,13 @@ class RSIOversoldStrategy(SizedJudgments):
                     if one_length
                     else [float(wilder_rsi(bars.close, self.rsi_period)[-1]) for bars in doubtful.windows]
                 )
-                for index, bars, raw in zip(doubtful.cycles, doubtful.windows, raws, strict=True):
-                    if (judgment := self._consider(symbol, bars, raw)) is not None:
-                        judgments[index].append(judgment)
+                oversold = [(i, rsi) for i, raw in enumerate(raws) if (rsi := round(raw, RSI_DECIMALS)) < self.oversold]
+                if not oversold:
+                    continue
+                chosen = doubtful.select(np.array([i for i, _ in oversold], dtype=np.int64))
+                supports = self.supports(columns.low, chosen.starts, chosen.stops)
+                for index, bars, (_, rsi), found in zip(chosen.cycles, chosen.windows, oversold, supports, strict=True):
+                    judgments[index].append(self._judge(symbol, bars, rsi, found))
         return judgments
 
     def _consider(self, symbol: str, bars: BarsView, raw: float) -> Judgment | None:
@@ -106,7 +110,7 @@ class RSIOversoldStrategy(SizedJudgments):
         rsi = round(raw, RSI_DECIMALS)
         if math.isnan(rsi) or rsi >= self.oversold:
             return None
-        return self._judge(symbol, bars, rsi)
+        return self._judge(symbol, bars, rsi, self.support(bars))
 
     def support(self, bars: BarsView) -> tuple[float, int] | None:
         """The support level and how many bars ago its swing low was, or None without a swing low."""
@@ -118,10 +122,30 @@ class RSIOversoldStrategy(SizedJudgments):
         lowest = int(recent[low[recent].argmin()])
         return float(low[lowest]), len(low) - 1 - lowest
 
-    def _judge(self, symbol: str, bars: BarsView, rsi: float) -> Judgment:
+    def supports(self, low: Floats, starts: IntArray, stops: IntArray) -> list[tuple[float, int] | None]:
+        """``support`` of each window ``low[starts[i]:stops[i]]``, from the swing lows found once along the
+        series: a bar's ``swing_bars`` neighbours on each side lie inside every window it is a swing low of, so
+        a window's swing lows are the series' that far inside its last ``support_bars`` bars."""
+        begins = np.maximum(starts, stops - self.support_bars)
+        first, side = int(begins.min()), self.swing_bars
+        swings = swing_lows(low[first : int(stops.max())], side, side) + first
+        inside = zip(
+            np.searchsorted(swings, begins + side).tolist(), np.searchsorted(swings, stops - side).tolist(), strict=True
+        )
+        positions, values = swings.tolist(), low[swings].tolist()
+        found: list[tuple[float, int] | None] = []
+        for (lo, hi), stop in zip(inside, stops.tolist(), strict=True):
+            if hi <= lo:
+                found.append(None)
+                continue
+            lowest = min(range(max(lo, hi - self.swing_count), hi), key=values.__getitem__)  # the first, as argmin
+            found.append((values[lowest], stop - 1 - positions[lowest]))
+        return found
+
+    def _judge(self, symbol: str, bars: BarsView, rsi: float, found: tuple[float, int] | None) -> Judgment:
+        """The judgment of an oversold RSI, with the window's ``support``."""
         price = bars.last_close
         oversold = f"RSI({self.rsi_period}) {rsi:.1f} < {self.oversold:g}"
-        found = self.support(bars)
         if found is None:
             reason = f"{oversold}, but no swing low in the last {self.support_bars} bars: no support to lean on"
             return Candidate(symbol=symbol, taken=False, reason=reason, candle_close=bars.close_ts)

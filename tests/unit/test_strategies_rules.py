@@ -248,6 +248,23 @@ def test_no_swing_low_means_no_support() -> None:
     assert "no swing low in the last 200 bars" in candidate.reason
 
 
+def test_the_supports_of_many_windows_over_one_series_are_each_windows_own() -> None:
+    """Lows with ties (rounded) and flat stretches, windows of every length around ``support_bars``."""
+    rng = np.random.default_rng(7)
+    low = np.round(100 + np.cumsum(rng.normal(0, 1, 1_500)), 0)
+    low[600:640] = low[600]
+    state = MarketState(HOUR)
+    state.extend("SOL", BarArrays(T0 + HOUR * np.arange(len(low)), low, low + 1, low, low, np.ones(len(low))))
+    columns, _, _ = state.view(T0 + HOUR * len(low))["SOL"].span
+    starts = np.array([0, 5, 300, 590, 900, 1_280, 1_290, 1_100], dtype=np.int64)
+    stops = np.array([1_500, 150, 520, 650, 1_120, 1_500, 1_300, 1_109], dtype=np.int64)
+    strategy = rsi()
+    windows = [state.view(T0 + HOUR * stop, stop - start)["SOL"] for start, stop in zip(starts, stops, strict=True)]
+    expected = [strategy.support(bars) for bars in windows]
+    assert 0 < sum(found is None for found in expected) < len(expected)
+    assert strategy.supports(columns.low, starts, stops) == expected
+
+
 def test_rsi_params_are_checked() -> None:
     with pytest.raises(ConfigError, match=r"rsi_oversold: params\.swing_count: Expected `int` >= 1"):
         rsi(swing_count=0)
