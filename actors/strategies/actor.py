@@ -26,6 +26,7 @@ from msgspec.structs import replace
 
 from actors.karma import karma_cycle
 from actors.pure import PureActor
+from actors.strategies.batch import PerBatch
 from actors.strategies.judged import JudgingStrategy, Judgment, sized
 from b1e55ed.cycle import Candidate, EnrichedCycle, EnrichedCycles, StrategyReport, StrategyReports
 from b1e55ed.karma.book import KarmaBook, KarmaCycle, NewOpening, Scoring, rule_conviction
@@ -178,7 +179,7 @@ def strategy_actor(
         batch: EnrichedCycles, found: Found, failures: Failures, karma: list[tuple[int, Event]]
     ) -> StrategyReports:
         """The batch's reports: each cycle's candidates, or why it failed, with the rule's karma event."""
-        reports = [StrategyReport(cycle.tick.cycle, name, "ok", c) for cycle, c in zip(batch, found, strict=True)]
+        reports = [StrategyReport(n, name, "ok", c) for n, c in zip(cycle_numbers(batch), found, strict=True)]
         for index, exc in failures.items():
             reports[index] = failed(batch[index], exc)
         for index, event in karma:
@@ -225,21 +226,11 @@ def _ordered(candidates: Sequence[Candidate]) -> tuple[Candidate, ...]:
     return tuple(sorted(candidates, key=_symbol)) if len(candidates) > 1 else tuple(candidates)
 
 
-_quiet: list[tuple[EnrichedCycles, list[KarmaCycle]]] = []
-_QUIET_KEPT = 1  # the batch the strategies are at: an older one is kept alive no longer
+quiet_cycles = PerBatch(lambda batch: [karma_cycle(cycle.tick, []) for cycle in batch])
+"""Each cycle of a batch as a book scores it, opening nothing: one list for every strategy of the batch."""
 
-
-def quiet_cycles(batch: EnrichedCycles) -> list[KarmaCycle]:
-    """Each cycle of ``batch`` as a book scores it, opening nothing: one list for every strategy of the batch (a
-    tuple: the same one each strategy receives)."""
-    for kept, cycles in _quiet:
-        if kept is batch:
-            return cycles
-    cycles = [karma_cycle(cycle.tick, []) for cycle in batch]
-    if isinstance(batch, tuple):
-        _quiet.insert(0, (batch, cycles))
-        del _quiet[_QUIET_KEPT:]
-    return cycles
+cycle_numbers = PerBatch(lambda batch: [cycle.tick.cycle for cycle in batch])
+"""Each cycle's number: one list for every strategy of the batch."""
 
 
 def _symbol(candidate: Candidate) -> str:

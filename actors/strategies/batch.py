@@ -4,13 +4,14 @@
 the series it reads (a window is a slice of its symbol's columns, ``BarsView.span``). So the last ``n`` values of
 many windows are gathered in one numpy call (``Spans.last``: the same values ``windows.stack`` copies window by
 window), and the answers go back to the cycles they came from. Every strategy of a replay receives the same batch
-(one tuple), so the spans of the batch at hand are kept for the next strategies that ask.
+(one tuple), so the spans of the batch at hand are kept for the next strategies that ask (``PerBatch``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import attrgetter
+from typing import Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +25,29 @@ Floats = npt.NDArray[np.float64]
 
 _SPAN = attrgetter("span")
 _TIMEFRAME = attrgetter("timeframe_ms")
-_KEPT = 1  # the batch the strategies are at: an older one is kept alive no longer (the collector walks it)
+
+T = TypeVar("T")
+
+
+class PerBatch(Generic[T]):
+    """``make(cycles)``, kept for the batch at hand: every strategy of a replay receives the same batch (one
+    tuple), so the next strategy that asks about it gets the same answer. Only that batch is kept (an older one
+    would live on for the collector to walk); a batch that is not a tuple is not kept."""
+
+    __slots__ = ("_kept", "_make")
+
+    def __init__(self, make: Callable[[Sequence[EnrichedCycle]], T]) -> None:
+        self._make = make
+        self._kept: tuple[Sequence[EnrichedCycle], T] | None = None
+
+    def __call__(self, cycles: Sequence[EnrichedCycle]) -> T:
+        kept = self._kept
+        if kept is not None and kept[0] is cycles:
+            return kept[1]
+        answer = self._make(cycles)
+        if isinstance(cycles, tuple):
+            self._kept = (cycles, answer)
+        return answer
 
 
 class Spans:
@@ -98,16 +121,7 @@ class Spans:
         return np.ascontiguousarray(self.last(column, count).T)
 
 
-_kept: list[tuple[Sequence[EnrichedCycle], dict[str, Spans]]] = []
-
-
-def batch_spans(cycles: Sequence[EnrichedCycle]) -> dict[str, Spans]:
-    """Each symbol's windows across ``cycles`` (all of them, however short), by symbol in sorted order. The answer
-    for a tuple is kept: the same tuple asked again (by the next strategy) gets the same answer."""
-    if isinstance(cycles, tuple):
-        for kept, spans in _kept:
-            if kept is cycles:
-                return spans
+def _spans(cycles: Sequence[EnrichedCycle]) -> dict[str, Spans]:
     found: dict[str, tuple[list[int], list[BarsView]]] = {}
     for index, cycle in enumerate(cycles):
         for symbol, bars in cycle.tick.market.items():
@@ -116,11 +130,11 @@ def batch_spans(cycles: Sequence[EnrichedCycle]) -> dict[str, Spans]:
                 entry = found[symbol] = ([], [])
             entry[0].append(index)
             entry[1].append(bars)
-    spans = {symbol: Spans(*found[symbol]) for symbol in sorted(found)}
-    if isinstance(cycles, tuple):
-        _kept.insert(0, (cycles, spans))
-        del _kept[_KEPT:]
-    return spans
+    return {symbol: Spans(*found[symbol]) for symbol in sorted(found)}
+
+
+batch_spans = PerBatch(_spans)
+"""Each symbol's windows across a batch of cycles (all of them, however short), by symbol in sorted order."""
 
 
 def at_least(spans: Spans, min_bars: int) -> Spans:

@@ -12,12 +12,11 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from actors.strategies.batch import PerBatch
 from actors.strategies.sizing import signal_refs
 from b1e55ed.cycle import EnrichedCycle
 from b1e55ed.karma.calibration import Calibration
 from b1e55ed.messages import Signal, SignalRef
-
-_KEPT = 1  # the batch the strategies are at: an older one is kept alive no longer
 
 
 class BatchSignals:
@@ -82,18 +81,5 @@ class BatchSignals:
 _NONE: Mapping[Any, Any] = MappingProxyType({})
 
 
-_kept: list[tuple[Sequence[EnrichedCycle], BatchSignals]] = []
-
-
-def batch_signals(cycles: Sequence[EnrichedCycle]) -> BatchSignals:
-    """The directional signals of ``cycles``. The answer for a tuple is kept: the same tuple asked again (by the
-    next strategy) gets the same answer."""
-    if isinstance(cycles, tuple):
-        for kept, signals in _kept:
-            if kept is cycles:
-                return signals
-    signals = BatchSignals(cycles)
-    if isinstance(cycles, tuple):
-        _kept.insert(0, (cycles, signals))
-        del _kept[_KEPT:]
-    return signals
+batch_signals = PerBatch(BatchSignals)
+"""The directional signals of a batch of cycles."""

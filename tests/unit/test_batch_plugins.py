@@ -23,7 +23,7 @@ from actors.producers.funding import FundingProducer
 from actors.producers.momentum import MomentumProducer
 from actors.producers.rsi import RSIProducer
 from actors.strategies.actor import strategy_actor
-from actors.strategies.batch import at_least, batch_spans
+from actors.strategies.batch import PerBatch, at_least, batch_spans
 from actors.strategies.combined import CombinedStrategy
 from actors.strategies.ma_crossover import MACrossoverStrategy
 from actors.strategies.momentum import MomentumStrategy
@@ -291,6 +291,26 @@ def test_spans_gather_what_each_window_holds() -> None:
             assert np.array_equal(long.steps("volume", 7), np.stack([w.volume[-7:] for w in kept]).T)
             assert long.ends() == ([w.close_ts for w in kept], [w.last_close for w in kept])
     assert two > 0
+
+
+def test_a_per_batch_answer_is_made_once_for_the_batch_at_hand() -> None:
+    made: list[int] = []
+
+    def count(cycles: Sequence[EnrichedCycle]) -> int:
+        made.append(len(cycles))
+        return len(made)
+
+    def bare(*numbers: int) -> list[EnrichedCycle]:
+        ticks = [CycleTick(cycle=n, as_of=n * HOUR, source="replay", market={}) for n in numbers]
+        return [EnrichedCycle(tick=tick, signals=(), context={}, producers={}) for tick in ticks]
+
+    answer = PerBatch(count)
+    one, two = tuple(bare(1, 2)), tuple(bare(3))
+    assert answer(one) == answer(one) == 1
+    assert answer(two) == 2
+    assert answer(one) == 3  # only the batch at hand is kept
+    as_list = list(one)
+    assert (answer(as_list), answer(as_list)) == (4, 5)  # a list is not kept
 
 
 class Plain:
