@@ -48,9 +48,9 @@ SIZE_DECIMALS = 6
 _SIZES_KEPT = 4096  # sizes kept (then forgotten all at once): a calibration's few probabilities × drivers
 
 
-@dataclass(frozen=True)
-class Driver:
-    """One reason for a trade's size: who said it (a producer, or the strategy's own rule) and how strongly."""
+class Driver(msgspec.Struct, frozen=True):
+    """One reason for a trade's size: who said it (a producer, or the strategy's own rule) and how strongly. (A
+    struct: a replay makes thousands, and each sizing hashes them; a frozen dataclass does both in Python.)"""
 
     source: str
     conviction: int
