@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from itertools import repeat
+from operator import attrgetter
 from typing import TypeVar
 
 import trio
@@ -28,7 +30,14 @@ from actors.karma import karma_cycle
 from actors.pure import PureActor
 from actors.strategies.batch import PerBatch
 from actors.strategies.judged import JudgingStrategy, Judgment, sized
-from b1e55ed.cycle import Candidate, EnrichedCycle, EnrichedCycles, StrategyReport, StrategyReports
+from b1e55ed.cycle import (
+    Candidate,
+    EnrichedCycle,
+    EnrichedCycles,
+    ReportStatus,
+    StrategyReport,
+    StrategyReports,
+)
 from b1e55ed.karma.book import KarmaBook, KarmaCycle, NewOpening, Scoring, rule_conviction
 from b1e55ed.karma.calibration import Calibration
 from b1e55ed.messages import Event
@@ -179,7 +188,8 @@ def strategy_actor(
         batch: EnrichedCycles, found: Found, failures: Failures, karma: list[tuple[int, Event]]
     ) -> StrategyReports:
         """The batch's reports: each cycle's candidates, or why it failed, with the rule's karma event."""
-        reports = [StrategyReport(n, name, "ok", c) for n, c in zip(cycle_numbers(batch), found, strict=True)]
+        status: ReportStatus = "ok"
+        reports = list(map(StrategyReport, cycle_numbers(batch), repeat(name), repeat(status), found))  # in C
         for index, exc in failures.items():
             reports[index] = failed(batch[index], exc)
         for index, event in karma:
@@ -213,7 +223,7 @@ def _one_each(batch: EnrichedCycles, answers: Sequence[T]) -> Sequence[T]:
 
 
 def _directional(candidates: tuple[Candidate, ...]) -> bool:
-    return any(candidate.direction is not None for candidate in candidates)
+    return any(map(_DIRECTION, candidates))  # "long" or "short", never empty
 
 
 def _in_order(answers: Sequence[Sequence[Candidate]]) -> Found:
@@ -235,3 +245,6 @@ cycle_numbers = PerBatch(lambda batch: [cycle.tick.cycle for cycle in batch])
 
 def _symbol(candidate: Candidate) -> str:
     return candidate.symbol
+
+
+_DIRECTION = attrgetter("direction")
