@@ -1,12 +1,12 @@
 """The feature store: every cycle's enriched signals and context, frozen as Parquet partitioned by date.
 
-This actor follows the event log from the last sequence number already on disk and hands each batch it follows to a
-writer process (``b1e55ed.feature_parts``), which builds the rows, checks every cycle against the ``features_hash``
-the enricher logged, and writes the parts: that work never takes the trading loop's interpreter lock, and it is off
-the trading path. What it has to catch up on (everything after the last part on disk, at its start) it reads back
-from the store; what commits after that the writer hands over in memory (``EventLog.tap``): the very events that
-were appended, with nothing to read or decode again. If it falls so far behind that the tap drops them, it reads
-those from the store as well. When it stops, or when this process dies, the writer process's input ends: it writes
+This actor follows the event log from the last sequence number already on disk and hands the signal and snapshot
+records it follows, their stored bytes, to a writer process (``b1e55ed.feature_parts``), which decodes them, builds
+the rows, checks every cycle against the ``features_hash`` the enricher logged, and writes the parts: that work
+never takes the trading loop's interpreter lock, and it is off the trading path. What it has to catch up on
+(everything after the last part on disk, at its start) it reads from the store; what commits after that the
+event log's writer hands over in memory (``EventLog.tap``). If it falls so far behind that the tap drops records, it
+reads those from the store as well. When it stops, or when this process dies, the writer process's input ends: it writes
 the rest and exits, so what committed is on disk, and a restart resumes after the last part there.
 """
 
@@ -23,7 +23,7 @@ import trio
 
 from b1e55ed.eventlog.writer import EventLog, Tap
 from b1e55ed.feature_parts import encode_batch, written_up_to
-from b1e55ed.messages import Event, SignalRecorded, SnapshotRecorded
+from b1e55ed.messages import SignalRecorded, SnapshotRecorded
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,6 @@ class FeatureStore:
     async def _forward(self, tap: Tap, after: int, writer: trio.abc.SendStream) -> None:
         """What commits after ``after``, signals and snapshots, to the writer process, until told to stop."""
         while True:
-            items: list[tuple[int, Event]]
             if after < tap.since:
                 records = await self._log.store.read(after, min(5_000, tap.since - after))
                 if not records:  # not expected: ``since`` is committed
@@ -104,11 +103,11 @@ class FeatureStore:
                     with trio.move_on_after(_IDLE_CHECK_S):
                         await self._log.wait_beyond(after)
                     continue
-                items = [(record.seq, record.event()) for record in records if record.kind in _FOLLOWED]
+                followed = [record for record in records if record.kind in _FOLLOWED]
                 after = records[-1].seq
             else:
                 taken = tap.take()
-                items = [(seq, event) for seq, event in taken if seq > after]  # not read from the log already
+                followed = [record for record in taken if record.seq > after]  # not read from the log already
                 after = max(after, tap.position)
                 if not taken:
                     if self._stopping.is_set():
@@ -116,9 +115,9 @@ class FeatureStore:
                     with trio.move_on_after(_IDLE_CHECK_S):
                         await self._log.wait_beyond(after)
                     continue
-            if items:
+            if followed:
                 try:
-                    await writer.send_all(encode_batch(items))
+                    await writer.send_all(encode_batch(followed))
                 except trio.BrokenResourceError:
                     await trio.sleep_forever()  # it exited: ``_watch`` raises with its reason
 

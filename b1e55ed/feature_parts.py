@@ -1,8 +1,9 @@
 """The feature store's writer process: it turns the log's signals and snapshots into Parquet parts, off the trading
 process (its Python never takes the trading loop's interpreter lock).
 
-``python -m b1e55ed.feature_parts ROOT PART_CYCLES`` reads batches of ``(seq, event)`` from stdin, each a 4-byte
-big-endian length and the msgpack of the list (``encode_batch``), in seq order. Every complete part is written as
+``python -m b1e55ed.feature_parts ROOT PART_CYCLES`` reads batches of the log's signal and snapshot records from
+stdin, in seq order: each a 4-byte big-endian length and the msgpack of its ``(seq, payload)`` list
+(``encode_batch``); it decodes the payloads itself. Every complete part is written as
 soon as the next one starts; when stdin ends (the actor stopped, or its process died) the rest is written, and the
 process exits: 0 when all is on disk, 1 when a write failed. Each part goes to its day's folder atomically (a
 temporary file, then a rename), in seq order, stopping at a failure: the parts on disk never skip a cycle, so a
@@ -30,8 +31,9 @@ from typing import BinaryIO, TextIO
 
 import msgspec
 
+from b1e55ed.eventlog.chain import Record
 from b1e55ed.features import Snapshot, snapshot_frame, snapshot_hash
-from b1e55ed.messages import Event, Signal, SignalRecorded, SnapshotRecorded
+from b1e55ed.messages import Signal, SignalRecorded, SnapshotRecorded
 
 _PART = re.compile(r"^(\d+)-(\d+)\.parquet$")
 _DAY_MS = 86_400_000
@@ -39,23 +41,25 @@ _LENGTH = struct.Struct(">I")
 
 Followed = SignalRecorded | SnapshotRecorded
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(list[tuple[int, Followed]])
+_frame_decoder = msgspec.msgpack.Decoder(list[tuple[int, bytes]])
+_payload_decoder = msgspec.json.Decoder(Followed)
 
 
-def encode_batch(items: Sequence[tuple[int, Event]]) -> bytes:
-    """One frame of the writer's input: these ``(seq, event)``, in seq order (signals and snapshots only)."""
-    body = _encoder.encode(items)
+def encode_batch(records: Sequence[Record]) -> bytes:
+    """One frame of the writer's input: these signal and snapshot records, in seq order."""
+    body = _encoder.encode([(record.seq, record.payload) for record in records])
     return _LENGTH.pack(len(body)) + body
 
 
 def read_batches(stream: BinaryIO) -> Iterator[list[tuple[int, Followed]]]:
-    """The frames on ``stream`` until it ends; a frame cut short at the end (its sender died) is dropped."""
+    """The frames on ``stream``, decoded, until it ends; a frame cut short at the end (its sender died) is
+    dropped."""
     while len(header := stream.read(_LENGTH.size)) == _LENGTH.size:
         (size,) = _LENGTH.unpack(header)
         body = stream.read(size)
         if len(body) < size:
             return
-        yield _decoder.decode(body)
+        yield [(seq, _payload_decoder.decode(payload)) for seq, payload in _frame_decoder.decode(body)]
 
 
 def written_up_to(root: Path) -> int:

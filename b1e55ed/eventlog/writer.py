@@ -7,7 +7,7 @@ to ``max_batch`` events; an appender waits once, for its commit, which is what l
 thousands of durable events a second. If a batch fails, its appends are retried one by one, so a bad append
 fails alone (see ``_recover`` for what was chained onto it). When more than ``max_queued`` events wait,
 appenders wait for room: backpressure, not an unbounded queue. A follower in the same process (the feature store)
-can ``tap`` the log: it is handed the committed events themselves, rather than reading them back and decoding them.
+can ``tap`` the log: it is handed the committed records themselves, rather than reading them back.
 """
 
 from __future__ import annotations
@@ -57,11 +57,11 @@ class _Append:
 
 
 class Tap:
-    """Committed events of some classes, handed over in memory to one follower in the writer's process: what it
-    would otherwise read back from the store and decode again.
+    """Committed records of some event classes, handed over in memory to one follower in the writer's process: what
+    it would otherwise read back from the store.
 
-    ``take`` returns, in seq order, each ``(seq, event)`` of those classes committed with a seq above ``since``
-    and not taken yet. ``position`` is the last committed seq the tap has seen (the log's head). A follower that
+    ``take`` returns, in seq order, each record of those classes committed with a seq above ``since`` and not
+    taken yet. ``position`` is the last committed seq the tap has seen (the log's head). A follower that
     lets more than ``limit`` events pile up loses them: the tap drops what it holds and moves ``since`` to its
     ``position``, so the follower must read ``(its place, since]`` from the store, as it does at its start.
     """
@@ -76,16 +76,17 @@ class Tap:
         on_close: Callable[[Tap], None],
     ) -> None:
         self.classes = classes
+        self._kinds = frozenset(codec.KINDS[cls] for cls in classes)
         self.since = self.position = head
         self.dropped = 0
         self._limit = limit
         self._on_close = on_close
-        self._items: list[tuple[int, Event]] = []
+        self._items: list[Record] = []
         # Opened while a commit runs: that commit's events were sorted out before this tap was there, so it starts
         # after that commit instead (its follower reads the commit from the store).
         self._opened_mid_commit = mid_commit
 
-    def take(self) -> list[tuple[int, Event]]:
+    def take(self) -> list[Record]:
         items, self._items = self._items, []
         return items
 
@@ -102,15 +103,15 @@ class Tap:
     ) -> None:
         self.close()
 
-    def _publish(self, followed: list[tuple[int, Event]], position: int, tapped: frozenset[type[Event]]) -> None:
-        """One commit's events of the classes any tap follows (``tapped``), and the seq of its last record."""
+    def _publish(self, followed: list[Record], position: int, tapped: frozenset[type[Event]]) -> None:
+        """One commit's records of the classes any tap follows (``tapped``), and the seq of its last record."""
         if self._opened_mid_commit:
             self._opened_mid_commit = False
             self._items = []
             self.since = position
         elif followed:
             if self.classes != tapped:
-                followed = [item for item in followed if type(item[1]) in self.classes]
+                followed = [record for record in followed if record.kind in self._kinds]
             if len(self._items) + len(followed) > self._limit:
                 self._items = []
                 self.since = position
@@ -207,7 +208,7 @@ class EventLog:
         self._room.unpark_all()
 
     def tap(self, *classes: type[Event], limit: int = 100_000) -> Tap:
-        """Hand every event of ``classes`` committed from now on to an in-memory ``Tap`` (see there); ``close``
+        """Hand every record of ``classes`` committed from now on to an in-memory ``Tap`` (see there); ``close``
         it, or leave its ``with``, when done. Only once ``run`` has started."""
         tap = Tap(frozenset(classes), limit, head=self.head.seq, mid_commit=self._storing, on_close=self._untap)
         self._taps.append(tap)
@@ -334,19 +335,19 @@ class EventLog:
 
 def _route(
     records: list[Record], events: list[Event], tapped: frozenset[type[Event]]
-) -> tuple[list[Upsert], list[tuple[int, Event]]]:
-    """A commit's projections, and the ``(seq, event)`` of the ``tapped`` classes, in seq order.
+) -> tuple[list[Upsert], list[Record]]:
+    """A commit's projections, and the records of the ``tapped`` classes, in seq order.
 
     Most events (decisions, cycles, settlements) go to neither: they are passed over by their class, without a
     step of Python each."""
     classes = list(map(type, events))
     routed = {cls for cls in set(classes) if PROJECTORS[cls] is not None or cls in tapped}
     upserts: list[Upsert] = []
-    followed: list[tuple[int, Event]] = []
+    followed: list[Record] = []
     for record, event in itertools.compress(zip(records, events, strict=True), map(routed.__contains__, classes)):
         cls = type(event)
         if (project := PROJECTORS[cls]) is not None:
             upserts.append(project(record.seq, record.hash, event))
         if cls in tapped:
-            followed.append((record.seq, event))
+            followed.append(record)
     return upserts, followed

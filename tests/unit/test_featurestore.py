@@ -20,7 +20,7 @@ import trio
 from msgspec.structs import replace
 
 from actors.featurestore import FeatureStore
-from b1e55ed.eventlog.chain import Record
+from b1e55ed.eventlog.chain import EMPTY_HEAD, Record, extend
 from b1e55ed.eventlog.store import MemoryStore
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.feature_parts import PartWriter, encode_batch
@@ -227,21 +227,21 @@ def test_the_writer_process_writes_every_cycle_it_was_sent_when_its_input_ends_e
     tmp_path: Path,
 ) -> None:
     """What the actor's death (a kill -9) looks like to its writer process: its input ends, maybe inside a frame."""
-    followed = [e for events in CYCLES for e in events if isinstance(e, SignalRecorded | SnapshotRecorded)]
-    items = list(enumerate(followed, start=1))
-    sent = items[:100]
+    chained = extend(EMPTY_HEAD, [event for events in CYCLES for event in events])
+    records = [record for record in chained if record.kind in ("signal", "snapshot")]
+    sent = records[:100]
     frames = b"".join(encode_batch(sent[i : i + 30]) for i in range(0, len(sent), 30))
-    cut_short = encode_batch(items[100:])[:-7]
+    cut_short = encode_batch(records[100:])[:-7]
     done = subprocess.run(
         [sys.executable, "-m", "b1e55ed.feature_parts", str(tmp_path / "process"), "7"],
         input=frames + cut_short, capture_output=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     expected = PartWriter(tmp_path / "here", 7, io.StringIO())
-    expected.follow(sent)
+    expected.follow([(r.seq, e) for r in sent if isinstance(e := r.event(), SignalRecorded | SnapshotRecorded)])
     expected.write_all()
     assert same_parts(parts(tmp_path / "process"), parts(tmp_path / "here"))
-    snapshots = sum(isinstance(event, SnapshotRecorded) for _, event in sent)
+    snapshots = sum(record.kind == "snapshot" for record in sent)
     assert read_features(tmp_path / "process").height == snapshots * 2
 
 
