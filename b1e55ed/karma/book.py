@@ -36,7 +36,7 @@ from b1e55ed.karma.config import KarmaConfig
 from b1e55ed.karma.exits import WIN, Bars, Exits, Lives, Matured, find_exits, uniqueness
 from b1e55ed.karma.positions import FloatArray, IntArray, Names, Positions, levels
 from b1e55ed.market.bars import BarsView
-from b1e55ed.market.batch import batch_of
+from b1e55ed.market.batch import covering_views, latest_views
 from b1e55ed.messages import (
     CycleStarted,
     Decision,
@@ -116,7 +116,7 @@ class KarmaBook:
         A batch whose markets were made together (``market.batch``) is scored at once, against each symbol's bars
         from its first window in the batch to its latest. Other cycles go in spans short enough that their latest
         windows hold every bar their positions need."""
-        if (covering := _covering_views(cycles)) is not None:
+        if (covering := covering_views([cycle.market for cycle in cycles])) is not None:
             return self._score_span(cycles, covering)
         scorings: list[Scoring] = []
         for start in range(0, len(cycles), self._span):
@@ -182,7 +182,7 @@ class KarmaBook:
         names = self._symbols.names
         held_by = {names[number] for number in np.bincount(held.symbol, minlength=len(names)).nonzero()[0].tolist()}
         if views is None:
-            views = _latest_views(cycles, held_by)
+            views = latest_views([cycle.market for cycle in cycles], held_by)
         return Bars.of([views.get(name) if name in held_by else None for name in names], self.timeframe_ms)
 
     def _matured(
@@ -377,31 +377,6 @@ class KarmaBook:
             conviction = rule_conviction(event.sizing)
             return NewOpening(event.strategy, event.symbol, event.direction, conviction, closes.get(event.symbol, 0.0))
         return None
-
-
-def _covering_views(cycles: Sequence[KarmaCycle]) -> dict[str, BarsView] | None:
-    """When the cycles' markets are a batch made together, each symbol's bars from its first window among them to
-    its latest, as one view (they all read the same columns); else None."""
-    batch = batch_of([cycle.market for cycle in cycles])
-    if batch is None:
-        return None
-    covering = {}
-    for symbol, (_, _, windows) in batch.symbols.items():
-        columns, start, _ = windows[0].span
-        _, _, stop = windows[-1].span
-        covering[symbol] = BarsView(symbol, columns, start, stop, windows[-1].timeframe_ms)
-    return covering
-
-
-def _latest_views(cycles: Sequence[KarmaCycle], symbols: set[str]) -> dict[str, BarsView]:
-    """Each of ``symbols``' latest view among ``cycles`` (a symbol absent from them has none)."""
-    views: dict[str, BarsView] = {}
-    for cycle in reversed(cycles):
-        for symbol in symbols.intersection(cycle.market).difference(views):
-            views[symbol] = cycle.market[symbol]
-        if len(views) == len(symbols):
-            break
-    return views
 
 
 def _starts(*keys: IntArray) -> list[int]:

@@ -134,3 +134,28 @@ def windows_by_symbol(markets: Sequence[Mapping[str, BarsView]], as_ofs: Sequenc
             times.append(as_of)
             windows.append(bars)
     return {symbol: SymbolWindows(*gathered[symbol]) for symbol in sorted(gathered)}
+
+
+def covering_views(markets: Sequence[Mapping[str, BarsView]]) -> dict[str, BarsView] | None:
+    """When ``markets`` are a batch made together, each symbol's bars from its first window among them to
+    its latest, as one view (they all read the same columns); else None."""
+    batch = batch_of(markets)
+    if batch is None:
+        return None
+    covering = {}
+    for symbol, (_, _, windows) in batch.symbols.items():
+        columns, start, _ = windows[0].span
+        _, _, stop = windows[-1].span
+        covering[symbol] = BarsView(symbol, columns, start, stop, windows[-1].timeframe_ms)
+    return covering
+
+
+def latest_views(markets: Sequence[Mapping[str, BarsView]], symbols: set[str]) -> dict[str, BarsView]:
+    """Each of ``symbols``' latest view among ``markets`` (a symbol absent from them has none)."""
+    views: dict[str, BarsView] = {}
+    for market in reversed(markets):
+        for symbol in symbols.intersection(market).difference(views):
+            views[symbol] = market[symbol]
+        if len(views) == len(symbols):
+            break
+    return views
