@@ -1,17 +1,18 @@
-"""The risk gate's side of a cycle: the strategies' candidates become decisions, risk verdicts (conflicts between
-strategies first), approved trades, and each trade's pending entry order with its reduce-only stop and target."""
+"""The risk gate's side of a cycle: the strategies' candidates become decisions (``decide``), and those taken
+become risk verdicts (conflicts between strategies first), approved trades, and each trade's pending entry order
+with its reduce-only stop and target (``judge``)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from msgspec.structs import replace
 
 from actors.oms.conflicts import Intent, resolve
 from actors.oms.ledger import Ledger
 from actors.oms.risk import entry_checks
-from b1e55ed.cycle import EnrichedCycle, StrategyReport
+from b1e55ed.cycle import StrategyReport
 from b1e55ed.ids import child_id, decision_id
 from b1e55ed.messages import (
     Check,
@@ -30,8 +31,9 @@ logger = logging.getLogger(__name__)
 
 
 class Judged:
+    """The risk gate's answers to a cycle's intents: verdicts, approved trades and their pending orders."""
+
     def __init__(self) -> None:
-        self.decisions: list[Event] = []
         self.verdicts: list[Event] = []
         self.trades: list[TradeDecided] = []
         self.entries: list[OrderUpdated] = []
@@ -43,32 +45,24 @@ class RiskGate:
         self._policy = policy
         self._venue = venue
 
-    def judge(
-        self,
-        enriched: EnrichedCycle,
-        reports: list[StrategyReport],
-        *,
-        marks: Callable[[], Mapping[str, float]],
-        trading_state: TradingStateName,
-        ts: int,
-    ) -> Judged:
-        """The cycle's decisions, verdicts, approved trades and their pending orders, folded into the ledger as
-        they are made, so that a later candidate sees the earlier ones (positions, leverage). ``marks`` is asked
-        only when some candidate was taken."""
-        judged = Judged()
+    @staticmethod
+    def decide(reports: list[StrategyReport], *, cycle: int, as_of: int, ts: int) -> tuple[list[Event], list[Intent]]:
+        """The cycle's decisions, one per candidate of each report (in the reports' order), and the intents among
+        them: the candidates taken with a trade, for ``judge``."""
+        decisions: list[Event] = []
         intents: list[Intent] = []
-        cycle, as_of = enriched.cycle, enriched.as_of
         for report in reports:
             if report.status == "failed":
                 logger.error("strategy %s failed in cycle %d: %s", report.strategy, cycle, report.detail)
+            strategy = report.strategy
             for candidate in report.candidates:
-                did = decision_id(report.strategy, candidate.symbol, candidate.direction, candidate.candle_close)
-                judged.decisions.append(
+                did = decision_id(strategy, candidate.symbol, candidate.direction, candidate.candle_close)
+                decisions.append(
                     Decision(
                         ts=ts,
                         cycle=cycle,
                         as_of=as_of,
-                        strategy=report.strategy,
+                        strategy=strategy,
                         symbol=candidate.symbol,
                         decision_id=did,
                         taken=candidate.taken,
@@ -80,12 +74,26 @@ class RiskGate:
                     )
                 )
                 if candidate.taken and candidate.trade is not None:
-                    intents.append(Intent(report.strategy, did, candidate.trade))
-        if not intents:
-            return judged
-        conflicts, prices = resolve(intents), marks()
+                    intents.append(Intent(strategy, did, candidate.trade))
+        return decisions, intents
+
+    def judge(
+        self,
+        intents: list[Intent],
+        *,
+        cycle: int,
+        as_of: int,
+        marks: Mapping[str, float],
+        trading_state: TradingStateName,
+        ts: int,
+    ) -> Judged:
+        """The verdicts on the cycle's intents (conflicts between strategies first), approved trades and their
+        pending orders, folded into the ledger as they are made, so that a later intent sees the earlier ones
+        (positions, leverage)."""
+        judged = Judged()
+        conflicts = resolve(intents)
         for intent in intents:
-            self._gate_entry(judged, intent, conflicts[intent.decision_id], enriched, prices, trading_state, ts)
+            self._gate_entry(judged, intent, conflicts[intent.decision_id], cycle, as_of, marks, trading_state, ts)
         return judged
 
     def _gate_entry(
@@ -93,7 +101,8 @@ class RiskGate:
         judged: Judged,
         intent: Intent,
         conflict: Check,
-        enriched: EnrichedCycle,
+        cycle: int,
+        as_of: int,
         marks: Mapping[str, float],
         trading_state: TradingStateName,
         ts: int,
@@ -108,14 +117,14 @@ class RiskGate:
                 marks=marks,
                 policy=self._policy,
                 trading_state=trading_state,
-                as_of=enriched.as_of,
+                as_of=as_of,
             )
             checks.append(conflict)
         failed = [check.name for check in checks if not check.passed]
         judged.verdicts.append(
             RiskVerdict(
                 ts=ts,
-                cycle=enriched.cycle,
+                cycle=cycle,
                 decision_id=did,
                 strategy=intent.strategy,
                 symbol=trade.symbol,
@@ -126,7 +135,7 @@ class RiskGate:
         )
         if failed:
             return
-        judged.trades.append(TradeDecided(ts=ts, trade=trade, cycle=enriched.cycle, decision_id=did))
+        judged.trades.append(TradeDecided(ts=ts, trade=trade, cycle=cycle, decision_id=did))
         units = trade.size * self.ledger.equity(marks) / trade.entry
         order = OrderUpdated(
             ts=ts,
@@ -139,8 +148,8 @@ class RiskGate:
             role="entry",
             order_side="buy" if trade.direction == "long" else "sell",
             reference_price=trade.entry,
-            not_before=enriched.as_of,
-            cycle=enriched.cycle,
+            not_before=as_of,
+            cycle=cycle,
         )
         protection = self._protect(order, trade)
         judged.entries += [order, *protection]

@@ -79,6 +79,7 @@ class Ledger:
     day_start_equity: float = 0.0
     fill_ids: set[str] = field(default_factory=set)  # the venue's ids of the fills already recorded
     _open: dict[str, OrderUpdated] = field(default_factory=dict)  # orders not final: a cycle's cost stays flat
+    _awaiting: set[str] = field(default_factory=set)  # open orders not yet answered (pending) or partly filled
 
     def __post_init__(self) -> None:
         self.cash = self.cash or self.starting_equity
@@ -97,8 +98,13 @@ class Ledger:
                 self.orders[event.cloid] = event
                 if event.status in FINAL_ORDER_STATES:
                     self._open.pop(event.cloid, None)
+                    self._awaiting.discard(event.cloid)
                 else:
                     self._open[event.cloid] = event
+                    if event.status == "submitted":
+                        self._awaiting.discard(event.cloid)
+                    else:
+                        self._awaiting.add(event.cloid)
             case TradeDecided():
                 self.trades[event.decision_id] = event.trade
             case Fill():
@@ -156,6 +162,16 @@ class Ledger:
     def exposure(self, marks: Mapping[str, float]) -> float:
         return sum(abs(p.size * marks.get(p.symbol, p.entry_price)) for p in self.positions.values())
 
+    def valuation(self, marks: Mapping[str, float]) -> tuple[float, float]:
+        """``equity(marks)`` and ``exposure(marks)`` in one pass over the positions, to the same bits."""
+        unrealised: float = 0  # as ``sum``: an int 0 when no position is held
+        exposure: float = 0
+        for p in self.positions.values():
+            mark = marks.get(p.symbol, p.entry_price)
+            unrealised += p.unrealised(mark)
+            exposure += abs(p.size * mark)
+        return self.cash + unrealised, exposure
+
     def pending_entry_notional(
         self, marks: Mapping[str, float], include: Callable[[str], bool] = lambda symbol: True
     ) -> float:
@@ -186,6 +202,11 @@ class Ledger:
     @property
     def has_open_orders(self) -> bool:
         return bool(self._open)
+
+    @property
+    def has_orders_awaiting_venue(self) -> bool:
+        """Some open order has no answer from the venue yet (pending), or the rest of its fill still to come."""
+        return bool(self._awaiting)
 
     def open_orders(self) -> list[OrderUpdated]:
         """Orders not in a final state, in the order the book first saw them."""

@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
 from types import MappingProxyType
+from typing import cast
 
 import trio
 from msgspec.structs import replace
@@ -126,6 +126,7 @@ class OMS:
         self._as_of = 0  # the cycle being settled, or the last one settled: marks are as of it
         self._marks_as_of, self._cached_marks = -1, dict[str, float]()
         self._batch_as_ofs: list[int] = []
+        self._queued: list[Event] = []  # the cycle's events from the earlier stages, logged with its first append
         self._prices: BatchPrices | None = None  # the batch's, made when a cycle first reads a price
         self.health = VenueHealth(
             window=killswitch.venue_error_window,
@@ -173,37 +174,59 @@ class OMS:
 
     async def _collect(
         self, batch: EnrichedCycles, reports: trio.MemoryReceiveChannel[StrategyReports]
-    ) -> dict[int, list[StrategyReport]]:
-        answers: dict[int, dict[str, StrategyReport]] = {enriched.cycle: {} for enriched in batch}
-        expected, received = len(batch) * len(self._strategies), 0
+    ) -> list[list[StrategyReport]]:
+        """Every strategy's report for each cycle of ``batch``, in the batch's order, by strategy name."""
+        position = {enriched.tick.cycle: i for i, enriched in enumerate(batch)}
+        column = {name: j for j, name in enumerate(self._strategies)}
+        answers: list[list[StrategyReport | None]] = [[None] * len(column) for _ in batch]
+        expected, received = len(batch) * len(column), 0
         while received < expected:
             for report in await reports.receive():
-                found = answers.get(report.cycle)
-                if found is not None and report.strategy in self._strategies and report.strategy not in found:
-                    found[report.strategy] = report
+                i, j = position.get(report.cycle), column.get(report.strategy)
+                if i is not None and j is not None and answers[i][j] is None:
+                    answers[i][j] = report
                     received += 1
-        return {cycle: [found[name] for name in self._strategies] for cycle, found in answers.items()}
+        return cast(list[list[StrategyReport]], answers)
 
-    async def _run_batch(self, batch: EnrichedCycles, answers: dict[int, list[StrategyReport]]) -> None:
+    async def _run_batch(self, batch: EnrichedCycles, answers: list[list[StrategyReport]]) -> None:
         async with self._lock:  # kill-switch changes apply between batches
             self._deferring = self._commit_per_batch
-            self._batch_as_ofs, self._prices = [enriched.as_of for enriched in batch], None
+            self._batch_as_ofs, self._prices = [enriched.tick.as_of for enriched in batch], None
             try:
-                for enriched in batch:
+                for enriched, reports in zip(batch, answers, strict=True):
+                    tick = enriched.tick
                     if self._follow_clock is not None:
-                        self._follow_clock(enriched.as_of)
-                    self._as_of = enriched.as_of
-                    started = () if enriched.tick.started is None else (enriched.tick.started,)
-                    reports = answers[enriched.cycle]
-                    rule_karma = [event for report in reports for event in report.karma]
-                    self._log.enqueue(*started, *enriched.logged(rule_karma))
-                    await self._run_cycle(enriched, reports)
+                        self._follow_clock(tick.as_of)
+                    self._as_of = tick.as_of
+                    self._queue_logged(enriched, reports)
+                    await self._run_cycle(tick.cycle, tick.as_of, reports)
                     if not self._deferring:
-                        self._barrier.settle(enriched.cycle)
+                        self._barrier.settle(tick.cycle)
+            except BaseException:
+                self._chain_queued()
+                raise
             finally:
                 self._deferring = False
         if not self._commit_per_batch:
             await self._append()  # commits whatever the batch queued; nothing when each cycle committed already
+
+    def _queue_logged(self, enriched: EnrichedCycle, reports: list[StrategyReport]) -> None:
+        """The cycle's events from the stages before the OMS, in the canonical order: they go to the log with the
+        cycle's first append, ahead of its own events."""
+        queued = self._queued
+        if enriched.tick.started is not None:
+            queued.append(enriched.tick.started)
+        rule_karma = [event for report in reports if report.karma for event in report.karma]
+        queued.extend(enriched.logged(rule_karma) if rule_karma or enriched.karma else enriched.events)
+
+    def _chain_queued(self) -> None:
+        """A cycle that failed: what it queued is chained anyway (committed with the next append), as it came."""
+        queued, self._queued = self._queued, []
+        if queued:
+            try:
+                self._log.enqueue(*queued)
+            except Exception as exc:
+                logger.critical("the failed cycle's events could not be chained: %s", exc)
 
     async def _commit(self, cycle: int, committed: trio.Event) -> None:
         try:
@@ -214,32 +237,42 @@ class OMS:
 
     # -- one cycle ---------------------------------------------------------------------------------------------
 
-    async def _run_cycle(self, enriched: EnrichedCycle, reports: list[StrategyReport]) -> None:
+    async def _run_cycle(self, cycle: int, as_of: int, reports: list[StrategyReport]) -> None:
         # Fills happened at this cycle's bars, before its decisions: the risk gate must see them.
-        fill_events = await self._poll(enriched)
+        fill_events = await self._poll(cycle, as_of)
         if not self._equity_synced:
             fill_events += await self._sync_equity()
         housekeeping = await self._housekeeping() if self._housekeeping_due() else []
-        judged = self._judge(enriched, reports)
-        if not judged.trades and not fill_events:
-            await self._settle(enriched, housekeeping, decided=[*judged.decisions, *judged.verdicts])
+        ts = self._clock.now_ms()
+        decisions, intents = self._risk.decide(reports, cycle=cycle, as_of=as_of, ts=ts)
+        if not intents and not fill_events:
+            await self._settle(cycle, as_of, housekeeping, decided=decisions)
             return
-        decided: list[Event] = [*judged.decisions, *judged.verdicts, *judged.trades]
+        judged = (
+            self._risk.judge(
+                intents, cycle=cycle, as_of=as_of, marks=self._marks(), trading_state=self._gate.state, ts=ts
+            )
+            if intents
+            else Judged()
+        )
+        if not judged.trades and not fill_events:
+            await self._settle(cycle, as_of, housekeeping, decided=[*decisions, *judged.verdicts])
+            return
+        decided: list[Event] = [*decisions, *judged.verdicts, *judged.trades]
         records = await self._append(*decided)
         trade_seq = {e.decision_id: r.seq for r, e in zip(records, decided, strict=True) if isinstance(e, TradeDecided)}
         entries = [replace(order, trade_seq=trade_seq.get(order.cloid)) for order in judged.entries]
         self.ledger.fold(entries)
         await self._append(*entries, *fill_events)
         answers = [await self._execution.submit(order) for order in entries]
-        await self._settle(enriched, [*housekeeping, *(answer for answer in answers if answer is not None)])
+        await self._settle(cycle, as_of, [*housekeeping, *(answer for answer in answers if answer is not None)])
 
     def _housekeeping_due(self) -> bool:
         """Some order awaits the venue's answer (pending) or the rest of its fill, or open entries must be
         cancelled because trading stopped."""
         if not self.ledger.has_open_orders:
             return False
-        active = self._gate.state == "ACTIVE"
-        return not active or any(order.status != "submitted" for order in self.ledger.open_orders())
+        return self._gate.state != "ACTIVE" or self.ledger.has_orders_awaiting_venue
 
     async def _housekeeping(self) -> list[OrderUpdated]:
         """Orders still pending (the venue was unreachable) are resolved by cloid, partial fills the venue is done
@@ -252,7 +285,7 @@ class OMS:
             answers += await self._execution.cancel_entries(f"kill switch {self._gate.state}")
         return answers
 
-    async def _poll(self, enriched: EnrichedCycle) -> list[Event]:
+    async def _poll(self, cycle: int, as_of: int) -> list[Event]:
         """The venue's fills and funding since the last cycle, as events (already in the ledger). An unreachable
         venue gives none this cycle: a live venue reports them at the next poll."""
         in_play: frozenset[str] | None = None
@@ -260,16 +293,17 @@ class OMS:
             return []  # nothing a bar could fill or settle funding on
         ts = self._clock.now_ms()
         try:
-            bars = self._new_bars(enriched.as_of, in_play)
-            fills = await self.health.call("poll", partial(self.venue.poll, bars))
+            fills = await self.health.call("poll", self.venue.poll, self._new_bars(as_of, in_play))
         except VenueUnavailable:
             fills = []
-        events = record_fills(self.ledger, fills, cycle=enriched.cycle, ts=ts, venue=self.venue.name)
+        events = record_fills(self.ledger, fills, cycle=cycle, ts=ts, venue=self.venue.name) if fills else []
         try:
             payments = await self.health.call("funding", self.venue.funding)
         except VenueUnavailable:
             payments = []
-        return events + record_funding(self.ledger, payments, ts=ts, venue=self.venue.name)
+        if payments:
+            events += record_funding(self.ledger, payments, ts=ts, venue=self.venue.name)
+        return events
 
     async def _sync_equity(self) -> list[Event]:
         """Once per start, before the first decisions are sized: a live venue's account value is the equity
@@ -305,10 +339,6 @@ class OMS:
             return {symbol: self._market.new_bars(symbol, after, as_of) for symbol in symbols}
         return {symbol: prices.new_bars(symbol, after, as_of) for symbol in symbols}
 
-    def _judge(self, enriched: EnrichedCycle, reports: list[StrategyReport]) -> Judged:
-        ts, state = self._clock.now_ms(), self._gate.state
-        return self._risk.judge(enriched, reports, marks=self._marks, trading_state=state, ts=ts)
-
     # -- start -------------------------------------------------------------------------------------------------
 
     async def _restore(self) -> None:
@@ -334,39 +364,32 @@ class OMS:
 
     # -- settling ----------------------------------------------------------------------------------------------
 
-    async def _settle(
-        self, enriched: EnrichedCycle, answers: list[OrderUpdated], decided: Sequence[Event] = ()
-    ) -> None:
+    async def _settle(self, cycle: int, as_of: int, answers: list[OrderUpdated], decided: Sequence[Event] = ()) -> None:
         """Append ``decided`` (the cycle's decisions and verdicts, when not yet logged), ``answers``, kill-switch
-        changes and ``CycleSettled``."""
+        changes and ``CycleSettled``. The marks are looked up only when a position reads them."""
         ts = self._clock.now_ms()
-        events: list[Event] = [*answers]
-        marks = self._position_marks()
+        ledger = self.ledger
         # Stopping trading only cancels and sends orders: cash and positions, hence equity, stay as they are.
-        equity = self.ledger.equity(marks)
-        if (trigger := self._triggers.trigger(equity, enriched.as_of)) is not None:
+        equity, exposure = ledger.valuation(self._marks() if ledger.positions else NO_MARKS)
+        if (trigger := self._triggers.trigger(equity, as_of)) is not None:
             cause, detail = trigger
             if tripped := self._triggers.trip(cause, detail, ts):
-                self._log.enqueue(*decided)  # before the venue is called to stop trading
+                self._queued += decided  # before the venue is called to stop trading
                 decided = ()
-                await self._triggers.stop_trading([*events, *tripped], f"kill switch HALTED: {detail}")
-                events = []
+                await self._triggers.stop_trading([*answers, *tripped], f"kill switch HALTED: {detail}")
+                answers = []
         settled = CycleSettled(
             ts=ts,
-            cycle=enriched.cycle,
-            as_of=enriched.as_of,
-            cash=round(self.ledger.cash, 8),
+            cycle=cycle,
+            as_of=as_of,
+            cash=round(ledger.cash, 8),
             equity=round(equity, 8),
-            exposure=round(self.ledger.exposure(marks), 8),
-            open_positions=len(self.ledger.positions),
+            exposure=round(exposure, 8),
+            open_positions=len(ledger.positions),
         )
-        events.append(settled)
-        self.ledger.fold(events)
-        await self._append(*decided, *events)
-
-    def _position_marks(self) -> Mapping[str, float]:
-        """The marks equity and exposure read: none are needed, nor looked up, while the book holds no position."""
-        return self._marks() if self.ledger.positions else NO_MARKS
+        ledger.fold(answers)
+        ledger.apply(settled)
+        await self._append(*decided, *answers, settled)
 
     def _marks(self) -> dict[str, float]:
         if self._marks_as_of != self._as_of:
@@ -382,12 +405,14 @@ class OMS:
         return self._prices if self._prices is not None and self._prices.covers(self._as_of) else None
 
     async def _append(self, *events: Event) -> list[Record]:
-        """Commit ``events`` (and everything queued before them) and return their records; inside a batch that
-        commits at its end, queue them and return their records at once."""
+        """Commit the cycle's queued events, ``events`` and everything the log has queued before them, and return
+        the records of ``events``; inside a batch that commits at its end, chain and queue them only."""
+        queued, self._queued = self._queued, []
         try:
             if self._deferring:
-                return self._log.enqueue(*events)
-            return await self._log.append(*events)
+                records = self._log.enqueue(*queued, *events)
+            else:
+                records = await self._log.append(*queued, *events)
         except Exception as exc:
             logger.critical("database write error: %s", exc)
             try:
@@ -398,6 +423,7 @@ class OMS:
             except Exception:
                 logger.critical("could not record the database write error either")
             raise
+        return records[len(queued) :] if queued else records
 
 
 def _done() -> trio.Event:

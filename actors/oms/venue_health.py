@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, TypeVarTuple
 
 import trio
 
@@ -20,6 +20,7 @@ from b1e55ed.venues.base import VenueDisconnected, VenueUnavailable
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Args = TypeVarTuple("Args")
 
 
 class VenueHealth:
@@ -33,11 +34,13 @@ class VenueHealth:
         self._disconnected = trio.Event()
         self._connected = trio.Event()
 
-    async def call(self, what: str, call: Callable[[], Awaitable[T]], *, count: bool = True) -> T:
-        """Run ``call``; on ``VenueUnavailable`` count it and re-raise, so the caller decides what to do.
+    async def call(
+        self, what: str, call: Callable[[*Args], Awaitable[T]], *args: *Args, count: bool = True
+    ) -> T:
+        """Run ``call(*args)``; on ``VenueUnavailable`` count it and re-raise, so the caller decides what to do.
         ``count=False`` (a probe of a venue already known to be down) leaves the error window alone."""
         try:
-            result = await call()
+            result = await call(*args)
         except VenueUnavailable as exc:
             if count:
                 self._record(failed=True)
