@@ -48,7 +48,7 @@ from actors.oms.execution import Execution
 from actors.oms.fills import record_fills, record_funding
 from actors.oms.judge import Judged, RiskGate
 from actors.oms.ledger import Ledger
-from actors.oms.prices import BatchPrices
+from actors.oms.prices import CyclePrices
 from actors.oms.reconcile import reconcile
 from actors.oms.triggers import KillSwitchTriggers
 from actors.oms.venue_health import VenueHealth
@@ -123,11 +123,9 @@ class OMS:
         self._commit_per_batch = driven and isinstance(venue, RestorableVenue)
         self._bar_driven = venue if isinstance(venue, BarDrivenVenue) else None
         self._deferring = False  # inside a batch that commits once at its end
-        self._as_of = 0  # the cycle being settled, or the last one settled: marks are as of it
-        self._marks_as_of, self._cached_marks = -1, dict[str, float]()
-        self._batch_as_ofs: list[int] = []
+        self._prices = CyclePrices(market)
+        self._in_play, self._in_play_sorted = frozenset[str](), list[str]()  # the venue's, last asked
         self._queued: list[Event] = []  # the cycle's events from the earlier stages, logged with its first append
-        self._prices: BatchPrices | None = None  # the batch's, made when a cycle first reads a price
         self.health = VenueHealth(
             window=killswitch.venue_error_window,
             error_rate=killswitch.venue_error_rate,
@@ -140,7 +138,7 @@ class OMS:
             config=killswitch,
             execution=self._execution,
             append=self._append,
-            marks=self._marks,
+            marks=self._prices.marks,
             lock=self._lock,
         )
 
@@ -191,13 +189,13 @@ class OMS:
     async def _run_batch(self, batch: EnrichedCycles, answers: list[list[StrategyReport]]) -> None:
         async with self._lock:  # kill-switch changes apply between batches
             self._deferring = self._commit_per_batch
-            self._batch_as_ofs, self._prices = [enriched.tick.as_of for enriched in batch], None
+            self._prices.start_batch([enriched.tick.as_of for enriched in batch])
             try:
                 for enriched, reports in zip(batch, answers, strict=True):
                     tick = enriched.tick
                     if self._follow_clock is not None:
                         self._follow_clock(tick.as_of)
-                    self._as_of = tick.as_of
+                    self._prices.as_of = tick.as_of
                     self._queue_logged(enriched, reports)
                     await self._run_cycle(tick.cycle, tick.as_of, reports)
                     if not self._deferring:
@@ -250,7 +248,7 @@ class OMS:
             return
         judged = (
             self._risk.judge(
-                intents, cycle=cycle, as_of=as_of, marks=self._marks(), trading_state=self._gate.state, ts=ts
+                intents, cycle=cycle, as_of=as_of, marks=self._prices.marks(), trading_state=self._gate.state, ts=ts
             )
             if intents
             else Judged()
@@ -260,6 +258,7 @@ class OMS:
             return
         decided: list[Event] = [*decisions, *judged.verdicts, *judged.trades]
         records = await self._append(*decided)
+        records = records[len(records) - len(decided) :]  # the queued events' come first
         trade_seq = {e.decision_id: r.seq for r, e in zip(records, decided, strict=True) if isinstance(e, TradeDecided)}
         entries = [replace(order, trade_seq=trade_seq.get(order.cloid)) for order in judged.entries]
         self.ledger.fold(entries)
@@ -318,7 +317,7 @@ class OMS:
         self._equity_synced = True
         if value is None:
             return []
-        book = self.ledger.equity(self._marks())
+        book = self.ledger.equity(self._prices.marks())
         if abs(value - book) < EQUITY_TOLERANCE_USD:
             return []
         ts = self._clock.now_ms()
@@ -333,11 +332,11 @@ class OMS:
         """Each symbol's bars since the last settled cycle (``only`` those in play, when given)."""
         # A fresh book has no orders: the history before the first cycle has nothing to fill.
         after = self.ledger.last_settled_as_of or as_of
-        symbols = self._market.symbols if only is None else sorted(only)
-        prices = self._batch_prices()
-        if prices is None:
-            return {symbol: self._market.new_bars(symbol, after, as_of) for symbol in symbols}
-        return {symbol: prices.new_bars(symbol, after, as_of) for symbol in symbols}
+        if only is None:
+            return self._prices.new_bars(self._market.symbols, after)
+        if only is not self._in_play:
+            self._in_play, self._in_play_sorted = only, sorted(only)
+        return self._prices.new_bars(self._in_play_sorted, after)
 
     # -- start -------------------------------------------------------------------------------------------------
 
@@ -349,7 +348,7 @@ class OMS:
         while records := await self._log.store.read(after, 10_000):
             self.ledger.fold(record.event() for record in records)
             after = records[-1].seq
-        self._as_of = self.ledger.last_settled_as_of or 0
+        self._prices.as_of = self.ledger.last_settled_as_of or 0
         if isinstance(self.venue, RestorableVenue):
             self.venue.restore(
                 open_orders=[
@@ -370,7 +369,7 @@ class OMS:
         ts = self._clock.now_ms()
         ledger = self.ledger
         # Stopping trading only cancels and sends orders: cash and positions, hence equity, stay as they are.
-        equity, exposure = ledger.valuation(self._marks() if ledger.positions else NO_MARKS)
+        equity, exposure = ledger.valuation(self._prices.marks() if ledger.positions else NO_MARKS)
         if (trigger := self._triggers.trigger(equity, as_of)) is not None:
             cause, detail = trigger
             if tripped := self._triggers.trip(cause, detail, ts):
@@ -391,22 +390,9 @@ class OMS:
         ledger.apply(settled)
         await self._append(*decided, *answers, settled)
 
-    def _marks(self) -> dict[str, float]:
-        if self._marks_as_of != self._as_of:
-            prices = self._batch_prices()
-            marks = self._market.closes_as_of(self._as_of) if prices is None else prices.marks(self._as_of)
-            self._marks_as_of, self._cached_marks = self._as_of, marks
-        return self._cached_marks
-
-    def _batch_prices(self) -> BatchPrices | None:
-        """The current batch's prices when the cycle being settled (or the last one) belongs to it."""
-        if self._prices is None and self._batch_as_ofs:
-            self._prices = BatchPrices(self._market, self._batch_as_ofs)
-        return self._prices if self._prices is not None and self._prices.covers(self._as_of) else None
-
     async def _append(self, *events: Event) -> list[Record]:
-        """Commit the cycle's queued events, ``events`` and everything the log has queued before them, and return
-        the records of ``events``; inside a batch that commits at its end, chain and queue them only."""
+        """Commit the cycle's queued events and ``events`` (and everything the log has queued before them), and
+        return their records; inside a batch that commits at its end, chain and queue them only."""
         queued, self._queued = self._queued, []
         try:
             if self._deferring:
@@ -423,7 +409,7 @@ class OMS:
             except Exception:
                 logger.critical("could not record the database write error either")
             raise
-        return records[len(queued) :] if queued else records
+        return records
 
 
 def _done() -> trio.Event:

@@ -1,4 +1,4 @@
-"""The prices a batch of cycles reads, found for the whole batch at once.
+"""The prices a batch of cycles reads, found for the whole batch at once; and the OMS's reader of them.
 
 Each cycle reads the market as of its own as-of time, never the batch's last bar: its marks (every symbol's last
 close among the bars closed by then, as ``MarketState.closes_as_of``) and the bars that closed since the last
@@ -6,12 +6,16 @@ settled cycle (as ``MarketState.new_bars``). ``BatchPrices`` answers both with o
 the whole batch, over read-only views of the bars taken when the batch starts (every bar up to the batch's last
 as-of is loaded before its first cycle runs; bars appended later are never read, and views keep their buffers).
 A symbol's bars in the batch's span are turned into Python numbers once, when a cycle first asks for its bars.
+
+``CyclePrices`` is what the OMS reads: the market as of the cycle being settled (between batches, the last one
+settled), from the batch's ``BatchPrices`` (made when a cycle first asks) or, for a time outside the batch, from
+``MarketState`` itself.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -74,3 +78,37 @@ class BatchPrices:
     def _python_rows(view: BarsView, start: int, stop: int) -> list[Row]:
         columns = (view.ts, view.open, view.high, view.low, view.close, view.volume)
         return list(zip(*(column[start:stop].tolist() for column in columns), strict=True))
+
+
+class CyclePrices:
+    def __init__(self, market: MarketState) -> None:
+        self._market = market
+        self.as_of = 0  # the cycle being settled, or the last one settled
+        self._batch_as_ofs: Sequence[int] = ()
+        self._batch: BatchPrices | None = None
+        self._marks_as_of, self._marks = -1, dict[str, float]()
+
+    def start_batch(self, as_ofs: Sequence[int]) -> None:
+        """The as-of times of the batch about to be settled, in order."""
+        self._batch_as_ofs, self._batch = as_ofs, None
+
+    def marks(self) -> dict[str, float]:
+        """Each symbol's last close among the bars closed by ``as_of`` (found once per cycle)."""
+        if self._marks_as_of != self.as_of:
+            batch = self._batch_prices()
+            marks = self._market.closes_as_of(self.as_of) if batch is None else batch.marks(self.as_of)
+            self._marks_as_of, self._marks = self.as_of, marks
+        return self._marks
+
+    def new_bars(self, symbols: Iterable[str], after_ts: int) -> dict[str, list[Bar]]:
+        """Each of ``symbols``' bars that closed in ``(after_ts, as_of]``."""
+        as_of, batch = self.as_of, self._batch_prices()
+        if batch is None:
+            return {symbol: self._market.new_bars(symbol, after_ts, as_of) for symbol in symbols}
+        return {symbol: batch.new_bars(symbol, after_ts, as_of) for symbol in symbols}
+
+    def _batch_prices(self) -> BatchPrices | None:
+        """The current batch's prices when ``as_of`` belongs to it."""
+        if self._batch is None and self._batch_as_ofs:
+            self._batch = BatchPrices(self._market, self._batch_as_ofs)
+        return self._batch if self._batch is not None and self._batch.covers(self.as_of) else None

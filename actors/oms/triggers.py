@@ -65,17 +65,19 @@ class KillSwitchTriggers:
 
     def trigger(self, equity: float, as_of: int) -> tuple[KillSwitchCause, str] | None:
         """The first trigger breached at settlement, with its numbers."""
-        peak = self.ledger.peak_equity
+        ledger, config = self._execution.ledger, self._config
+        peak = ledger.peak_equity
         drawdown = (1 - equity / peak) * 100 if peak > 0 else 0.0
-        if drawdown >= self._config.max_drawdown_pct:
-            return "drawdown", f"drawdown {drawdown:.1f}% from peak {peak:,.2f} ≥ {self._config.max_drawdown_pct:g}%"
-        daily = self.ledger.daily_loss_pct(equity, as_of)
-        if daily >= self._config.max_daily_loss_pct:
-            start, limit = self.ledger.day_start_equity, self._config.max_daily_loss_pct
+        if drawdown >= config.max_drawdown_pct:
+            return "drawdown", f"drawdown {drawdown:.1f}% from peak {peak:,.2f} ≥ {config.max_drawdown_pct:g}%"
+        daily = ledger.daily_loss_pct(equity, as_of)
+        if daily >= config.max_daily_loss_pct:
+            start, limit = ledger.day_start_equity, config.max_daily_loss_pct
             return "daily_loss", f"daily loss {daily:.1f}% from {start:,.2f} at the day's first cycle ≥ {limit:g}%"
-        if errors := self.health.error_rate_breach():
+        health = self._execution.health
+        if errors := health.error_rate_breach():
             return "venue_errors", errors
-        if down := self.health.disconnect_breach():
+        if down := health.disconnect_breach():
             return "disconnect", down
         return None
 

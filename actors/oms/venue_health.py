@@ -60,6 +60,9 @@ class VenueHealth:
         return result
 
     def _record(self, *, failed: bool) -> None:
+        if not failed and not self._errors:  # a success over a window without failures: nothing to count
+            self._outcomes.append(False)
+            return
         if len(self._outcomes) == self.window:
             self._errors -= self._outcomes[0]  # about to leave the window
         self._outcomes.append(failed)

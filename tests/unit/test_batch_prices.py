@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.oms.prices import BatchPrices
+from actors.oms.prices import BatchPrices, CyclePrices
 from b1e55ed.market.bars import MarketState
 from b1e55ed.messages import Bar
 
@@ -57,3 +57,17 @@ def test_bars_appended_after_the_batch_started_are_not_read() -> None:
     state.series("BTC").append(Bar(T0 + 6 * HOUR, 1.0, 1.0, 1.0, 1.0, 1.0))
     assert prices.marks(as_ofs[-1]) == expected
     assert prices.new_bars("BTC", as_ofs[0], as_ofs[1]) == state.new_bars("BTC", as_ofs[0], as_ofs[1])
+
+
+def test_the_oms_reader_answers_as_of_its_cycle_inside_the_batch_and_out_of_it() -> None:
+    state = market(STATE)
+    reader = CyclePrices(state)
+    as_ofs = [T0 + h * HOUR for h in range(4, 9)]
+    reader.start_batch(as_ofs)
+    for as_of in [T0 + 2 * HOUR, *as_ofs, T0 + 11 * HOUR]:  # before the batch, each of its cycles, after it
+        reader.as_of = as_of
+        assert reader.marks() == state.closes_as_of(as_of)
+        after = as_of - 3 * HOUR
+        assert reader.new_bars(["BTC", "ETH", "XRP"], after) == {
+            symbol: state.new_bars(symbol, after, as_of) for symbol in ["BTC", "ETH", "XRP"]
+        }

@@ -159,6 +159,19 @@ def test_equity_and_exposure_mark_open_positions() -> None:
     assert ledger.equity({"BTC": 45_000.0}) == pytest.approx(9_997.75 - 500.0)
 
 
+def test_valuation_is_equity_and_exposure_to_the_bit_and_an_int_zero_exposure_when_flat() -> None:
+    long_book, _ = opened_long()
+    short_book, _ = opened_short()
+    both = Book()
+    both.record(*long_book.log, *short_book.log)
+    for ledger in (Book().ledger, long_book.ledger, both.ledger):
+        for marks in ({}, {"BTC": 52_000.1}, {"BTC": 45_000.3, "ETH": 3_100.7}):
+            equity, exposure = ledger.valuation(marks)
+            assert (equity, exposure) == (ledger.equity(marks), ledger.exposure(marks))
+            assert (type(equity), type(exposure)) == (type(ledger.equity(marks)), type(ledger.exposure(marks)))
+    assert Book().ledger.valuation({}) == (START, 0)  # the exposure an int, as ``sum`` gives it: the log's bytes
+
+
 def test_a_short_position_mirrors_the_signs() -> None:
     book, _ = opened_short()
     ledger = book.ledger
@@ -321,6 +334,20 @@ def test_final_orders_are_not_open(status: str) -> None:
     book.record(replace(book.ledger.orders[cloid], status=status))
     assert cloid not in {o.cloid for o in book.ledger.open_orders()}
     assert book.ledger.pending_entry("BTC") is None
+
+
+def test_orders_await_the_venue_while_pending_or_partly_filled_not_once_submitted_or_final() -> None:
+    book = Book()
+    cloid = book.decide("BTC", "long", 0.1, 50_000.0, 48_500.0, 55_000.0)
+    assert book.ledger.has_orders_awaiting_venue  # all three pending
+    for order in book.ledger.open_orders():
+        book.record(replace(order, status="submitted"))
+    assert not book.ledger.has_orders_awaiting_venue
+    book.record(replace(book.ledger.orders[cloid], status="partially_filled", filled_size=0.05))
+    assert book.ledger.has_orders_awaiting_venue
+    book.record(replace(book.ledger.orders[cloid], status="filled", filled_size=0.1))
+    assert not book.ledger.has_orders_awaiting_venue
+    assert book.ledger.has_open_orders  # the stop and target, submitted
 
 
 # -- funding and the day's starting equity --------------------------------------------------------------------------

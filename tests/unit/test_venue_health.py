@@ -49,3 +49,14 @@ async def test_a_reset_starts_from_an_empty_window_and_probes_are_not_counted() 
         await health.call("probe", fail, count=False)
     await record(health, "..")
     assert health.error_rate_breach() is None
+
+
+async def test_a_call_passes_its_arguments_and_a_long_clean_run_leaves_room_for_new_failures() -> None:
+    async def echo(value: int, label: str) -> tuple[int, str]:
+        return value, label
+
+    health = VenueHealth(window=3, error_rate=0.6, disconnect_s=60.0)
+    assert await health.call("echo", echo, 7, "seven") == (7, "seven")
+    await record(health, "......")
+    await record(health, "xx")
+    assert health.error_rate_breach() == "venue errors: 2 of the last 3 calls failed (limit 60%)"
