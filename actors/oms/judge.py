@@ -5,7 +5,7 @@ with its reduce-only stop and target (``judge``)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from msgspec.structs import replace
 
@@ -46,7 +46,9 @@ class RiskGate:
         self._venue = venue
 
     @staticmethod
-    def decide(reports: list[StrategyReport], *, cycle: int, as_of: int, ts: int) -> tuple[list[Event], list[Intent]]:
+    def decide(
+        reports: Sequence[StrategyReport], *, cycle: int, as_of: int, ts: int
+    ) -> tuple[list[Event], list[Intent]]:
         """The cycle's decisions, one per candidate of each report (in the reports' order), and the intents among
         them: the candidates taken with a trade, for ``judge``."""
         decisions: list[Event] = []

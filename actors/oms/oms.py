@@ -39,7 +39,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import cast
 
 import trio
 from msgspec.structs import replace
@@ -50,6 +49,7 @@ from actors.oms.judge import Judged, RiskGate
 from actors.oms.ledger import Ledger
 from actors.oms.prices import CyclePrices
 from actors.oms.reconcile import reconcile
+from actors.oms.reports import collect_reports
 from actors.oms.triggers import KillSwitchTriggers
 from actors.oms.venue_health import VenueHealth
 from b1e55ed.barrier import CycleBarrier
@@ -153,7 +153,7 @@ class OMS:
             task_status.started()
             committed = _done()
             async for batch in cycles:
-                answers = await self._collect(batch, reports)
+                answers = await collect_reports(batch, self._strategies, reports)
                 await committed.wait()  # a batch is logged only once the one before it has settled
                 try:
                     await self._run_batch(batch, answers)
@@ -170,23 +170,7 @@ class OMS:
             await committed.wait()
             nursery.cancel_scope.cancel()
 
-    async def _collect(
-        self, batch: EnrichedCycles, reports: trio.MemoryReceiveChannel[StrategyReports]
-    ) -> list[list[StrategyReport]]:
-        """Every strategy's report for each cycle of ``batch``, in the batch's order, by strategy name."""
-        position = {enriched.tick.cycle: i for i, enriched in enumerate(batch)}
-        column = {name: j for j, name in enumerate(self._strategies)}
-        answers: list[list[StrategyReport | None]] = [[None] * len(column) for _ in batch]
-        expected, received = len(batch) * len(column), 0
-        while received < expected:
-            for report in await reports.receive():
-                i, j = position.get(report.cycle), column.get(report.strategy)
-                if i is not None and j is not None and answers[i][j] is None:
-                    answers[i][j] = report
-                    received += 1
-        return cast(list[list[StrategyReport]], answers)
-
-    async def _run_batch(self, batch: EnrichedCycles, answers: list[list[StrategyReport]]) -> None:
+    async def _run_batch(self, batch: EnrichedCycles, answers: list[tuple[StrategyReport, ...]]) -> None:
         async with self._lock:  # kill-switch changes apply between batches
             self._deferring = self._commit_per_batch
             self._prices.start_batch([enriched.tick.as_of for enriched in batch])
@@ -208,7 +192,7 @@ class OMS:
         if not self._commit_per_batch:
             await self._append()  # commits whatever the batch queued; nothing when each cycle committed already
 
-    def _queue_logged(self, enriched: EnrichedCycle, reports: list[StrategyReport]) -> None:
+    def _queue_logged(self, enriched: EnrichedCycle, reports: tuple[StrategyReport, ...]) -> None:
         """The cycle's events from the stages before the OMS, in the canonical order: they go to the log with the
         cycle's first append, ahead of its own events."""
         queued = self._queued
@@ -235,7 +219,7 @@ class OMS:
 
     # -- one cycle ---------------------------------------------------------------------------------------------
 
-    async def _run_cycle(self, cycle: int, as_of: int, reports: list[StrategyReport]) -> None:
+    async def _run_cycle(self, cycle: int, as_of: int, reports: tuple[StrategyReport, ...]) -> None:
         # Fills happened at this cycle's bars, before its decisions: the risk gate must see them.
         fill_events = await self._poll(cycle, as_of)
         if not self._equity_synced:
