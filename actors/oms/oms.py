@@ -48,7 +48,7 @@ from actors.oms.fills import record_fills, record_funding
 from actors.oms.judge import Judged, RiskGate
 from actors.oms.ledger import Ledger
 from actors.oms.prices import CyclePrices
-from actors.oms.reconcile import reconcile
+from actors.oms.reconcile import reconcile, restore_book
 from actors.oms.reports import collect_reports
 from actors.oms.triggers import KillSwitchTriggers
 from actors.oms.venue_health import VenueHealth
@@ -73,8 +73,6 @@ from b1e55ed.venues.base import (
     BarDrivenVenue,
     RestorableVenue,
     Venue,
-    VenueOrder,
-    VenuePosition,
     VenueUnavailable,
 )
 
@@ -326,24 +324,9 @@ class OMS:
 
     async def _restore(self) -> None:
         """The book is what the log says; a simulated venue is rebuilt from it too."""
-        self.ledger = Ledger(self.ledger.starting_equity)
+        self.ledger = await restore_book(self._log.store, self.venue, self.ledger.starting_equity)
         self._execution.ledger = self._risk.ledger = self.ledger
-        after = 0
-        while records := await self._log.store.read(after, 10_000):
-            self.ledger.fold(record.event() for record in records)
-            after = records[-1].seq
         self._prices.as_of = self.ledger.last_settled_as_of or 0
-        if isinstance(self.venue, RestorableVenue):
-            self.venue.restore(
-                open_orders=[
-                    VenueOrder.of(o) for o in self.ledger.open_orders() if o.status in ("submitted", "partially_filled")
-                ],
-                positions=[
-                    VenuePosition(symbol=p.symbol, size=p.sign * p.size, entry_price=p.entry_price)
-                    for p in self.ledger.positions.values()
-                ],
-                seen_cloids=[cloid for cloid, order in self.ledger.orders.items() if order.status != "pending"],
-            )
 
     # -- settling ----------------------------------------------------------------------------------------------
 

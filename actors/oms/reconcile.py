@@ -1,4 +1,5 @@
-"""Start-up reconciliation: before the OMS trades, the book (folded from the log) and the venue must agree.
+"""Start-up: the book is folded from the log (``restore_book``, which rebuilds a simulated venue from it too), then
+reconciled: before the OMS trades, the book and the venue must agree.
 
 In this order, by cloid:
 
@@ -32,14 +33,37 @@ from msgspec.structs import replace
 from actors.oms.execution import RETRY_DELAY_S, SUBMIT_ATTEMPTS, Execution
 from actors.oms.fills import record_fills
 from actors.oms.ledger import Ledger
+from b1e55ed.eventlog.store import EventStore
 from b1e55ed.ids import child_id
 from b1e55ed.messages import Alert, Direction, Event, OrderUpdated, PositionUpdated
-from b1e55ed.venues.base import VenueOrder, VenuePosition, VenueUnavailable
+from b1e55ed.venues.base import RestorableVenue, Venue, VenueOrder, VenuePosition, VenueUnavailable
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _SAME = 1e-9
+
+
+async def restore_book(store: EventStore, venue: Venue, starting_equity: float) -> Ledger:
+    """The book the log holds; a venue rebuilt from the log (``RestorableVenue``) gets its open orders, positions
+    and the cloids it has seen."""
+    ledger = Ledger(starting_equity)
+    after = 0
+    while records := await store.read(after, 10_000):
+        ledger.fold(record.event() for record in records)
+        after = records[-1].seq
+    if isinstance(venue, RestorableVenue):
+        venue.restore(
+            open_orders=[
+                VenueOrder.of(o) for o in ledger.open_orders() if o.status in ("submitted", "partially_filled")
+            ],
+            positions=[
+                VenuePosition(symbol=p.symbol, size=p.sign * p.size, entry_price=p.entry_price)
+                for p in ledger.positions.values()
+            ],
+            seen_cloids=[cloid for cloid, order in ledger.orders.items() if order.status != "pending"],
+        )
+    return ledger
 
 
 async def reconcile(execution: Execution, ts: int) -> list[Event]:
