@@ -37,6 +37,7 @@ closes every position with reduce-only market orders.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
@@ -122,6 +123,7 @@ class OMS:
         self._bar_driven = venue if isinstance(venue, BarDrivenVenue) else None
         self._deferring = False  # inside a batch that commits once at its end
         self._prices = CyclePrices(market)
+        self._cash_rounded = (math.nan, math.nan)  # the last cash settled, and its rounding
         self._in_play, self._in_play_sorted = frozenset[str](), list[str]()  # the venue's, last asked
         self._queued: list[Event] = []  # the cycle's events from the earlier stages, logged with its first append
         self.health = VenueHealth(
@@ -344,12 +346,16 @@ class OMS:
                 decided = ()
                 await self._triggers.stop_trading([*answers, *tripped], f"kill switch HALTED: {detail}")
                 answers = []
+        cash = ledger.cash
+        if cash != self._cash_rounded[0]:  # ``round`` converts to decimal digits, slowly; the cash seldom moves
+            self._cash_rounded = (cash, round(cash, 8))
+        rounded_cash = self._cash_rounded[1]
         settled = CycleSettled(
             ts=ts,
             cycle=cycle,
             as_of=as_of,
-            cash=round(ledger.cash, 8),
-            equity=round(equity, 8),
+            cash=rounded_cash,
+            equity=rounded_cash if equity == cash and cash else round(equity, 8),  # a flat book's equity is its cash
             exposure=round(exposure, 8),
             open_positions=len(ledger.positions),
         )
