@@ -202,7 +202,7 @@ class OMS:
         queued.extend(enriched.logged(rule_karma) if rule_karma or enriched.karma else enriched.events)
 
     def _chain_queued(self) -> None:
-        """A cycle that failed: what it queued is chained anyway (committed with the next append), as it came."""
+        """A cycle that failed: the events it queued are chained anyway, to be committed with the next append."""
         queued, self._queued = self._queued, []
         if queued:
             try:
@@ -242,7 +242,7 @@ class OMS:
             return
         decided: list[Event] = [*decisions, *judged.verdicts, *judged.trades]
         records = await self._append(*decided)
-        records = records[len(records) - len(decided) :]  # the queued events' come first
+        records = records[len(records) - len(decided) :]  # after the records of the cycle's queued events
         trade_seq = {e.decision_id: r.seq for r, e in zip(records, decided, strict=True) if isinstance(e, TradeDecided)}
         entries = [replace(order, trade_seq=trade_seq.get(order.cloid)) for order in judged.entries]
         self.ledger.fold(entries)
@@ -359,7 +359,8 @@ class OMS:
             exposure=round(exposure, 8),
             open_positions=len(ledger.positions),
         )
-        ledger.fold(answers)
+        if answers:
+            ledger.fold(answers)
         ledger.apply(settled)
         await self._append(*decided, *answers, settled)
 
