@@ -41,11 +41,11 @@ from b1e55ed.cycle import CycleTick, Ticks
 from b1e55ed.errors import ScanRefused
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.health import ActorHealth
-from b1e55ed.market.bars import MarketState
 from b1e55ed.market.batch import market_batch
 from b1e55ed.market.feed import Feed, PricePoller
 from b1e55ed.market.mids import PriceBoard
 from b1e55ed.market.runs import RunFeed, runs_of
+from b1e55ed.market.state import MarketState
 from b1e55ed.messages import CycleSettled, CycleStarted
 
 logger = logging.getLogger(__name__)

@@ -37,7 +37,6 @@ from b1e55ed.config import Config, PluginSpec
 from b1e55ed.cycle import EnrichedCycles, Ticks
 from b1e55ed.hyperliquid.info import InfoClient
 from b1e55ed.karma.book import PRODUCERS, KarmaBook
-from b1e55ed.market.bars import MarketState
 from b1e55ed.market.feed import Feed
 from b1e55ed.market.funding import FundingHistory
 from b1e55ed.market.hyperliquid import HyperliquidFeed
@@ -45,6 +44,7 @@ from b1e55ed.market.mids import PriceBoard
 from b1e55ed.market.replay import DataError, ReplayFeed, load_history
 from b1e55ed.market.sentiment import FearGreedIndex
 from b1e55ed.market.sim import SimFeed, SimMarket
+from b1e55ed.market.state import MarketState
 from b1e55ed.plugins import Keys, PluginSetup, Producer, Services, Strategy
 from b1e55ed.ratelimit import WeightBudget
 from b1e55ed.registry import resolve_enabled

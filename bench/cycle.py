@@ -39,10 +39,11 @@ from b1e55ed.barrier import CycleBarrier
 from b1e55ed.clock import ManualClock
 from b1e55ed.config import Config, PluginSpec, load_config
 from b1e55ed.cycle import CycleTick, EnrichedCycle
-from b1e55ed.market.bars import BarArrays, MarketState
+from b1e55ed.market.bars import BarArrays
 from b1e55ed.market.feed import Feed
 from b1e55ed.market.indicators import atr_pct, wilder_rsi
 from b1e55ed.market.sim import HOUR_MS, SimFeed, SimMarket
+from b1e55ed.market.state import MarketState
 from b1e55ed.plugins import PluginSetup, Producer, Strategy
 from b1e55ed.registry import resolve_enabled
 from b1e55ed.runtime import Runtime

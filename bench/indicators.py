@@ -24,10 +24,11 @@ from actors.context import pcs_context, pcs_context_batch
 from b1e55ed.cycle import CycleTick, EnrichedCycle
 from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
 from b1e55ed.market import indicators as ind
-from b1e55ed.market.bars import BarsView, MarketState
+from b1e55ed.market.bars import BarsView
 from b1e55ed.market.funding import FundingHistory, FundingRates
 from b1e55ed.market.replay import load_history
 from b1e55ed.market.sim import SimMarket
+from b1e55ed.market.state import MarketState
 from b1e55ed.plugins import BatchProducer, BatchStrategy, PluginSetup, Services
 from b1e55ed.registry import PluginSpec
 

@@ -46,8 +46,8 @@ from b1e55ed.config import load_config
 from b1e55ed.eventlog import codec
 from b1e55ed.karma.book import PRODUCERS, KarmaBook, KarmaCycle, NewOpening
 from b1e55ed.karma.calibration import Tally, calibrate
-from b1e55ed.market.bars import MarketState
 from b1e55ed.market.replay import load_history
+from b1e55ed.market.state import MarketState
 from b1e55ed.messages import CycleStarted, Direction, KarmaScored, SignalRecorded
 from b1e55ed.summary import summarize
 from b1e55ed.timeframes import INTERVAL_MS

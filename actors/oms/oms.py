@@ -58,7 +58,7 @@ from b1e55ed.clock import Clock
 from b1e55ed.cycle import EnrichedCycle, EnrichedCycles, StrategyReport, StrategyReports
 from b1e55ed.eventlog.chain import Record
 from b1e55ed.eventlog.writer import EventLog
-from b1e55ed.market.bars import MarketState
+from b1e55ed.market.state import MarketState
 from b1e55ed.messages import (
     Alert,
     Bar,

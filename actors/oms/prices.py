@@ -19,7 +19,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from b1e55ed.market.bars import BarsView, MarketState
+from b1e55ed.market.bars import BarsView
+from b1e55ed.market.state import MarketState
 from b1e55ed.messages import Bar
 
 Row = tuple[int, float, float, float, float, float]  # a bar's fields, in ``Bar``'s order

@@ -14,7 +14,8 @@ from typing import NamedTuple, overload
 
 import numpy as np
 
-from b1e55ed.market.bars import BarArrays, BarsView, MarketState, MarketView, Times
+from b1e55ed.market.bars import BarArrays, BarsView, Times
+from b1e55ed.market.state import MarketState, MarketView
 
 
 class Windows(Sequence[BarsView]):

@@ -23,7 +23,7 @@ from b1e55ed.eventlog.sqlite_store import SqliteStore
 from b1e55ed.eventlog.store import EventStore, MemoryStore
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.ids import child_id, decision_id
-from b1e55ed.market.bars import MarketState
+from b1e55ed.market.state import MarketState
 from b1e55ed.messages import AnyEvent, Bar, Direction, KillSwitchChanged, Trade, TradingStateName
 from b1e55ed.trading_config import KillSwitchConfig, RiskPolicy
 from b1e55ed.tradingstate import TradingGate

@@ -18,10 +18,10 @@ from b1e55ed.eventlog.store import MemoryStore
 from b1e55ed.eventlog.writer import EventLog
 from b1e55ed.health import HealthRegistry
 from b1e55ed.hyperliquid.info import InfoClient
-from b1e55ed.market.bars import MarketState
 from b1e55ed.market.feed import Feed
 from b1e55ed.market.hyperliquid import HyperliquidFeed
 from b1e55ed.market.mids import PRICE_MONITOR, PriceBoard
+from b1e55ed.market.state import MarketState
 from tests.fakes.hyperliquid_info import FakeHyperliquidInfo, Fault, TrioClock, make_bars
 
 MINUTE = 60_000

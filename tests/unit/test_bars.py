@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from b1e55ed.market.bars import BarArrays, BarSeries, MarketState
+from b1e55ed.market.bars import BarArrays, BarSeries
 from b1e55ed.market.batch import batch_of, market_batch, windows_by_symbol
 from b1e55ed.market.feed import CloseBatch
+from b1e55ed.market.state import MarketState
 from b1e55ed.market.windows import one_series
 from b1e55ed.messages import Bar
 

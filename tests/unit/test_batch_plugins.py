@@ -32,9 +32,10 @@ from b1e55ed.cycle import CycleTick, EnrichedCycle
 from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
 from b1e55ed.karma.book import KarmaBook
 from b1e55ed.karma.config import KarmaConfig
-from b1e55ed.market.bars import BarArrays, BarsView, MarketState
+from b1e55ed.market.bars import BarArrays, BarsView
 from b1e55ed.market.funding import FundingHistory
 from b1e55ed.market.replay import load_history
+from b1e55ed.market.state import MarketState
 from b1e55ed.messages import Signal
 from b1e55ed.plugins import BatchProducer, BatchStrategy, PluginSetup, Services
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from actors.oms.prices import BatchPrices, CyclePrices
-from b1e55ed.market.bars import MarketState
+from b1e55ed.market.state import MarketState
 from b1e55ed.messages import Bar
 
 HOUR = 3_600_000

@@ -15,7 +15,8 @@ from actors.strategies.actor import strategy_actor
 from actors.strategies.confluence import ConfluenceStrategy
 from b1e55ed.cycle import Candidate, CycleTick, EnrichedCycle, EnrichedCycles, StrategyReport, StrategyReports
 from b1e55ed.karma.calibration import Calibration
-from b1e55ed.market.bars import BarArrays, MarketState
+from b1e55ed.market.bars import BarArrays
+from b1e55ed.market.state import MarketState
 from b1e55ed.messages import Signal, SignalRef, SignalValue
 from b1e55ed.plugins import PluginSetup, Strategy
 

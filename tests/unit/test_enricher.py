@@ -21,8 +21,9 @@ from actors.enricher import ContextSource, Enricher, EnrichmentPlugin
 from b1e55ed.clock import ManualClock
 from b1e55ed.cycle import CycleTick, EnrichedCycle, EnrichedCycles, ProducerReport, ProducerReports, ReportStatus, Ticks
 from b1e55ed.health import HealthRegistry
-from b1e55ed.market.bars import BarArrays, BarsView, MarketState
+from b1e55ed.market.bars import BarArrays, BarsView
 from b1e55ed.market.indicators import atr_pct, realised_vol, volume_ratio
+from b1e55ed.market.state import MarketState
 from b1e55ed.messages import Alert, Event, Signal, SignalRecorded, SignalValue, SnapshotRecorded
 
 MINUTE = 60_000

@@ -23,8 +23,9 @@ from actors.producers.actor import ProducerActor
 from actors.producers.funding import DISABLED, FundingProducer
 from b1e55ed.cycle import CycleTick, ProducerReport, ProducerReports, Ticks
 from b1e55ed.hyperliquid.info import InfoClient
-from b1e55ed.market.bars import BarArrays, BarsView, MarketState
+from b1e55ed.market.bars import BarArrays, BarsView
 from b1e55ed.market.funding import FundingHistory, FundingRates, FundingSeries, LiveFunding
+from b1e55ed.market.state import MarketState
 from b1e55ed.messages import Signal
 from b1e55ed.plugins import NetworkProducer, PluginSetup, Services
 from b1e55ed.registry import ConfigError

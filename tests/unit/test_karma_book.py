@@ -16,8 +16,9 @@ from b1e55ed.karma.book import PRODUCERS, KarmaBook, KarmaCycle, NewOpening
 from b1e55ed.karma.config import KarmaConfig
 from b1e55ed.karma.exits import LOSS, TIMEOUT, WIN, Bars, find_exits, mean_inverse
 from b1e55ed.karma.positions import Positions, levels, round_like_python
-from b1e55ed.market.bars import BarArrays, BarsView, MarketState
+from b1e55ed.market.bars import BarArrays, BarsView
 from b1e55ed.market.batch import market_batch
+from b1e55ed.market.state import MarketState
 from b1e55ed.messages import (
     CycleStarted,
     Direction,

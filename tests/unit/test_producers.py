@@ -19,8 +19,9 @@ from actors.producers.actor import ProducerActor
 from actors.producers.momentum import MomentumProducer
 from actors.producers.rsi import RSIProducer
 from b1e55ed.cycle import CycleTick, ProducerReport, ProducerReports, Ticks
-from b1e55ed.market.bars import BarArrays, BarsView, MarketState
+from b1e55ed.market.bars import BarArrays, BarsView
 from b1e55ed.market.replay import load_history
+from b1e55ed.market.state import MarketState
 from b1e55ed.messages import Signal
 from b1e55ed.plugins import PluginSetup, Producer
 

@@ -24,8 +24,9 @@ from actors.strategies.momentum import MomentumStrategy
 from actors.strategies.rsi_oversold import RSIOversoldStrategy
 from b1e55ed.cycle import Candidate, CycleTick, EnrichedCycle
 from b1e55ed.default_plugins import DEFAULT_PRODUCERS, DEFAULT_STRATEGIES
-from b1e55ed.market.bars import BarArrays, MarketState
+from b1e55ed.market.bars import BarArrays
 from b1e55ed.market.indicators import wilder_rsi
+from b1e55ed.market.state import MarketState
 from b1e55ed.plugins import PluginSetup, Strategy
 
 HOUR = 3_600_000

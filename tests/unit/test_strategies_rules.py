@@ -15,7 +15,8 @@ from actors.strategies.rsi_oversold import RSIOversoldStrategy
 from b1e55ed.cycle import Candidate, CycleTick, EnrichedCycle
 from b1e55ed.default_plugins import DEFAULT_STRATEGIES
 from b1e55ed.karma.calibration import Calibration
-from b1e55ed.market.bars import BarArrays, MarketState
+from b1e55ed.market.bars import BarArrays
+from b1e55ed.market.state import MarketState
 from b1e55ed.messages import Signal, SignalValue
 from b1e55ed.plugins import PluginSetup
 from b1e55ed.registry import ConfigError, resolve_enabled
