@@ -21,13 +21,15 @@ from typing import TextIO
 
 import trio
 
+from b1e55ed.eventlog.codec import KINDS
 from b1e55ed.eventlog.writer import EventLog, Tap
 from b1e55ed.feature_parts import encode_batch, written_up_to
 from b1e55ed.messages import SignalRecorded, SnapshotRecorded
 
 logger = logging.getLogger(__name__)
 
-_FOLLOWED = frozenset({"signal", "snapshot"})
+_FOLLOWED = (SignalRecorded, SnapshotRecorded)
+_FOLLOWED_KINDS = frozenset(KINDS[cls] for cls in _FOLLOWED)
 _IDLE_CHECK_S = 0.2
 _LOCK_POLL_S = 0.1
 _FLUSH_TIMEOUT_S = 120.0  # a cancelled store still lets its writer write what it was sent, up to this long
@@ -70,7 +72,7 @@ class FeatureStore:
     async def _follow(self, root: Path, lock: TextIO) -> None:
         after = written_up_to(root)
         # Opened before the writer process starts: what commits meanwhile is handed over, not read back.
-        with self._log.tap(SignalRecorded, SnapshotRecorded, limit=self._tap_limit) as tap:
+        with self._log.tap(*_FOLLOWED, limit=self._tap_limit) as tap:
             command = [sys.executable, "-m", "b1e55ed.feature_parts", str(root), str(self._part_cycles)]
             process = await trio.lowlevel.open_process(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(lock.fileno(),)
@@ -103,7 +105,7 @@ class FeatureStore:
                     with trio.move_on_after(_IDLE_CHECK_S):
                         await self._log.wait_beyond(after)
                     continue
-                followed = [record for record in records if record.kind in _FOLLOWED]
+                followed = [record for record in records if record.kind in _FOLLOWED_KINDS]
                 after = records[-1].seq
             else:
                 taken = tap.take()
